@@ -1,0 +1,506 @@
+//! The crate's error type: what failed, on what, the errno, and where the cause is knowable, a hint.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::kind::{NamespaceKind, NamespaceSet};
+use crate::namespace::NamespaceId;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in this crate.
+///
+/// Display is one line a person can act on: the operation, its target, the errno name and,
+/// where the cause is knowable, a hint (see [`Hint`]). The underlying [`io::Error`] is the
+/// [`source`](std::error::Error::source) where there is one.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A system call failed.
+    #[error("{op} {target}: {}{}", Errno(source), HintSuffix(hint))]
+    Os {
+        /// What was being done.
+        op: Operation,
+        /// What it was done to.
+        target: Target,
+        /// The error the kernel returned.
+        #[source]
+        source: io::Error,
+        /// A likely cause, where one is knowable.
+        hint: Option<Hint>,
+    },
+    /// The process does not exist (or exited while it was being looked at).
+    #[error("{} does not exist (or has exited)", ProcessName(*pid))]
+    NoSuchProcess {
+        /// The pid that was asked for; 0 for the process behind a pidfd.
+        pid: u32,
+    },
+    /// An fd or path that should refer to a namespace refers to something else.
+    #[error("{target} is not a namespace (not an nsfs file)")]
+    NotANamespace {
+        /// The fd or path.
+        target: Target,
+    },
+    /// A namespace of one kind was given where another kind was needed.
+    #[error("{target} is a {found} namespace, expected a {expected} namespace")]
+    WrongKind {
+        /// The fd or path.
+        target: Target,
+        /// The kind that was needed.
+        expected: NamespaceKind,
+        /// The kind it is.
+        found: NamespaceKind,
+    },
+    /// The operation does not exist for this kind of namespace (e.g. `parent()` of a network
+    /// namespace: only pid and user namespaces are nested).
+    #[error("{op} is defined only for {applies_to} namespaces, not for {kind}")]
+    NotApplicable {
+        /// The operation.
+        op: Operation,
+        /// The kind it was asked of.
+        kind: NamespaceKind,
+        /// The kinds it applies to.
+        applies_to: &'static str,
+    },
+    /// The namespace the operation leads to is outside the caller's view: the parent of the
+    /// initial pid or user namespace, or an ancestor above the caller's own namespace.
+    #[error("{op} of {ns}: the result lies outside the caller's namespace scope (EPERM)")]
+    OutOfScope {
+        /// The operation (`NS_GET_PARENT` or `NS_GET_USERNS`).
+        op: Operation,
+        /// The namespace it was asked of.
+        ns: NamespaceId,
+    },
+    /// The running kernel lacks a feature.
+    #[error("{feature} is not supported by the running kernel (needs Linux {min_kernel} or newer)")]
+    Unsupported {
+        /// The feature, named as the kernel names it.
+        feature: &'static str,
+        /// The first kernel version that has it.
+        min_kernel: &'static str,
+    },
+    /// An argument was rejected before anything was done.
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// Which argument.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn os(op: Operation, target: Target, source: io::Error) -> Self {
+        let hint = Hint::diagnose(op, &target, &source);
+        Error::Os {
+            op,
+            target,
+            source,
+            hint,
+        }
+    }
+
+    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    /// The errno behind this error, if a system call failed.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Os { source, .. } => source.raw_os_error(),
+            Error::NoSuchProcess { .. } => Some(libc::ESRCH),
+            Error::OutOfScope { .. } => Some(libc::EPERM),
+            _ => None,
+        }
+    }
+
+    /// The hint attached to this error, if any.
+    pub fn hint(&self) -> Option<&Hint> {
+        match self {
+            Error::Os { hint, .. } => hint.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        let kind = match &e {
+            Error::Os { source, .. } => source.kind(),
+            Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
+            Error::NotANamespace { .. } | Error::WrongKind { .. } | Error::InvalidInput { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::NotApplicable { .. } | Error::Unsupported { .. } => io::ErrorKind::Unsupported,
+            Error::OutOfScope { .. } => io::ErrorKind::PermissionDenied,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// The operation that failed, named after the system call or ioctl that carries it.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Opening a namespace file (`open(2)` of `/proc/<pid>/ns/<kind>` or a path).
+    Open,
+    /// Reading file status (`fstat(2)`, `fstatfs(2)`).
+    Stat,
+    /// `setns(2)`.
+    Setns,
+    /// `unshare(2)`.
+    Unshare,
+    /// `NS_GET_NSTYPE`.
+    GetType,
+    /// `NS_GET_PARENT`.
+    GetParent,
+    /// `NS_GET_USERNS`.
+    GetOwner,
+    /// `NS_GET_OWNER_UID`.
+    GetOwnerUid,
+    /// `PIDFD_GET_<KIND>_NAMESPACE`.
+    PidfdGetNamespace,
+    /// `pidfd_open(2)`.
+    PidfdOpen,
+    /// Creating the file a namespace is bind-mounted on.
+    CreateMountPoint,
+    /// `mount(2)` with `MS_BIND`.
+    BindMount,
+    /// `umount2(2)`.
+    Unmount,
+    /// `unlink(2)`.
+    Remove,
+    /// Reading a file under `/proc`.
+    ReadProc,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Open => "open",
+            Operation::Stat => "fstat",
+            Operation::Setns => "setns",
+            Operation::Unshare => "unshare",
+            Operation::GetType => "NS_GET_NSTYPE",
+            Operation::GetParent => "NS_GET_PARENT",
+            Operation::GetOwner => "NS_GET_USERNS",
+            Operation::GetOwnerUid => "NS_GET_OWNER_UID",
+            Operation::PidfdGetNamespace => "PIDFD_GET_*_NAMESPACE",
+            Operation::PidfdOpen => "pidfd_open",
+            Operation::CreateMountPoint => "create mount point",
+            Operation::BindMount => "bind mount",
+            Operation::Unmount => "umount",
+            Operation::Remove => "unlink",
+            Operation::ReadProc => "read",
+        })
+    }
+}
+
+/// What an operation was applied to.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A namespace of a process, or the process itself when `kind` is `None`.
+    Process {
+        /// The pid.
+        pid: u32,
+        /// The kind, if one.
+        kind: Option<NamespaceKind>,
+    },
+    /// The calling thread's namespaces of these kinds.
+    Caller(NamespaceSet),
+    /// A path.
+    Path(PathBuf),
+    /// A namespace the caller holds a handle to.
+    Namespace(NamespaceId),
+    /// Namespaces of a process named by a pidfd.
+    Pidfd(NamespaceSet),
+    /// A file descriptor of unknown nature.
+    Fd(i32),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Process { pid, kind: Some(k) } => write!(f, "{k} namespace of pid {pid}"),
+            Target::Process { pid, kind: None } => write!(f, "pid {pid}"),
+            Target::Caller(set) => write!(f, "{set} namespace(s) of the caller"),
+            Target::Path(p) => write!(f, "{}", p.display()),
+            Target::Namespace(id) => write!(f, "{id}"),
+            Target::Pidfd(set) => write!(f, "{set} namespace(s) of a pidfd's process"),
+            Target::Fd(fd) => write!(f, "fd {fd}"),
+        }
+    }
+}
+
+/// A likely cause of an [`Error::Os`], found by looking at the errno, the operation and the
+/// system's configuration when the error happened.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    /// The kernel refuses to move a multithreaded process into a user or mount namespace,
+    /// or to unshare those (`setns(2)`, `unshare(2)`: EINVAL).
+    MultiThreaded {
+        /// Threads the process had when the error was seen.
+        threads: u64,
+    },
+    /// `user.max_user_namespaces` is 0: user namespaces are disabled.
+    UserNamespacesDisabled,
+    /// The `user.max_user_namespaces` (or the per-user ucount) limit is reached (ENOSPC).
+    UserNamespaceLimit,
+    /// `kernel.apparmor_restrict_unprivileged_userns` is 1.
+    AppArmorRestricted,
+    /// The Debian/Ubuntu `kernel.unprivileged_userns_clone` sysctl is 0.
+    UnprivilegedUsernsCloneDisabled,
+    /// The operation needs `CAP_SYS_ADMIN` over the namespace (in the user namespace that owns
+    /// it), which the caller lacks.
+    NeedsCapSysAdmin,
+    /// Entering a user namespace the caller is already in is refused (EINVAL).
+    SameUserNamespace,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hint::MultiThreaded { threads } => write!(
+                f,
+                "the process has {threads} threads and the kernel moves only single-threaded \
+                 processes into user or mount namespaces; do it in a forked child or before \
+                 starting threads"
+            ),
+            Hint::UserNamespacesDisabled => {
+                f.write_str("user namespaces are disabled: sysctl user.max_user_namespaces is 0")
+            }
+            Hint::UserNamespaceLimit => f.write_str(
+                "the user namespace limit is reached: check sysctl user.max_user_namespaces",
+            ),
+            Hint::AppArmorRestricted => f.write_str(
+                "AppArmor restricts unprivileged user namespaces: \
+                 sysctl kernel.apparmor_restrict_unprivileged_userns is 1",
+            ),
+            Hint::UnprivilegedUsernsCloneDisabled => f.write_str(
+                "unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone is 0",
+            ),
+            Hint::NeedsCapSysAdmin => f.write_str(
+                "this needs CAP_SYS_ADMIN in the user namespace that owns the namespace: \
+                 run as root or enter/create a user namespace first",
+            ),
+            Hint::SameUserNamespace => {
+                f.write_str("the caller is already in that user namespace; leave USER out of the set")
+            }
+        }
+    }
+}
+
+fn read_sysctl(path: &str) -> Option<i64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Number of threads of the calling process, from `/proc/self/stat` (field 20).
+pub(crate) fn thread_count() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 2..];
+    after_comm.split(' ').nth(17)?.parse().ok()
+}
+
+impl Hint {
+    fn user_namespace_creation(errno: i32) -> Option<Hint> {
+        if errno == libc::ENOSPC {
+            return Some(
+                if read_sysctl("/proc/sys/user/max_user_namespaces") == Some(0) {
+                    Hint::UserNamespacesDisabled
+                } else {
+                    Hint::UserNamespaceLimit
+                },
+            );
+        }
+        if errno != libc::EPERM && errno != libc::EACCES {
+            return None;
+        }
+        if read_sysctl("/proc/sys/user/max_user_namespaces") == Some(0) {
+            Some(Hint::UserNamespacesDisabled)
+        } else if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
+            Some(Hint::AppArmorRestricted)
+        } else if read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
+            Some(Hint::UnprivilegedUsernsCloneDisabled)
+        } else {
+            None
+        }
+    }
+
+    /// The hint for `errno` from `op` on `target`, if the cause can be known.
+    pub(crate) fn diagnose(op: Operation, target: &Target, source: &io::Error) -> Option<Hint> {
+        let errno = source.raw_os_error()?;
+        let kinds = match target {
+            Target::Caller(set) | Target::Pidfd(set) => *set,
+            Target::Process { kind: Some(k), .. } => k.set(),
+            Target::Namespace(id) => id.kind.set(),
+            _ => NamespaceSet::empty(),
+        };
+        let user_or_mount = kinds.intersects(NamespaceSet::USER | NamespaceSet::MOUNT);
+        match (op, errno) {
+            (Operation::Setns | Operation::Unshare, libc::EINVAL) if user_or_mount => {
+                match thread_count() {
+                    Some(threads) if threads > 1 => Some(Hint::MultiThreaded { threads }),
+                    _ if op == Operation::Setns && kinds.contains(NamespaceSet::USER) => {
+                        Some(Hint::SameUserNamespace)
+                    }
+                    _ => None,
+                }
+            }
+            (Operation::Unshare, _) if kinds.contains(NamespaceSet::USER) => {
+                Hint::user_namespace_creation(errno)
+            }
+            (Operation::Unshare | Operation::Setns | Operation::BindMount, libc::EPERM) => {
+                Some(Hint::NeedsCapSysAdmin)
+            }
+            _ => None,
+        }
+    }
+}
+
+struct ProcessName(u32);
+
+impl fmt::Display for ProcessName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("the pidfd's process"),
+            pid => write!(f, "process {pid}"),
+        }
+    }
+}
+
+struct HintSuffix<'a>(&'a Option<Hint>);
+
+impl fmt::Display for HintSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(h) => write!(f, " (hint: {h})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Shows an `io::Error` as `EPERM (Operation not permitted)` where it carries an errno.
+pub(crate) struct Errno<'a>(pub(crate) &'a io::Error);
+
+impl fmt::Display for Errno<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.raw_os_error() {
+            Some(n) => {
+                let text = io::Error::from_raw_os_error(n).to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text);
+                match errno_name(n) {
+                    Some(name) => write!(f, "{name} ({text})"),
+                    None => write!(f, "errno {n} ({text})"),
+                }
+            }
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// The symbolic name of the errno values this crate's operations can produce.
+pub fn errno_name(errno: i32) -> Option<&'static str> {
+    Some(match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ENOTTY => "ENOTTY",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::ERANGE => "ERANGE",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::ELOOP => "ELOOP",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EUSERS => "EUSERS",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::ESTALE => "ESTALE",
+        libc::EDQUOT => "EDQUOT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ENODATA => "ENODATA",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_one_line_with_errno_name() {
+        let e = Error::os(
+            Operation::Open,
+            Target::Path("/nonexistent/x".into()),
+            io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        let s = e.to_string();
+        assert_eq!(s, "open /nonexistent/x: ENOENT (No such file or directory)");
+        assert!(!s.contains('\n'));
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn eperm_from_setns_suggests_capability() {
+        let e = Error::os(
+            Operation::Setns,
+            Target::Process {
+                pid: 1,
+                kind: Some(NamespaceKind::Network),
+            },
+            io::Error::from_raw_os_error(libc::EPERM),
+        );
+        assert_eq!(e.hint(), Some(&Hint::NeedsCapSysAdmin));
+        assert!(e.to_string().contains("CAP_SYS_ADMIN"), "{e}");
+    }
+
+    #[test]
+    fn einval_from_setns_mount_in_threaded_process_names_threads() {
+        // The unit-test harness runs on several threads, so this process is multithreaded.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        let e = Error::os(
+            Operation::Setns,
+            Target::Caller(NamespaceSet::MOUNT),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        tx.send(()).unwrap();
+        t.join().unwrap().unwrap();
+        assert!(
+            matches!(e.hint(), Some(Hint::MultiThreaded { threads }) if *threads >= 2),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! The eight namespace kinds, one at a time ([`NamespaceKind`]) or as a set ([`NamespaceSet`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use bitflags::bitflags;
+
+use crate::error::Error;
+
+/// One kind of Linux namespace.
+///
+/// The discriminants follow the order of the kinds in `/proc/<pid>/ns`
+/// (alphabetical by proc name), which is also the order of [`NamespaceKind::ALL`].
+///
+/// # References
+///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NamespaceKind {
+    /// cgroup namespace (`CLONE_NEWCGROUP`, Linux 4.6): the cgroup root the process sees.
+    Cgroup,
+    /// IPC namespace (`CLONE_NEWIPC`): System V IPC objects and POSIX message queues.
+    Ipc,
+    /// Mount namespace (`CLONE_NEWNS`): the mount table.
+    Mount,
+    /// Network namespace (`CLONE_NEWNET`): links, addresses, routes, sockets, firewall.
+    Network,
+    /// PID namespace (`CLONE_NEWPID`): the process id number space.
+    Pid,
+    /// Time namespace (`CLONE_NEWTIME`, Linux 5.6): offsets of the monotonic and boot-time clocks.
+    Time,
+    /// User namespace (`CLONE_NEWUSER`): uids, gids and capabilities.
+    User,
+    /// UTS namespace (`CLONE_NEWUTS`): host name and NIS domain name.
+    Uts,
+}
+
+impl NamespaceKind {
+    /// Every kind, in the order of their proc names.
+    pub const ALL: [NamespaceKind; 8] = [
+        NamespaceKind::Cgroup,
+        NamespaceKind::Ipc,
+        NamespaceKind::Mount,
+        NamespaceKind::Network,
+        NamespaceKind::Pid,
+        NamespaceKind::Time,
+        NamespaceKind::User,
+        NamespaceKind::Uts,
+    ];
+
+    /// The name of this kind's link in `/proc/<pid>/ns/` and in the link's text
+    /// (`"cgroup"`, `"ipc"`, `"mnt"`, `"net"`, `"pid"`, `"time"`, `"user"`, `"uts"`).
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html), "The /proc/pid/ns/ directory"
+    pub const fn proc_name(self) -> &'static str {
+        match self {
+            NamespaceKind::Cgroup => "cgroup",
+            NamespaceKind::Ipc => "ipc",
+            NamespaceKind::Mount => "mnt",
+            NamespaceKind::Network => "net",
+            NamespaceKind::Pid => "pid",
+            NamespaceKind::Time => "time",
+            NamespaceKind::User => "user",
+            NamespaceKind::Uts => "uts",
+        }
+    }
+
+    /// The kind whose proc name is `name` (see [`proc_name`](Self::proc_name)).
+    pub fn from_proc_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.proc_name() == name)
+    }
+
+    /// The `CLONE_NEW*` flag for this kind, as `clone(2)`, `unshare(2)`, `setns(2)` and
+    /// `NS_GET_NSTYPE` use it.
+    ///
+    /// # References
+    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
+    pub const fn clone_flag(self) -> u32 {
+        self.set().bits()
+    }
+
+    /// The kind whose `CLONE_NEW*` flag is exactly `flag`.
+    pub fn from_clone_flag(flag: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.clone_flag() == flag)
+    }
+
+    /// The set that holds only this kind.
+    pub const fn set(self) -> NamespaceSet {
+        match self {
+            NamespaceKind::Cgroup => NamespaceSet::CGROUP,
+            NamespaceKind::Ipc => NamespaceSet::IPC,
+            NamespaceKind::Mount => NamespaceSet::MOUNT,
+            NamespaceKind::Network => NamespaceSet::NET,
+            NamespaceKind::Pid => NamespaceSet::PID,
+            NamespaceKind::Time => NamespaceSet::TIME,
+            NamespaceKind::User => NamespaceSet::USER,
+            NamespaceKind::Uts => NamespaceSet::UTS,
+        }
+    }
+
+    /// Index of this kind in [`NamespaceKind::ALL`].
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether namespaces of this kind form a tree that `NS_GET_PARENT` can walk (pid and user).
+    pub const fn is_hierarchical(self) -> bool {
+        matches!(self, NamespaceKind::Pid | NamespaceKind::User)
+    }
+
+    /// For pid and time namespaces, the `/proc/<pid>/ns/` link naming the namespace the
+    /// process's *future children* will be in (`pid_for_children`, `time_for_children`).
+    /// After `unshare(2)` of these kinds the caller itself stays where it was.
+    pub const fn for_children_proc_name(self) -> Option<&'static str> {
+        match self {
+            NamespaceKind::Pid => Some("pid_for_children"),
+            NamespaceKind::Time => Some("time_for_children"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for NamespaceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.proc_name())
+    }
+}
+
+impl FromStr for NamespaceKind {
+    type Err = Error;
+
+    /// Parses a proc name (`"mnt"`, `"net"`, ...) or the long name (`"mount"`, `"network"`),
+    /// as util-linux tools accept them.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_proc_name(s)
+            .or(match s {
+                "mount" => Some(NamespaceKind::Mount),
+                "network" => Some(NamespaceKind::Network),
+                _ => None,
+            })
+            .ok_or_else(|| Error::invalid("namespace kind", format!("unknown kind {s:?}")))
+    }
+}
+
+bitflags! {
+    /// A set of namespace kinds, as the `CLONE_NEW*` bits of `clone(2)`, `unshare(2)` and
+    /// `setns(2)`.
+    ///
+    /// Only the eight `CLONE_NEW*` bits exist here: flags such as `CLONE_FILES`, `CLONE_FS` or
+    /// `CLONE_SYSVSEM`, which change what `unshare` means for the process, cannot be expressed.
+    /// [`from_bits`](Self::from_bits) rejects any other bit.
+    ///
+    /// # References
+    ///  - [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html)
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+    pub struct NamespaceSet: u32 {
+        /// `CLONE_NEWCGROUP`
+        const CGROUP = libc::CLONE_NEWCGROUP as u32;
+        /// `CLONE_NEWIPC`
+        const IPC = libc::CLONE_NEWIPC as u32;
+        /// `CLONE_NEWNS`
+        const MOUNT = libc::CLONE_NEWNS as u32;
+        /// `CLONE_NEWNET`
+        const NET = libc::CLONE_NEWNET as u32;
+        /// `CLONE_NEWPID`
+        const PID = libc::CLONE_NEWPID as u32;
+        /// `CLONE_NEWTIME`
+        const TIME = libc::CLONE_NEWTIME as u32;
+        /// `CLONE_NEWUSER`
+        const USER = libc::CLONE_NEWUSER as u32;
+        /// `CLONE_NEWUTS`
+        const UTS = libc::CLONE_NEWUTS as u32;
+    }
+}
+
+static_assertions::const_assert_eq!(NamespaceSet::all().bits().count_ones(), 8);
+static_assertions::const_assert_eq!(
+    NamespaceSet::all().bits()
+        & (libc::CLONE_FILES | libc::CLONE_FS | libc::CLONE_SYSVSEM | libc::CLONE_VM) as u32,
+    0
+);
+
+impl NamespaceSet {
+    /// The kinds in this set, in the order of [`NamespaceKind::ALL`].
+    pub fn kinds(self) -> impl Iterator<Item = NamespaceKind> + Clone {
+        NamespaceKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(k.set()))
+    }
+
+    /// Whether the set holds `kind`.
+    pub const fn has(self, kind: NamespaceKind) -> bool {
+        self.contains(kind.set())
+    }
+}
+
+impl From<NamespaceKind> for NamespaceSet {
+    fn from(kind: NamespaceKind) -> Self {
+        kind.set()
+    }
+}
+
+impl FromIterator<NamespaceKind> for NamespaceSet {
+    fn from_iter<I: IntoIterator<Item = NamespaceKind>>(iter: I) -> Self {
+        iter.into_iter()
+            .fold(NamespaceSet::empty(), |s, k| s | k.set())
+    }
+}
+
+impl fmt::Display for NamespaceSet {
+    /// Comma-separated proc names, e.g. `user,pid,mnt`; `none` for the empty set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, k) in self.kinds().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(k.proc_name())?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for NamespaceSet {
+    type Err = Error;
+
+    /// Parses the [`Display`](fmt::Display) form: comma-separated kind names, or `none`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s == "none" {
+            return Ok(NamespaceSet::empty());
+        }
+        s.split(',').map(str::parse::<NamespaceKind>).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kind() -> impl Strategy<Value = NamespaceKind> {
+        proptest::sample::select(NamespaceKind::ALL.to_vec())
+    }
+
+    #[test]
+    fn proc_names_are_the_kernel_link_names() {
+        let names: Vec<_> = NamespaceKind::ALL.iter().map(|k| k.proc_name()).collect();
+        assert_eq!(
+            names,
+            ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"]
+        );
+        for k in NamespaceKind::ALL {
+            assert_eq!(
+                k.index(),
+                NamespaceKind::ALL.iter().position(|x| *x == k).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn set_rejects_non_namespace_clone_flags() {
+        assert_eq!(NamespaceSet::from_bits(libc::CLONE_FILES as u32), None);
+        assert_eq!(
+            NamespaceSet::from_bits((libc::CLONE_NEWNET | libc::CLONE_SYSVSEM) as u32),
+            None
+        );
+        assert!("net,files".parse::<NamespaceSet>().is_err());
+        assert!("".parse::<NamespaceSet>().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn kind_proc_name_round_trips(k in kind()) {
+            prop_assert_eq!(NamespaceKind::from_proc_name(k.proc_name()), Some(k));
+            prop_assert_eq!(k.to_string().parse::<NamespaceKind>().unwrap(), k);
+        }
+
+        #[test]
+        fn kind_clone_flag_round_trips(k in kind()) {
+            prop_assert_eq!(k.clone_flag().count_ones(), 1);
+            prop_assert_eq!(NamespaceKind::from_clone_flag(k.clone_flag()), Some(k));
+        }
+
+        #[test]
+        fn unknown_names_are_rejected(s in "[a-z_]{0,12}") {
+            let known = NamespaceKind::ALL.iter().any(|k| k.proc_name() == s)
+                || s == "mount" || s == "network";
+            prop_assert_eq!(s.parse::<NamespaceKind>().is_ok(), known);
+        }
+
+        #[test]
+        fn set_bits_round_trip(bits in any::<u32>()) {
+            let set = NamespaceSet::from_bits_truncate(bits);
+            prop_assert_eq!(NamespaceSet::from_bits(set.bits()), Some(set));
+            prop_assert_eq!(set.kinds().collect::<NamespaceSet>(), set);
+            prop_assert_eq!(set.to_string().parse::<NamespaceSet>().unwrap(), set);
+            prop_assert_eq!(set.kinds().count() as u32, set.bits().count_ones());
+            prop_assert_eq!(NamespaceSet::from_bits(bits).is_some(), bits & !NamespaceSet::all().bits() == 0);
+        }
+    }
+}

@@ -1,0 +1,856 @@
+//! [`Namespace`]: one owned namespace fd, and [`Namespaces`]: a set of them, one per kind.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use rustix::fs::{Mode, OFlags};
+
+use crate::error::{Error, Operation, Result, Target};
+use crate::kind::{NamespaceKind, NamespaceSet};
+use crate::sys;
+
+/// The identity of a namespace: its kind and the device and inode of its nsfs file.
+///
+/// Two handles refer to the same namespace exactly when their ids are equal. This is what
+/// `stat(2)` of `/proc/<pid>/ns/<kind>` reports and what `readlink(2)` shows as
+/// `net:[4026531840]`; [`Display`](fmt::Display) prints that same text. The kernel may reuse an
+/// inode number once a namespace is gone, so compare ids of namespaces that are alive (for
+/// example while holding a [`Namespace`]).
+///
+/// # References
+///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html), "The /proc/pid/ns/ directory"
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NamespaceId {
+    pub(crate) kind: NamespaceKind,
+    dev: u64,
+    ino: u64,
+}
+
+impl NamespaceId {
+    /// An id from its parts.
+    pub const fn new(kind: NamespaceKind, dev: u64, ino: u64) -> Self {
+        NamespaceId { kind, dev, ino }
+    }
+
+    /// The kind of the namespace.
+    pub const fn kind(&self) -> NamespaceKind {
+        self.kind
+    }
+
+    /// The device number of the nsfs file (`st_dev`).
+    pub const fn dev(&self) -> u64 {
+        self.dev
+    }
+
+    /// The inode number of the nsfs file (`st_ino`), the number `lsns` shows in its NS column.
+    pub const fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    /// Parses the text of a `/proc/<pid>/ns/*` link or an nsfs mount root, such as
+    /// `net:[4026531840]`, into the kind and inode. `dev` is the nsfs device, which the text does
+    /// not carry (see [`nsfs_dev`](crate::inspect::nsfs_dev)).
+    ///
+    /// # References
+    ///  - [readlink(2)](https://man7.org/linux/man-pages/man2/readlink.2.html),
+    ///    [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
+    pub fn parse_link(text: &str, dev: u64) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "namespace link text",
+                format!("{text:?} is not like net:[4026531840]"),
+            )
+        };
+        let (name, rest) = text.split_once(":[").ok_or_else(bad)?;
+        let digits = rest.strip_suffix(']').ok_or_else(bad)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let kind = NamespaceKind::from_proc_name(name).ok_or_else(bad)?;
+        let ino = digits.parse().map_err(|_| bad())?;
+        Ok(NamespaceId { kind, dev, ino })
+    }
+
+    fn of_fd(
+        fd: BorrowedFd<'_>,
+        kind: NamespaceKind,
+        target: impl FnOnce() -> Target,
+    ) -> Result<Self> {
+        let st =
+            rustix::fs::fstat(fd).map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
+        Ok(NamespaceId {
+            kind,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+}
+
+impl fmt::Display for NamespaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:[{}]", self.kind.proc_name(), self.ino)
+    }
+}
+
+/// An owned handle to one namespace: an open nsfs file descriptor, its kind and its id.
+///
+/// Holding the handle keeps the namespace alive, even after every process in it has exited.
+/// Dropping it closes the fd. The fd is opened `O_CLOEXEC`.
+///
+/// # References
+///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
+///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
+pub struct Namespace {
+    fd: OwnedFd,
+    id: NamespaceId,
+}
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("id", &format_args!("{}", self.id))
+            .field("fd", &self.fd.as_raw_fd())
+            .finish()
+    }
+}
+
+fn open_ro(path: &Path) -> io::Result<OwnedFd> {
+    // O_NONBLOCK|O_NOCTTY: the path may name a FIFO or a terminal; opening must neither block
+    // nor acquire a controlling terminal before we find out it is not a namespace.
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+fn proc_ns_path(pid: &str, link: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/ns/{link}"))
+}
+
+fn kind_feature(kind: NamespaceKind) -> Error {
+    let (feature, min_kernel) = match kind {
+        NamespaceKind::Time => ("time namespaces (CLONE_NEWTIME)", "5.6"),
+        NamespaceKind::Cgroup => ("cgroup namespaces (CLONE_NEWCGROUP)", "4.6"),
+        _ => ("namespace links in /proc/<pid>/ns", "3.8"),
+    };
+    Error::Unsupported {
+        feature,
+        min_kernel,
+    }
+}
+
+fn check_pid(pid: u32) -> Result<()> {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return Err(Error::invalid("pid", format!("{pid} is not a process id")));
+    }
+    Ok(())
+}
+
+/// Opens `/proc/<pid>/ns/<link>` and turns the errors into the crate's: a missing process is
+/// [`Error::NoSuchProcess`], a missing link on a live process means the kernel lacks the kind.
+fn open_proc_link(pid: u32, kind: NamespaceKind, link: &str) -> Result<Namespace> {
+    check_pid(pid)?;
+    let path = proc_ns_path(&pid.to_string(), link);
+    let target = || Target::Process {
+        pid,
+        kind: Some(kind),
+    };
+    let fd = match open_ro(&path) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+            return Err(Error::NoSuchProcess { pid });
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            return Err(if Path::new(&format!("/proc/{pid}/ns")).exists() {
+                kind_feature(kind)
+            } else {
+                Error::NoSuchProcess { pid }
+            });
+        }
+        Err(e) => return Err(Error::os(Operation::Open, target(), e)),
+    };
+    Namespace::with_kind(fd, kind, target)
+}
+
+fn open_self_link(kind: NamespaceKind, link: &str) -> Result<Namespace> {
+    let path = proc_ns_path("thread-self", link);
+    let target = || Target::Caller(kind.set());
+    match open_ro(&path) {
+        Ok(fd) => Namespace::with_kind(fd, kind, target),
+        Err(e)
+            if e.raw_os_error() == Some(libc::ENOENT)
+                && Path::new("/proc/thread-self/ns").exists() =>
+        {
+            Err(kind_feature(kind))
+        }
+        Err(e) => Err(Error::os(Operation::Open, Target::Path(path), e)),
+    }
+}
+
+// Whether PIDFD_GET_*_NAMESPACE works here: 0 unknown, 1 yes, 2 no (use /proc).
+static PIDFD_IOCTLS: AtomicU8 = AtomicU8::new(0);
+
+/// The pid (in the caller's pid namespace) of the process a pidfd refers to, from the `Pid:`
+/// line of `/proc/self/fdinfo/<fd>` (Linux 5.3). `None` if the fd is not a pidfd; `Some(-1)`
+/// if the process has been reaped.
+fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Option<i64>> {
+    let path = format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::os(Operation::ReadProc, Target::Path(path.into()), e))?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok()))
+}
+
+impl Namespace {
+    /// Wraps an fd already known to be a namespace of `kind`; reads its id.
+    fn with_kind(
+        fd: OwnedFd,
+        kind: NamespaceKind,
+        target: impl FnOnce() -> Target,
+    ) -> Result<Self> {
+        let id = NamespaceId::of_fd(fd.as_fd(), kind, target)?;
+        Ok(Namespace { fd, id })
+    }
+
+    /// Checks that `fd` is an nsfs file and finds its kind (`fstatfs(2)` and `NS_GET_NSTYPE`).
+    fn checked(fd: OwnedFd, target: impl Fn() -> Target) -> Result<Self> {
+        let fs =
+            rustix::fs::fstatfs(&fd).map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
+        if fs.f_type as i64 != sys::NSFS_MAGIC {
+            return Err(Error::NotANamespace { target: target() });
+        }
+        let flag = sys::ns_get_nstype(fd.as_fd()).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOTTY) {
+                Error::Unsupported {
+                    feature: "NS_GET_NSTYPE",
+                    min_kernel: "4.11",
+                }
+            } else {
+                Error::os(Operation::GetType, target(), e)
+            }
+        })?;
+        let kind = NamespaceKind::from_clone_flag(flag)
+            .ok_or_else(|| Error::NotANamespace { target: target() })?;
+        Self::with_kind(fd, kind, target)
+    }
+
+    /// Opens the namespace of `kind` that process `pid` is in (`/proc/<pid>/ns/<kind>`).
+    ///
+    /// `pid` is a pid in the caller's pid namespace, as `/proc` shows it. Opening another user's
+    /// process needs ptrace read access to it (same uid, or `CAP_SYS_PTRACE`).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchProcess`] if there is no such process; [`Error::Unsupported`] if the
+    /// kernel lacks this kind; [`Error::Os`] with `EACCES` without ptrace access.
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
+    ///    [open(2)](https://man7.org/linux/man-pages/man2/open.2.html)
+    pub fn open(pid: u32, kind: NamespaceKind) -> Result<Self> {
+        open_proc_link(pid, kind, kind.proc_name())
+    }
+
+    /// Opens the pid or time namespace that future children of `pid` will be created in
+    /// (`/proc/<pid>/ns/pid_for_children`, `time_for_children`). For other kinds this is
+    /// [`open`](Self::open).
+    ///
+    /// # References
+    ///  - [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html),
+    ///    [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html)
+    pub fn open_for_children(pid: u32, kind: NamespaceKind) -> Result<Self> {
+        open_proc_link(
+            pid,
+            kind,
+            kind.for_children_proc_name().unwrap_or(kind.proc_name()),
+        )
+    }
+
+    /// Opens the calling thread's namespace of `kind` (`/proc/thread-self/ns/<kind>`).
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
+    ///    [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
+    pub fn current(kind: NamespaceKind) -> Result<Self> {
+        open_self_link(kind, kind.proc_name())
+    }
+
+    /// The calling thread's pid or time namespace *for children* (after `unshare` of those
+    /// kinds, the caller stays where it was and only its children are in the new namespace).
+    pub fn current_for_children(kind: NamespaceKind) -> Result<Self> {
+        open_self_link(
+            kind,
+            kind.for_children_proc_name().unwrap_or(kind.proc_name()),
+        )
+    }
+
+    /// Opens a namespace file by path: a `/proc/<pid>/ns/*` link or a bind mount of one such as
+    /// `/run/netns/NAME`.
+    ///
+    /// # Errors
+    /// [`Error::NotANamespace`] if the path is not an nsfs file (a regular file, a directory, an
+    /// empty mount point), [`Error::Os`] with `ENOENT` if it does not exist.
+    ///
+    /// # References
+    ///  - [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html) (`NS_GET_NSTYPE`)
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        check_path("namespace path", path)?;
+        let target = || Target::Path(path.to_path_buf());
+        let fd = open_ro(path).map_err(|e| Error::os(Operation::Open, target(), e))?;
+        Self::checked(fd, target)
+    }
+
+    /// Opens the namespace of `kind` of the process a pidfd refers to.
+    ///
+    /// Uses the `PIDFD_GET_<KIND>_NAMESPACE` ioctl (Linux 6.11). On older kernels it reads the
+    /// pid from `/proc/self/fdinfo`, opens `/proc/<pid>/ns/<kind>` and then checks through the
+    /// pidfd that the process is still alive, so a recycled pid is never opened by mistake.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchProcess`] (pid 0 in the error when unknown) if the process has exited;
+    /// [`Error::InvalidInput`] if the fd is not a pidfd.
+    ///
+    /// # References
+    ///  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html),
+    ///    [ioctl_pidfd(2)](https://man7.org/linux/man-pages/man2/ioctl_pidfd.2.html)
+    #[doc(alias = "PIDFD_GET_NET_NAMESPACE")]
+    pub fn from_pidfd(pidfd: BorrowedFd<'_>, kind: NamespaceKind) -> Result<Self> {
+        let target = || Target::Pidfd(kind.set());
+        if PIDFD_IOCTLS.load(Ordering::Relaxed) != 2 {
+            match sys::pidfd_get_namespace(pidfd, kind) {
+                Ok(fd) => {
+                    PIDFD_IOCTLS.store(1, Ordering::Relaxed);
+                    return Self::with_kind(fd, kind, target);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    return Err(Error::NoSuchProcess { pid: 0 });
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOTTY | libc::ENOSYS | libc::EINVAL)
+                    ) =>
+                {
+                    // Either an old kernel or not a pidfd; /proc/self/fdinfo tells which.
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                    return Err(kind_feature(kind));
+                }
+                Err(e) => return Err(Error::os(Operation::PidfdGetNamespace, target(), e)),
+            }
+        }
+        let pid = match pidfd_pid(pidfd)? {
+            None => {
+                return Err(Error::invalid(
+                    "pidfd",
+                    format!("fd {} is not a pidfd", pidfd.as_raw_fd()),
+                ));
+            }
+            Some(pid) if pid <= 0 => return Err(Error::NoSuchProcess { pid: 0 }),
+            Some(pid) => pid as u32,
+        };
+        // The fd was a pidfd, so the ioctl failure meant an old kernel: stop asking.
+        PIDFD_IOCTLS.store(2, Ordering::Relaxed);
+        let ns = Self::open(pid, kind)?;
+        // The pid might have been recycled between reading fdinfo and opening /proc/<pid>:
+        // if the pidfd's process is still alive, the pid still names it.
+        match rustix::process::pidfd_send_signal(
+            pidfd,
+            rustix::process::Signal::from_named_raw(0).unwrap_or(rustix::process::Signal::CONT),
+        ) {
+            Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid }),
+            _ => Ok(ns),
+        }
+    }
+
+    /// Creates new namespaces of the kinds in `set` for the calling thread (`unshare(2)`) and
+    /// returns handles to them.
+    ///
+    /// For pid and time namespaces, the caller itself stays where it is: its *children* will be
+    /// in the new namespace, and the returned handle is that namespace (`*_for_children`).
+    /// Creating a user namespace, or a mount namespace together with one, is refused by the
+    /// kernel in a multithreaded process; do it in a forked child. Other kinds need
+    /// `CAP_SYS_ADMIN` unless a user namespace is created in the same call.
+    ///
+    /// # References
+    ///  - [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html)
+    pub fn unshare(set: NamespaceSet) -> Result<Namespaces> {
+        sys::unshare(set).map_err(|e| Error::os(Operation::Unshare, Target::Caller(set), e))?;
+        let mut out = Namespaces::new();
+        for kind in set.kinds() {
+            out.insert(Self::current_for_children(kind)?);
+        }
+        Ok(out)
+    }
+
+    /// Moves the calling thread into this namespace (`setns(2)`).
+    ///
+    /// Needs `CAP_SYS_ADMIN` in the user namespace that owns the target (for a user namespace:
+    /// in the target itself). Entering a pid or time namespace affects only children created
+    /// afterwards. The kernel refuses to move a multithreaded process into a user or mount
+    /// namespace; the error then carries [`Hint::MultiThreaded`](crate::Hint::MultiThreaded).
+    ///
+    /// # References
+    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
+    #[doc(alias = "setns")]
+    pub fn enter(&self) -> Result<()> {
+        rustix::thread::move_into_link_name_space(self.fd.as_fd(), Some(link_type(self.kind())))
+            .map_err(|e| Error::os(Operation::Setns, Target::Namespace(self.id), e.into()))
+    }
+
+    /// The namespace's id (nsfs device and inode).
+    pub fn id(&self) -> NamespaceId {
+        self.id
+    }
+
+    /// The namespace's kind.
+    pub fn kind(&self) -> NamespaceKind {
+        self.id.kind
+    }
+
+    /// Returns `self` if it is of `kind`, else [`Error::WrongKind`] (the fd is closed).
+    pub fn ensure_kind(self, kind: NamespaceKind) -> Result<Self> {
+        if self.kind() == kind {
+            Ok(self)
+        } else {
+            Err(Error::WrongKind {
+                target: Target::Namespace(self.id),
+                expected: kind,
+                found: self.kind(),
+            })
+        }
+    }
+
+    /// The parent of a pid or user namespace (`NS_GET_PARENT`, Linux 4.9).
+    ///
+    /// # Errors
+    /// [`Error::NotApplicable`] for the other kinds; [`Error::OutOfScope`] for the initial
+    /// namespace or when the parent lies outside the caller's own namespace.
+    ///
+    /// # References
+    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
+    #[doc(alias = "NS_GET_PARENT")]
+    pub fn parent(&self) -> Result<Namespace> {
+        if !self.kind().is_hierarchical() {
+            return Err(Error::NotApplicable {
+                op: Operation::GetParent,
+                kind: self.kind(),
+                applies_to: "pid and user",
+            });
+        }
+        self.related(sys::ns_get_parent, Operation::GetParent, self.kind())
+    }
+
+    /// The user namespace that owns this namespace (`NS_GET_USERNS`, Linux 4.9). For a user
+    /// namespace that is its parent.
+    ///
+    /// # Errors
+    /// [`Error::OutOfScope`] when the owner lies outside the caller's user namespace.
+    ///
+    /// # References
+    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
+    #[doc(alias = "NS_GET_USERNS")]
+    pub fn owner(&self) -> Result<Namespace> {
+        self.related(sys::ns_get_userns, Operation::GetOwner, NamespaceKind::User)
+    }
+
+    fn related(
+        &self,
+        ioctl: fn(BorrowedFd<'_>) -> io::Result<OwnedFd>,
+        op: Operation,
+        kind: NamespaceKind,
+    ) -> Result<Namespace> {
+        match ioctl(self.fd.as_fd()) {
+            Ok(fd) => Self::with_kind(fd, kind, || Target::Namespace(self.id)),
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                Err(Error::OutOfScope { op, ns: self.id })
+            }
+            Err(e) => Err(Error::os(op, Target::Namespace(self.id), e)),
+        }
+    }
+
+    /// The uid (in the caller's user namespace) of the process that created this user namespace
+    /// (`NS_GET_OWNER_UID`, Linux 4.11).
+    ///
+    /// # Errors
+    /// [`Error::NotApplicable`] for kinds other than user.
+    ///
+    /// # References
+    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
+    #[doc(alias = "NS_GET_OWNER_UID")]
+    pub fn owner_uid(&self) -> Result<u32> {
+        if self.kind() != NamespaceKind::User {
+            return Err(Error::NotApplicable {
+                op: Operation::GetOwnerUid,
+                kind: self.kind(),
+                applies_to: "user",
+            });
+        }
+        sys::ns_get_owner_uid(self.fd.as_fd())
+            .map_err(|e| Error::os(Operation::GetOwnerUid, Target::Namespace(self.id), e))
+    }
+
+    /// A second handle to the same namespace (`fcntl(F_DUPFD_CLOEXEC)`).
+    pub fn try_clone(&self) -> Result<Namespace> {
+        let fd = self
+            .fd
+            .try_clone()
+            .map_err(|e| Error::os(Operation::Open, Target::Namespace(self.id), e))?;
+        Ok(Namespace { fd, id: self.id })
+    }
+
+    /// Keeps the namespace alive after every process and handle is gone by bind-mounting its
+    /// nsfs file on `path`, the way `ip netns add` does: a network namespace persisted at
+    /// `/run/netns/NAME` is usable with `ip netns exec NAME`.
+    ///
+    /// `path` must not exist; its parent directory must. The file is created (mode 0) and the
+    /// namespace is bind-mounted on it; if the mount fails the file is removed again. Needs
+    /// `CAP_SYS_ADMIN` over the caller's mount namespace. A mount namespace cannot be persisted
+    /// inside itself or a namespace created after it (the kernel refuses loops with `EINVAL`).
+    /// Undo with [`PersistedNamespace::remove`] or [`Namespace::unpersist`].
+    ///
+    /// # References
+    ///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html) (`MS_BIND`),
+    ///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
+    pub fn persist(&self, path: impl AsRef<Path>) -> Result<PersistedNamespace> {
+        let path = path.as_ref();
+        check_path("persist path", path)?;
+        let target = || Target::Path(path.to_path_buf());
+        drop(
+            rustix::fs::open(
+                path,
+                OFlags::RDONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| Error::os(Operation::CreateMountPoint, target(), e.into()))?,
+        );
+        let source = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        if let Err(e) = rustix::mount::mount_bind(source.as_str(), path) {
+            let _ = rustix::fs::unlink(path);
+            return Err(Error::os(Operation::BindMount, target(), e.into()));
+        }
+        Ok(PersistedNamespace {
+            path: path.to_path_buf(),
+            id: self.id,
+        })
+    }
+
+    /// Undoes [`persist`](Self::persist): unmounts the namespace bind mount at `path`
+    /// (`umount2(2)` with `MNT_DETACH`) and removes the file.
+    ///
+    /// # Errors
+    /// [`Error::NotANamespace`] if `path` is not a namespace bind mount: nothing is unmounted.
+    ///
+    /// # References
+    ///  - [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html)
+    pub fn unpersist(path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        check_path("persist path", path)?;
+        let target = || Target::Path(path.to_path_buf());
+        let fs =
+            rustix::fs::statfs(path).map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
+        if fs.f_type as i64 != sys::NSFS_MAGIC {
+            return Err(Error::NotANamespace { target: target() });
+        }
+        rustix::mount::unmount(
+            path,
+            rustix::mount::UnmountFlags::DETACH | rustix::mount::UnmountFlags::NOFOLLOW,
+        )
+        .map_err(|e| Error::os(Operation::Unmount, target(), e.into()))?;
+        rustix::fs::unlink(path).map_err(|e| Error::os(Operation::Remove, target(), e.into()))
+    }
+}
+
+fn check_path(what: &'static str, path: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.is_empty() {
+        return Err(Error::invalid(what, "empty path"));
+    }
+    if bytes.contains(&0) {
+        return Err(Error::invalid(
+            what,
+            format!("{} contains a NUL byte", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn link_type(kind: NamespaceKind) -> rustix::thread::LinkNameSpaceType {
+    use rustix::thread::LinkNameSpaceType as T;
+    match kind {
+        NamespaceKind::Cgroup => T::ControlGroup,
+        NamespaceKind::Ipc => T::InterProcessCommunication,
+        NamespaceKind::Mount => T::Mount,
+        NamespaceKind::Network => T::Network,
+        NamespaceKind::Pid => T::ProcessID,
+        NamespaceKind::Time => T::Time,
+        NamespaceKind::User => T::User,
+        NamespaceKind::Uts => T::HostNameAndNISDomainName,
+    }
+}
+
+impl AsFd for Namespace {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Namespace {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<Namespace> for OwnedFd {
+    fn from(ns: Namespace) -> OwnedFd {
+        ns.fd
+    }
+}
+
+impl TryFrom<OwnedFd> for Namespace {
+    type Error = Error;
+
+    /// Checks that `fd` is a namespace (`fstatfs(2)` for nsfs, then `NS_GET_NSTYPE` for its
+    /// kind). Anything else is [`Error::NotANamespace`] and the fd is closed.
+    fn try_from(fd: OwnedFd) -> Result<Self> {
+        let raw = fd.as_raw_fd();
+        Self::checked(fd, || Target::Fd(raw))
+    }
+}
+
+/// A namespace kept alive by a bind mount, as made by [`Namespace::persist`].
+///
+/// Dropping this value leaves the mount in place (that is the point of persisting);
+/// [`remove`](Self::remove) takes it away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistedNamespace {
+    path: PathBuf,
+    id: NamespaceId,
+}
+
+impl PersistedNamespace {
+    /// Where the namespace is mounted.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Which namespace it is.
+    pub fn id(&self) -> NamespaceId {
+        self.id
+    }
+
+    /// Unmounts and removes the file ([`Namespace::unpersist`]).
+    pub fn remove(self) -> Result<()> {
+        Namespace::unpersist(&self.path)
+    }
+}
+
+/// At most one [`Namespace`] per kind: the namespaces of one process, or a set to enter together.
+#[derive(Debug, Default)]
+pub struct Namespaces {
+    slots: [Option<Namespace>; 8],
+}
+
+impl Namespaces {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens the namespaces of `pid` of the kinds in `set` (see [`Namespace::open`]).
+    pub fn open(pid: u32, set: NamespaceSet) -> Result<Self> {
+        set.kinds().map(|k| Namespace::open(pid, k)).collect()
+    }
+
+    /// Opens the namespaces of the process behind `pidfd` of the kinds in `set`
+    /// (see [`Namespace::from_pidfd`]).
+    pub fn from_pidfd(pidfd: BorrowedFd<'_>, set: NamespaceSet) -> Result<Self> {
+        set.kinds()
+            .map(|k| Namespace::from_pidfd(pidfd, k))
+            .collect()
+    }
+
+    /// Opens the calling thread's namespaces of the kinds in `set`.
+    pub fn current(set: NamespaceSet) -> Result<Self> {
+        set.kinds().map(Namespace::current).collect()
+    }
+
+    /// The handle for `kind`, if the set has one.
+    pub fn get(&self, kind: NamespaceKind) -> Option<&Namespace> {
+        self.slots[kind.index()].as_ref()
+    }
+
+    /// Takes the handle for `kind` out of the set.
+    pub fn take(&mut self, kind: NamespaceKind) -> Option<Namespace> {
+        self.slots[kind.index()].take()
+    }
+
+    /// Puts `ns` in the set, returning the handle of the same kind it replaces.
+    pub fn insert(&mut self, ns: Namespace) -> Option<Namespace> {
+        self.slots[ns.kind().index()].replace(ns)
+    }
+
+    /// The kinds the set holds.
+    pub fn kinds(&self) -> NamespaceSet {
+        self.iter().map(Namespace::kind).collect()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
+    }
+
+    /// The handles, in the order of [`NamespaceKind::ALL`].
+    pub fn iter(&self) -> impl Iterator<Item = &Namespace> {
+        self.slots.iter().flatten()
+    }
+
+    /// Moves the calling thread into every namespace in the set (`setns(2)` for each),
+    /// ordered so the caller does not have to: the user namespace is left out if the caller is
+    /// already in it (the kernel refuses to re-enter it); the others are entered first while
+    /// the caller still has its privileges, then the user namespace, then any that needed the
+    /// privileges of the new user namespace (as `nsenter(1)` does). Returns the kinds entered.
+    ///
+    /// Not atomic: if a step fails, the namespaces entered before it stay entered. Use
+    /// [`enter_process`](Self::enter_process) for an atomic switch to another process's
+    /// namespaces.
+    ///
+    /// # References
+    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///    [nsenter(1)](https://man7.org/linux/man-pages/man1/nsenter.1.html)
+    #[doc(alias = "setns")]
+    pub fn enter(&self) -> Result<NamespaceSet> {
+        let user = match self.get(NamespaceKind::User) {
+            Some(u) if u.id() != Namespace::current(NamespaceKind::User)?.id() => Some(u),
+            _ => None,
+        };
+        let mut entered = NamespaceSet::empty();
+        let mut deferred = Vec::new();
+        for ns in self.iter().filter(|ns| ns.kind() != NamespaceKind::User) {
+            match ns.enter() {
+                Ok(()) => entered |= ns.kind().set(),
+                // Without the user namespace's privileges yet; try again after entering it.
+                Err(e) if user.is_some() && e.raw_os_error() == Some(libc::EPERM) => {
+                    deferred.push(ns)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(u) = user {
+            u.enter()?;
+            entered |= NamespaceSet::USER;
+        }
+        for ns in deferred {
+            ns.enter()?;
+            entered |= ns.kind().set();
+        }
+        Ok(entered)
+    }
+
+    /// Moves the calling thread into the namespaces of the kinds in `set` of the process behind
+    /// `pidfd`, as `nsenter --target PID` does. Returns the kinds entered.
+    ///
+    /// On Linux 5.8 and later this is one atomic `setns(pidfd, flags)`: either every namespace
+    /// is entered or none. The user namespace is left out when the caller is already in the
+    /// target's user namespace. On older kernels the namespaces are opened first and entered
+    /// one by one as [`enter`](Self::enter) does.
+    ///
+    /// # References
+    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
+    #[doc(alias = "setns")]
+    pub fn enter_process(pidfd: BorrowedFd<'_>, set: NamespaceSet) -> Result<NamespaceSet> {
+        let mut set = set;
+        if set.has(NamespaceKind::User)
+            && Namespace::from_pidfd(pidfd, NamespaceKind::User)?.id()
+                == Namespace::current(NamespaceKind::User)?.id()
+        {
+            set.remove(NamespaceSet::USER);
+        }
+        if set.is_empty() {
+            return Ok(set);
+        }
+        if sys::kernel_version() < (5, 8) {
+            return Self::from_pidfd(pidfd, set)?.enter();
+        }
+        let flags = rustix::thread::ThreadNameSpaceType::from_bits_retain(set.bits());
+        match rustix::thread::move_into_thread_name_spaces(pidfd, flags) {
+            Ok(()) => Ok(set),
+            Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid: 0 }),
+            Err(e) => Err(Error::os(Operation::Setns, Target::Pidfd(set), e.into())),
+        }
+    }
+}
+
+impl FromIterator<Namespace> for Namespaces {
+    /// Collects handles; a later handle of a kind replaces an earlier one.
+    fn from_iter<I: IntoIterator<Item = Namespace>>(iter: I) -> Self {
+        let mut out = Namespaces::new();
+        for ns in iter {
+            out.insert(ns);
+        }
+        out
+    }
+}
+
+impl IntoIterator for Namespaces {
+    type Item = Namespace;
+    type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<Namespace>, 8>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.slots.into_iter().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn link_text_round_trips(k in proptest::sample::select(NamespaceKind::ALL.to_vec()), ino in any::<u64>(), dev in any::<u64>()) {
+            let id = NamespaceId::new(k, dev, ino);
+            prop_assert_eq!(NamespaceId::parse_link(&id.to_string(), dev).unwrap(), id);
+        }
+
+        #[test]
+        fn malformed_link_text_is_rejected(s in "\\PC{0,24}") {
+            let parsed = NamespaceId::parse_link(&s, 0);
+            let well_formed = s.split_once(":[").is_some_and(|(name, rest)| {
+                NamespaceKind::from_proc_name(name).is_some()
+                    && rest.strip_suffix(']').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && d.parse::<u64>().is_ok())
+            });
+            prop_assert_eq!(parsed.is_ok(), well_formed);
+        }
+    }
+
+    #[test]
+    fn link_text_examples() {
+        assert_eq!(
+            NamespaceId::parse_link("net:[4026531840]", 4)
+                .unwrap()
+                .ino(),
+            4026531840
+        );
+        for bad in [
+            "net:[]",
+            "net:[12",
+            "net[12]",
+            "pid_for_children:[1]",
+            "net:[-1]",
+            "net:[1]x",
+            "net:[18446744073709551616]",
+        ] {
+            assert!(NamespaceId::parse_link(bad, 0).is_err(), "{bad}");
+        }
+    }
+}
