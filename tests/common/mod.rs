@@ -1,0 +1,310 @@
+//! Shared test support: forked children (namespace changes never touch the multithreaded test
+//! harness), the rootless drop, the single visible skip mechanism, a process holding namespaces
+//! for tests to look at, and leak probes.
+#![allow(dead_code, unsafe_code)]
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+pub use linux_namespaces::{Namespace, NamespaceKind, NamespaceSet};
+
+/// The uid and gid rootless cases drop to when the suite runs as root.
+pub const UNPRIVILEGED: u32 = 65534;
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The one way a test may not run: outside CI, when the suite is not root, a root-only test
+/// prints why and returns `false`. Under `CI=true` it panics instead: CI runs as root and
+/// nothing is skipped there.
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "{test}: needs root, and CI=true forbids skipping (CI runs the suite as root)"
+    );
+    eprintln!("SKIP {test}: needs root; run the suite as root (CI does) to include it");
+    false
+}
+
+fn pipe() -> (std::fs::File, std::fs::File) {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    (std::fs::File::from(r), std::fs::File::from(w))
+}
+
+/// Runs `f` in a forked child and returns what it returned. A panic in the child becomes an
+/// `Err` with the panic message. The child exits with `_exit`, so nothing of the harness runs
+/// twice.
+pub fn in_child(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let (mut r, mut w) = pipe();
+    // SAFETY: the child only runs `f` and `_exit`s; glibc resets its malloc locks across fork,
+    // so allocating in the single-threaded child is fine.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        drop(r);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let (code, msg) = match outcome {
+            Ok(Ok(())) => (0, String::new()),
+            Ok(Err(m)) => (1, m),
+            Err(p) => (
+                2,
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panic".into()),
+            ),
+        };
+        let _ = w.write_all(msg.as_bytes());
+        // SAFETY: _exit ends the forked child without running the harness's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    drop(w);
+    let mut msg = String::new();
+    let _ = r.read_to_string(&mut msg);
+    let status = wait(pid);
+    match status {
+        0 => Ok(()),
+        _ if !msg.is_empty() => Err(msg),
+        s => Err(format!("child exited with wait status {s:#x}")),
+    }
+}
+
+/// `waitpid` for `pid`, returning the raw status.
+pub fn wait(pid: i32) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: status points to a live i32.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return status;
+        }
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.raw_os_error(), Some(libc::EINTR), "waitpid: {e}");
+    }
+}
+
+/// Drops the calling (forked, single-threaded) process to the unprivileged uid/gid, with no
+/// supplementary groups and no capabilities, and keeps it dumpable so that its own
+/// `/proc/self` files (uid_map, ns links) stay its own.
+pub fn drop_privileges() -> Result<(), String> {
+    if !is_root() {
+        return Ok(());
+    }
+    // SAFETY: plain credential syscalls on the calling single-threaded process.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setresgid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED) != 0
+            || libc::setresuid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED) != 0
+            || libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) != 0
+        {
+            return Err(format!(
+                "dropping to uid {UNPRIVILEGED}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    if rustix::process::geteuid().as_raw() != UNPRIVILEGED && is_root() {
+        return Err("still root after setresuid".into());
+    }
+    Ok(())
+}
+
+/// Runs `f` in a forked child that is unprivileged: as root, the child drops to uid/gid 65534
+/// first; as a normal user, it already is.
+pub fn rootless(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    in_child(|| {
+        drop_privileges()?;
+        f()
+    })
+}
+
+/// Runs `f` in a forked child as root (see [`require_root`] for the non-root case; callers
+/// check it first).
+pub fn as_root(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    in_child(f)
+}
+
+/// Writes single-line maps making the caller's current uid/gid root in a user namespace it
+/// just created (`setgroups` deny first, as the kernel requires without CAP_SETGID).
+pub fn map_self_to_root(uid: u32, gid: u32) -> Result<(), String> {
+    let w = |p: &str, s: String| std::fs::write(p, s).map_err(|e| format!("write {p}: {e}"));
+    w("/proc/self/setgroups", "deny".into())?;
+    w("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    w("/proc/self/gid_map", format!("0 {gid} 1"))
+}
+
+/// A process that sits in namespaces of its own until dropped, for tests to look at.
+///
+/// It forks, unshares `set` (with a user namespace mapping its uid to root when `set` has
+/// USER), and, when `set` has PID, forks once more so the holder is PID 1 of the new pid
+/// namespace. It reports readiness over a pipe and exits when the release pipe closes.
+pub struct Holder {
+    /// The holding process, in the caller's pid namespace.
+    pub pid: u32,
+    pub pidfd: OwnedFd,
+    release: Option<std::fs::File>,
+    forked: i32,
+}
+
+impl Holder {
+    pub fn new(set: NamespaceSet) -> Holder {
+        Self::start(set, false)
+    }
+
+    /// Like `new`, but the holder first drops to the unprivileged uid (when run as root).
+    pub fn rootless(set: NamespaceSet) -> Holder {
+        Self::start(set, true)
+    }
+
+    fn start(set: NamespaceSet, unprivileged: bool) -> Holder {
+        let (mut ready_r, mut ready_w) = pipe();
+        let (release_r, release_w) = pipe();
+        // SAFETY: see `in_child`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            drop(ready_r);
+            drop(release_w);
+            let mut run = || -> Result<u32, String> {
+                if unprivileged {
+                    drop_privileges()?;
+                }
+                let (uid, gid) = (
+                    rustix::process::getuid().as_raw(),
+                    rustix::process::getgid().as_raw(),
+                );
+                // SAFETY: unshare of namespace flags only, in a single-threaded child.
+                if unsafe { libc::unshare(set.bits() as i32) } != 0 {
+                    return Err(format!(
+                        "unshare({set}): {}",
+                        std::io::Error::last_os_error()
+                    ));
+                }
+                if set.contains(NamespaceSet::USER) {
+                    map_self_to_root(uid, gid)?;
+                }
+                if set.contains(NamespaceSet::PID) {
+                    // SAFETY: see `in_child`.
+                    let inner = unsafe { libc::fork() };
+                    if inner < 0 {
+                        return Err("fork".into());
+                    }
+                    if inner > 0 {
+                        // The middle process: report the pid-namespace init, wait for it.
+                        let _ = ready_w.write_all(format!("{inner}\n").as_bytes());
+                        wait(inner);
+                        // SAFETY: end the middle process.
+                        unsafe { libc::_exit(0) };
+                    }
+                }
+                Ok(std::process::id())
+            };
+            let mut release = release_r;
+            match run() {
+                Ok(me) => {
+                    if !set.contains(NamespaceSet::PID) {
+                        let _ = ready_w.write_all(format!("{me}\n").as_bytes());
+                    }
+                    let mut b = [0u8; 1];
+                    let _ = release.read(&mut b);
+                    // SAFETY: end the holder.
+                    unsafe { libc::_exit(0) };
+                }
+                Err(e) => {
+                    let _ = ready_w.write_all(format!("error {e}\n").as_bytes());
+                    // SAFETY: end the failed holder.
+                    unsafe { libc::_exit(1) };
+                }
+            }
+        }
+        drop(ready_w);
+        drop(release_r);
+        // One line, not EOF: the holder keeps its end open while it holds.
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut ready_r), &mut line)
+            .expect("read holder readiness");
+        let holder: u32 = match line.trim().parse() {
+            Ok(p) => p,
+            Err(_) => {
+                wait(pid);
+                panic!("holder for {set} failed: {}", line.trim());
+            }
+        };
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(holder as i32).unwrap(),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .expect("pidfd_open holder");
+        Holder {
+            pid: holder,
+            pidfd,
+            release: Some(release_w),
+            forked: pid,
+        }
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        wait(self.forked);
+    }
+}
+
+/// The fds open in this process right now (from `/proc/self/fd`, minus the directory's own).
+pub fn open_fds() -> Vec<i32> {
+    let dir = std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd");
+    let mut fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| Path::new(&format!("/proc/self/fd/{fd}")).exists())
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// `/proc/self/mountinfo` as it is now.
+pub fn mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo")
+}
+
+/// The text of `/proc/self/ns/<kind>` now.
+pub fn ns_link(kind: NamespaceKind) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{}", kind.proc_name()))
+        .expect("readlink ns")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Like `assert!`, but for use inside `in_child` closures: returns an `Err` instead of
+/// panicking so the message crosses the pipe intact either way.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+/// Silences "unused" for the raw-fd import when a test file does not use it.
+pub fn raw(fd: &impl AsRawFd) -> i32 {
+    fd.as_raw_fd()
+}
+
+/// Wraps a raw fd the test owns.
+///
+/// # Safety
+/// `fd` must be open and owned by nobody else.
+pub unsafe fn own(fd: i32) -> OwnedFd {
+    // SAFETY: per the caller's contract.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
