@@ -81,6 +81,24 @@ pub enum Error {
         /// The first kernel version that has it.
         min_kernel: &'static str,
     },
+    /// Spawning a process failed at a setup step. When this is returned the child (if one was
+    /// created) has been reaped and nothing of it is left.
+    #[error(
+        "spawn {program}: {step} failed: {}{}",
+        Errno(source),
+        HintSuffix(hint)
+    )]
+    Spawn {
+        /// The program that was to run.
+        program: String,
+        /// The step that failed.
+        step: crate::spawn::Step,
+        /// The error.
+        #[source]
+        source: io::Error,
+        /// A likely cause, where one is knowable.
+        hint: Option<Hint>,
+    },
     /// An argument was rejected before anything was done.
     #[error("invalid {what}: {reason}")]
     InvalidInput {
@@ -112,7 +130,7 @@ impl Error {
     /// The errno behind this error, if a system call failed.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Error::Os { source, .. } => source.raw_os_error(),
+            Error::Os { source, .. } | Error::Spawn { source, .. } => source.raw_os_error(),
             Error::NoSuchProcess { .. } => Some(libc::ESRCH),
             Error::OutOfScope { .. } => Some(libc::EPERM),
             _ => None,
@@ -122,7 +140,7 @@ impl Error {
     /// The hint attached to this error, if any.
     pub fn hint(&self) -> Option<&Hint> {
         match self {
-            Error::Os { hint, .. } => hint.as_ref(),
+            Error::Os { hint, .. } | Error::Spawn { hint, .. } => hint.as_ref(),
             _ => None,
         }
     }
@@ -131,7 +149,7 @@ impl Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
-            Error::Os { source, .. } => source.kind(),
+            Error::Os { source, .. } | Error::Spawn { source, .. } => source.kind(),
             Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
             Error::NotANamespace { .. } | Error::WrongKind { .. } | Error::InvalidInput { .. } => {
                 io::ErrorKind::InvalidInput
@@ -177,6 +195,12 @@ pub enum Operation {
     Remove,
     /// Reading a file under `/proc`.
     ReadProc,
+    /// `waitid(2)` on a pidfd.
+    Wait,
+    /// `pidfd_send_signal(2)`.
+    Signal,
+    /// Reading or writing a child's pipe.
+    Io,
 }
 
 impl fmt::Display for Operation {
@@ -197,6 +221,9 @@ impl fmt::Display for Operation {
             Operation::Unmount => "umount",
             Operation::Remove => "unlink",
             Operation::ReadProc => "read",
+            Operation::Wait => "waitid",
+            Operation::Signal => "pidfd_send_signal",
+            Operation::Io => "pipe i/o",
         })
     }
 }
@@ -262,6 +289,14 @@ pub enum Hint {
     NeedsCapSysAdmin,
     /// Entering a user namespace the caller is already in is refused (EINVAL).
     SameUserNamespace,
+    /// A `gid_map` written without `CAP_SETGID` in the parent user namespace needs
+    /// `setgroups` set to "deny" first.
+    SetgroupsNotDenied,
+    /// `PR_SET_NO_NEW_PRIVS` (or `CAP_SYS_ADMIN`) is required to install a seccomp filter.
+    SeccompNeedsNoNewPrivs,
+    /// `pivot_root(2)` refuses when the new root's mount, or its parent, has shared
+    /// propagation: make `/` private (or slave) first.
+    PivotRootShared,
 }
 
 impl fmt::Display for Hint {
@@ -289,6 +324,15 @@ impl fmt::Display for Hint {
             Hint::NeedsCapSysAdmin => f.write_str(
                 "this needs CAP_SYS_ADMIN in the user namespace that owns the namespace: \
                  run as root or enter/create a user namespace first",
+            ),
+            Hint::SetgroupsNotDenied => f.write_str(
+                "an unprivileged gid_map write needs setgroups \"deny\" first (SetGroups::Deny)",
+            ),
+            Hint::SeccompNeedsNoNewPrivs => {
+                f.write_str("installing a seccomp filter needs no_new_privs(true) or CAP_SYS_ADMIN")
+            }
+            Hint::PivotRootShared => f.write_str(
+                "pivot_root refuses shared mounts: add Mount::propagation(\"/\", Propagation::Private).recursive() first",
             ),
             Hint::SameUserNamespace => {
                 f.write_str("the caller is already in that user namespace; leave USER out of the set")
@@ -330,6 +374,28 @@ impl Hint {
             Some(Hint::UnprivilegedUsernsCloneDisabled)
         } else {
             None
+        }
+    }
+
+    /// The hint for a failed spawn step.
+    pub(crate) fn for_spawn(step: &crate::spawn::Step, errno: i32, new_user: bool) -> Option<Hint> {
+        use crate::spawn::Step;
+        match (step, errno) {
+            (Step::Clone, _) if new_user => Hint::user_namespace_creation(errno),
+            (Step::GidMap, libc::EPERM) => Some(Hint::SetgroupsNotDenied),
+            (Step::Seccomp, libc::EACCES) => Some(Hint::SeccompNeedsNoNewPrivs),
+            (Step::Mount { mount, .. }, libc::EINVAL) if mount.starts_with("pivot_root") => {
+                Some(Hint::PivotRootShared)
+            }
+            (
+                Step::Clone
+                | Step::Hostname
+                | Step::Domainname
+                | Step::Mount { .. }
+                | Step::Join(_),
+                libc::EPERM,
+            ) => Some(Hint::NeedsCapSysAdmin),
+            _ => None,
         }
     }
 

@@ -42,11 +42,19 @@
 #![warn(missing_docs)]
 
 mod error;
+mod idmap;
 pub mod inspect;
 mod kind;
+mod mount;
 mod namespace;
+mod pidfd;
+mod spawn;
 mod sys;
 
 pub use error::{Error, Hint, Operation, Result, Target, errno_name};
+pub use idmap::{IdMap, IdRange};
 pub use kind::{NamespaceKind, NamespaceSet};
+pub use mount::{Mount, Propagation};
 pub use namespace::{Namespace, NamespaceId, Namespaces, PersistedNamespace};
+pub use pidfd::PidFd;
+pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step, TimeClock};

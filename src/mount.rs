@@ -1,0 +1,560 @@
+//! Mount operations as values. A [`Command`](crate::Command) applies them in order in the
+//! child, inside its mount namespace, before it executes the program.
+
+use std::ffi::CString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Mount propagation type.
+///
+/// # References
+///  - [mount_namespaces(7)](https://man7.org/linux/man-pages/man7/mount_namespaces.7.html)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Propagation {
+    /// `MS_PRIVATE`: events propagate neither way.
+    Private,
+    /// `MS_SLAVE`: events propagate in from the master only.
+    Slave,
+    /// `MS_SHARED`: events propagate both ways within the peer group.
+    Shared,
+    /// `MS_UNBINDABLE`: private, and cannot be bind-mounted.
+    Unbindable,
+}
+
+impl Propagation {
+    fn flag(self) -> u64 {
+        match self {
+            Propagation::Private => libc::MS_PRIVATE,
+            Propagation::Slave => libc::MS_SLAVE,
+            Propagation::Shared => libc::MS_SHARED,
+            Propagation::Unbindable => libc::MS_UNBINDABLE,
+        }
+    }
+}
+
+impl std::str::FromStr for Propagation {
+    type Err = Error;
+    /// `private`, `slave`, `shared` or `unbindable` (the names of `unshare --propagation`).
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "private" => Propagation::Private,
+            "slave" => Propagation::Slave,
+            "shared" => Propagation::Shared,
+            "unbindable" => Propagation::Unbindable,
+            _ => {
+                return Err(Error::invalid(
+                    "propagation",
+                    format!("{s:?} is not private, slave, shared or unbindable"),
+                ));
+            }
+        })
+    }
+}
+
+/// What a [`Mount`] does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Propagation {
+        target: PathBuf,
+        propagation: Propagation,
+    },
+    Proc {
+        target: PathBuf,
+    },
+    Tmpfs {
+        target: PathBuf,
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+    },
+    Remount {
+        target: PathBuf,
+    },
+    Unmount {
+        target: PathBuf,
+        lazy: bool,
+    },
+    PivotRoot {
+        new_root: PathBuf,
+    },
+    Chroot {
+        path: PathBuf,
+    },
+    Mkdir {
+        path: PathBuf,
+        mode: u32,
+    },
+    Symlink {
+        target: PathBuf,
+        link: PathBuf,
+    },
+}
+
+/// One step of filesystem setup in the child: a mount, a propagation change, an unmount, a
+/// change of root, or creating a directory or symlink to mount on.
+///
+/// Paths are absolute and are interpreted in the child, after the steps before this one (so a
+/// bind into a tmpfs mounted by an earlier step lands in that tmpfs). Flags set with the
+/// builder methods apply where they make sense (`read_only` on a bind or remount, `size` on a
+/// tmpfs); [`Command::mount`](crate::Command::mount) rejects a combination that does not.
+///
+/// # References
+///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html),
+///    [mount_setattr(2)](https://man7.org/linux/man-pages/man2/mount_setattr.2.html),
+///    [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub(crate) op: Op,
+    pub(crate) recursive: bool,
+    pub(crate) read_only: bool,
+    pub(crate) nosuid: bool,
+    pub(crate) nodev: bool,
+    pub(crate) noexec: bool,
+}
+
+impl Mount {
+    fn new(op: Op) -> Mount {
+        Mount {
+            op,
+            recursive: false,
+            read_only: false,
+            nosuid: false,
+            nodev: false,
+            noexec: false,
+        }
+    }
+
+    /// Sets the propagation type of the mount at `target` (`mount(NULL, target, NULL,
+    /// MS_PRIVATE, NULL)` and friends); add [`recursive`](Self::recursive) for `MS_REC`.
+    /// `unshare --propagation private` is `Mount::propagation("/", Propagation::Private).recursive()`.
+    pub fn propagation(target: impl Into<PathBuf>, propagation: Propagation) -> Mount {
+        Mount::new(Op::Propagation {
+            target: target.into(),
+            propagation,
+        })
+    }
+
+    /// Mounts a proc filesystem at `target` (`nosuid,nodev,noexec`). It shows the pid
+    /// namespace the child is in, so pair it with a new pid namespace. Without privilege over
+    /// the mount's owner this needs a new user namespace too.
+    ///
+    /// # References
+    ///  - [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html)
+    pub fn proc(target: impl Into<PathBuf>) -> Mount {
+        let mut m = Mount::new(Op::Proc {
+            target: target.into(),
+        });
+        (m.nosuid, m.nodev, m.noexec) = (true, true, true);
+        m
+    }
+
+    /// Mounts a tmpfs at `target`; set [`size`](Self::size) and [`mode`](Self::mode) as needed
+    /// (the kernel's defaults otherwise: half of RAM, mode 1777).
+    ///
+    /// # References
+    ///  - [tmpfs(5)](https://man7.org/linux/man-pages/man5/tmpfs.5.html)
+    pub fn tmpfs(target: impl Into<PathBuf>) -> Mount {
+        Mount::new(Op::Tmpfs {
+            target: target.into(),
+            size: None,
+            mode: None,
+        })
+    }
+
+    /// Bind-mounts `source` on `target` (`MS_BIND`); [`recursive`](Self::recursive) adds the
+    /// submounts (`MS_REC`), [`read_only`](Self::read_only) makes it (and with `recursive`, every
+    /// submount) read-only with `mount_setattr(2)` (Linux 5.12; a remount on older kernels).
+    pub fn bind(source: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Mount {
+        Mount::new(Op::Bind {
+            source: source.into(),
+            target: target.into(),
+        })
+    }
+
+    /// Changes the flags of the existing mount at `target` (set with the builder methods;
+    /// flags not set are left as they are), with `mount_setattr(2)` or a `MS_REMOUNT|MS_BIND`
+    /// remount that keeps the mount's other flags.
+    pub fn remount(target: impl Into<PathBuf>) -> Mount {
+        Mount::new(Op::Remount {
+            target: target.into(),
+        })
+    }
+
+    /// Unmounts `target` (`umount2(2)`); `lazy` detaches it now and frees it when unused
+    /// (`MNT_DETACH`).
+    pub fn unmount(target: impl Into<PathBuf>, lazy: bool) -> Mount {
+        Mount::new(Op::Unmount {
+            target: target.into(),
+            lazy,
+        })
+    }
+
+    /// Makes `new_root` the root: bind-mounts it on itself (so it is a mount point),
+    /// `pivot_root(2)`s into it and detaches the old root, leaving no path to the host's
+    /// filesystem. The mount it sits on must not be shared: set
+    /// [`propagation`](Self::propagation) of `/` to private (or slave) first.
+    pub fn pivot_root(new_root: impl Into<PathBuf>) -> Mount {
+        Mount::new(Op::PivotRoot {
+            new_root: new_root.into(),
+        })
+    }
+
+    /// `chroot(2)` to `path` and `chdir("/")`: the simple alternative to
+    /// [`pivot_root`](Self::pivot_root), which leaves the old root mounted underneath.
+    pub fn chroot(path: impl Into<PathBuf>) -> Mount {
+        Mount::new(Op::Chroot { path: path.into() })
+    }
+
+    /// Creates the directory `path` (`mkdir(2)`; an existing directory is fine), for example
+    /// a mount point inside a tmpfs that an earlier step mounted.
+    pub fn mkdir(path: impl Into<PathBuf>, mode: u32) -> Mount {
+        Mount::new(Op::Mkdir {
+            path: path.into(),
+            mode,
+        })
+    }
+
+    /// Creates a symbolic link at `link` whose text is `target` (`symlink(2)`), for example
+    /// `/bin -> usr/bin` in a new root.
+    pub fn symlink(target: impl Into<PathBuf>, link: impl Into<PathBuf>) -> Mount {
+        Mount::new(Op::Symlink {
+            target: target.into(),
+            link: link.into(),
+        })
+    }
+
+    /// `MS_REC`: apply to submounts too (binds, propagation, remounts).
+    pub fn recursive(mut self) -> Mount {
+        self.recursive = true;
+        self
+    }
+
+    /// Read-only (`MS_RDONLY` / `MOUNT_ATTR_RDONLY`): writes get `EROFS`.
+    pub fn read_only(mut self) -> Mount {
+        self.read_only = true;
+        self
+    }
+
+    /// `nosuid`.
+    pub fn nosuid(mut self) -> Mount {
+        self.nosuid = true;
+        self
+    }
+
+    /// `nodev`.
+    pub fn nodev(mut self) -> Mount {
+        self.nodev = true;
+        self
+    }
+
+    /// `noexec`.
+    pub fn noexec(mut self) -> Mount {
+        self.noexec = true;
+        self
+    }
+
+    /// tmpfs size limit in bytes (`size=`).
+    pub fn size(mut self, bytes: u64) -> Mount {
+        if let Op::Tmpfs { size, .. } = &mut self.op {
+            *size = Some(bytes);
+        }
+        self
+    }
+
+    /// tmpfs root directory mode (`mode=`), e.g. `0o755`.
+    pub fn mode(mut self, mode: u32) -> Mount {
+        if let Op::Tmpfs { mode: m, .. } = &mut self.op {
+            *m = Some(mode);
+        }
+        self
+    }
+
+    fn attr_flags(&self) -> u64 {
+        let mut f = 0;
+        if self.read_only {
+            f |= libc::MS_RDONLY;
+        }
+        if self.nosuid {
+            f |= libc::MS_NOSUID;
+        }
+        if self.nodev {
+            f |= libc::MS_NODEV;
+        }
+        if self.noexec {
+            f |= libc::MS_NOEXEC;
+        }
+        f
+    }
+
+    /// Checks paths and flags and builds what the child needs, allocated now in the parent.
+    pub(crate) fn prepare(&self) -> Result<PreparedMount> {
+        let abs = |p: &Path| -> Result<CString> {
+            if !p.is_absolute() {
+                return Err(Error::invalid(
+                    "mount path",
+                    format!("{} is not absolute", p.display()),
+                ));
+            }
+            crate::spawn::cstring("mount path", p.as_os_str())
+        };
+        let flags = self.attr_flags();
+        let only_flags = |what: &str, allowed: u64| -> Result<()> {
+            if flags & !allowed != 0
+                || (self.recursive && what != "bind" && what != "propagation" && what != "remount")
+            {
+                return Err(Error::invalid(
+                    "mount",
+                    format!("{self}: flags do not apply to {what}"),
+                ));
+            }
+            Ok(())
+        };
+        let mut p = PreparedMount::default();
+        match &self.op {
+            Op::Propagation {
+                target,
+                propagation,
+            } => {
+                only_flags("propagation", 0)?;
+                p.kind = MountKind::Propagation;
+                p.target = abs(target)?;
+                p.flags = propagation.flag() | if self.recursive { libc::MS_REC } else { 0 };
+            }
+            Op::Proc { target } => {
+                only_flags(
+                    "proc",
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                )?;
+                p.kind = MountKind::Mount;
+                p.source = Some(c"proc".into());
+                p.fstype = Some(c"proc".into());
+                p.target = abs(target)?;
+                p.flags = flags;
+            }
+            Op::Tmpfs { target, size, mode } => {
+                only_flags(
+                    "tmpfs",
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                )?;
+                p.kind = MountKind::Mount;
+                p.source = Some(c"tmpfs".into());
+                p.fstype = Some(c"tmpfs".into());
+                p.target = abs(target)?;
+                p.flags = flags;
+                let mut data = Vec::new();
+                if let Some(s) = size {
+                    data.push(format!("size={s}"));
+                }
+                if let Some(m) = mode {
+                    if *m > 0o7777 {
+                        return Err(Error::invalid(
+                            "tmpfs mode",
+                            format!("{m:o} is not a file mode"),
+                        ));
+                    }
+                    data.push(format!("mode={m:o}"));
+                }
+                if !data.is_empty() {
+                    p.data = Some(CString::new(data.join(",")).expect("digits"));
+                }
+            }
+            Op::Bind { source, target } => {
+                p.kind = MountKind::Bind;
+                p.source = Some(abs(source)?);
+                p.target = abs(target)?;
+                p.flags = libc::MS_BIND | if self.recursive { libc::MS_REC } else { 0 };
+                p.attrs = flags;
+                p.recursive = self.recursive;
+            }
+            Op::Remount { target } => {
+                if flags == 0 {
+                    return Err(Error::invalid(
+                        "mount",
+                        format!("{self}: a remount needs a flag to set"),
+                    ));
+                }
+                p.kind = MountKind::Remount;
+                p.target = abs(target)?;
+                p.attrs = flags;
+                p.recursive = self.recursive;
+            }
+            Op::Unmount { target, lazy } => {
+                only_flags("unmount", 0)?;
+                p.kind = MountKind::Unmount;
+                p.target = abs(target)?;
+                p.flags = if *lazy { libc::MNT_DETACH as u64 } else { 0 };
+            }
+            Op::PivotRoot { new_root } => {
+                only_flags("pivot_root", 0)?;
+                p.kind = MountKind::PivotRoot;
+                p.target = abs(new_root)?;
+            }
+            Op::Chroot { path } => {
+                only_flags("chroot", 0)?;
+                p.kind = MountKind::Chroot;
+                p.target = abs(path)?;
+            }
+            Op::Mkdir { path, mode } => {
+                only_flags("mkdir", 0)?;
+                p.kind = MountKind::Mkdir;
+                p.target = abs(path)?;
+                p.flags = u64::from(*mode);
+            }
+            Op::Symlink { target, link } => {
+                only_flags("symlink", 0)?;
+                p.kind = MountKind::Symlink;
+                p.source = Some(crate::spawn::cstring("symlink target", target.as_os_str())?);
+                p.target = abs(link)?;
+            }
+        }
+        Ok(p)
+    }
+
+    /// Whether this step changes the root (pivot_root or chroot).
+    pub(crate) fn new_root(&self) -> Option<&Path> {
+        match &self.op {
+            Op::PivotRoot { new_root } => Some(new_root),
+            Op::Chroot { path } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.op {
+            Op::Propagation {
+                target,
+                propagation,
+            } => write!(f, "make {} {:?}", target.display(), propagation)?,
+            Op::Proc { target } => write!(f, "proc on {}", target.display())?,
+            Op::Tmpfs { target, size, mode } => {
+                write!(f, "tmpfs on {}", target.display())?;
+                if let Some(s) = size {
+                    write!(f, " size={s}")?;
+                }
+                if let Some(m) = mode {
+                    write!(f, " mode={m:o}")?;
+                }
+            }
+            Op::Bind { source, target } => {
+                write!(f, "bind {} on {}", source.display(), target.display())?
+            }
+            Op::Remount { target } => write!(f, "remount {}", target.display())?,
+            Op::Unmount { target, lazy } => write!(
+                f,
+                "unmount {}{}",
+                target.display(),
+                if *lazy { " (lazy)" } else { "" }
+            )?,
+            Op::PivotRoot { new_root } => write!(f, "pivot_root into {}", new_root.display())?,
+            Op::Chroot { path } => write!(f, "chroot into {}", path.display())?,
+            Op::Mkdir { path, mode } => write!(f, "mkdir {} mode {mode:o}", path.display())?,
+            Op::Symlink { target, link } => {
+                write!(f, "symlink {} -> {}", link.display(), target.display())?
+            }
+        }
+        let mut opts = Vec::new();
+        if self.recursive {
+            opts.push("recursive");
+        }
+        if self.read_only {
+            opts.push("read-only");
+        }
+        if self.nosuid {
+            opts.push("nosuid");
+        }
+        if self.nodev {
+            opts.push("nodev");
+        }
+        if self.noexec {
+            opts.push("noexec");
+        }
+        if !opts.is_empty() {
+            write!(f, " ({})", opts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// What the child does for one mount step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum MountKind {
+    #[default]
+    Mount,
+    Propagation,
+    Bind,
+    Remount,
+    Unmount,
+    PivotRoot,
+    Chroot,
+    Mkdir,
+    Symlink,
+}
+
+/// A mount step with its strings and flags ready for the child.
+#[derive(Debug, Default)]
+pub(crate) struct PreparedMount {
+    pub(crate) kind: MountKind,
+    pub(crate) source: Option<CString>,
+    pub(crate) target: CString,
+    pub(crate) fstype: Option<CString>,
+    pub(crate) data: Option<CString>,
+    /// `mount(2)` flags (or `umount2` flags, or the mkdir mode).
+    pub(crate) flags: u64,
+    /// `MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC` to apply after a bind, or for a remount.
+    pub(crate) attrs: u64,
+    pub(crate) recursive: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_rejected() {
+        assert!(Mount::proc("proc").prepare().is_err());
+        assert!(Mount::bind("/usr", "usr").prepare().is_err());
+        assert!(Mount::bind("usr", "/x").prepare().is_err());
+    }
+
+    #[test]
+    fn flags_that_do_not_apply_are_rejected() {
+        assert!(
+            Mount::propagation("/", Propagation::Private)
+                .read_only()
+                .prepare()
+                .is_err()
+        );
+        assert!(Mount::remount("/x").prepare().is_err());
+        assert!(Mount::remount("/x").read_only().prepare().is_ok());
+        assert!(Mount::tmpfs("/t").recursive().prepare().is_err());
+    }
+
+    #[test]
+    fn tmpfs_options_become_mount_data() {
+        let p = Mount::tmpfs("/t")
+            .size(1 << 20)
+            .mode(0o755)
+            .prepare()
+            .unwrap();
+        assert_eq!(p.data.as_deref(), Some(c"size=1048576,mode=755"));
+        assert!(Mount::tmpfs("/t").mode(0o17777).prepare().is_err());
+    }
+
+    #[test]
+    fn display_names_the_operation() {
+        let m = Mount::bind("/usr", "/r/usr").recursive().read_only();
+        assert_eq!(m.to_string(), "bind /usr on /r/usr (recursive, read-only)");
+    }
+
+    #[test]
+    fn nul_bytes_are_rejected() {
+        assert!(Mount::tmpfs("/a\0b").prepare().is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! [`PidFd`]: a handle to a child process through a pidfd. Waiting and signalling go through
+//! the fd, so a pid the kernel has recycled can never be hit.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::process::{Signal, WaitId, WaitIdOptions};
+
+use crate::error::{Error, Operation, Result, Target};
+
+/// A child process of the caller, held by a pidfd.
+///
+/// After the child has been reaped (by [`wait`](Self::wait) or a [`try_wait`](Self::try_wait)
+/// that saw it exit) the status is remembered; signalling then does nothing.
+///
+/// # References
+///  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html),
+///    [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html) (`P_PIDFD`, Linux 5.4),
+///    [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
+#[derive(Debug)]
+pub struct PidFd {
+    fd: OwnedFd,
+    pid: u32,
+    status: Option<ExitStatus>,
+}
+
+fn wait_error(pid: u32, e: rustix::io::Errno) -> Error {
+    Error::os(
+        Operation::Wait,
+        Target::Process { pid, kind: None },
+        e.into(),
+    )
+}
+
+impl PidFd {
+    pub(crate) fn from_parts(fd: OwnedFd, pid: u32) -> PidFd {
+        PidFd {
+            fd,
+            pid,
+            status: None,
+        }
+    }
+
+    /// Opens a pidfd for `pid` (`pidfd_open(2)`, Linux 5.3). Waiting works only for children
+    /// of the caller; signalling works for any process the caller may signal.
+    pub fn open(pid: u32) -> Result<PidFd> {
+        let raw = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .ok_or_else(|| Error::invalid("pid", format!("{pid} is not a process id")))?;
+        match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
+            Ok(fd) => Ok(PidFd::from_parts(fd, pid)),
+            Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid }),
+            Err(rustix::io::Errno::NOSYS) => Err(Error::Unsupported {
+                feature: "pidfd_open",
+                min_kernel: "5.3",
+            }),
+            Err(e) => Err(Error::os(
+                Operation::PidfdOpen,
+                Target::Process { pid, kind: None },
+                e.into(),
+            )),
+        }
+    }
+
+    /// The process id (in the caller's pid namespace).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn reap(&mut self, options: WaitIdOptions) -> Result<Option<ExitStatus>> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        loop {
+            match rustix::process::waitid(
+                WaitId::PidFd(self.fd.as_fd()),
+                WaitIdOptions::EXITED | options,
+            ) {
+                Ok(Some(st)) => {
+                    let raw = if let Some(sig) = st.terminating_signal() {
+                        sig | if st.dumped() { 0x80 } else { 0 }
+                    } else {
+                        (st.exit_status().unwrap_or(0) & 0xff) << 8
+                    };
+                    let status = ExitStatus::from_raw(raw);
+                    self.status = Some(status);
+                    return Ok(Some(status));
+                }
+                Ok(None) => return Ok(None),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(wait_error(self.pid, e)),
+            }
+        }
+    }
+
+    /// Waits for the process to exit and reaps it (`waitid(P_PIDFD, WEXITED)`).
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        Ok(self
+            .reap(WaitIdOptions::empty())?
+            .expect("a blocking waitid returns a status"))
+    }
+
+    /// Reaps the process if it has exited (`WNOHANG`), without blocking.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        self.reap(WaitIdOptions::NOHANG)
+    }
+
+    /// Waits at most `timeout` for the process to exit: `poll(2)` on the pidfd, which becomes
+    /// readable when the process exits, then a reap. `None` if it is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.try_wait()? {
+                return Ok(Some(s));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let ts = rustix::time::Timespec::try_from(left).unwrap_or(rustix::time::Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            });
+            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+            match rustix::event::poll(&mut fds, Some(&ts)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(wait_error(self.pid, e)),
+            }
+        }
+    }
+
+    /// Sends signal `signal` (a `SIG*` number) to the process (`pidfd_send_signal(2)`).
+    /// Does nothing once the process has been reaped, or if it has already exited.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        let sig = Signal::from_named_raw(signal)
+            .ok_or_else(|| Error::invalid("signal", format!("{signal} is not a signal number")))?;
+        match rustix::process::pidfd_send_signal(&self.fd, sig) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(e) => Err(Error::os(
+                Operation::Signal,
+                Target::Process {
+                    pid: self.pid,
+                    kind: None,
+                },
+                e.into(),
+            )),
+        }
+    }
+
+    /// Sends `SIGKILL`.
+    pub fn kill(&self) -> Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// The status, if the process has been reaped.
+    pub fn status(&self) -> Option<ExitStatus> {
+        self.status
+    }
+}
+
+impl AsFd for PidFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for PidFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<PidFd> for OwnedFd {
+    fn from(p: PidFd) -> OwnedFd {
+        p.fd
+    }
+}
