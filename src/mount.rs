@@ -89,6 +89,10 @@ pub(crate) enum Op {
         path: PathBuf,
         mode: u32,
     },
+    File {
+        path: PathBuf,
+        mode: u32,
+    },
     Symlink {
         target: PathBuf,
         link: PathBuf,
@@ -217,6 +221,12 @@ impl Mount {
             path: path.into(),
             mode,
         })
+    }
+
+    /// Creates an empty regular file `path` (`open(2)` with `O_CREAT`; an existing file is
+    /// fine), for example a target for binding `/dev/null` into a new root.
+    pub fn file(path: impl Into<PathBuf>, mode: u32) -> Mount {
+        Mount::new(Op::File { path: path.into(), mode })
     }
 
     /// Creates a symbolic link at `link` whose text is `target` (`symlink(2)`), for example
@@ -405,6 +415,12 @@ impl Mount {
                 p.target = abs(path)?;
                 p.flags = u64::from(*mode);
             }
+            Op::File { path, mode } => {
+                only_flags("file", 0)?;
+                p.kind = MountKind::File;
+                p.target = abs(path)?;
+                p.flags = u64::from(*mode);
+            }
             Op::Symlink { target, link } => {
                 only_flags("symlink", 0)?;
                 p.kind = MountKind::Symlink;
@@ -455,6 +471,7 @@ impl fmt::Display for Mount {
             Op::PivotRoot { new_root } => write!(f, "pivot_root into {}", new_root.display())?,
             Op::Chroot { path } => write!(f, "chroot into {}", path.display())?,
             Op::Mkdir { path, mode } => write!(f, "mkdir {} mode {mode:o}", path.display())?,
+            Op::File { path, mode } => write!(f, "create file {} mode {mode:o}", path.display())?,
             Op::Symlink { target, link } => {
                 write!(f, "symlink {} -> {}", link.display(), target.display())?
             }
@@ -494,6 +511,7 @@ pub(crate) enum MountKind {
     PivotRoot,
     Chroot,
     Mkdir,
+    File,
     Symlink,
 }
 

@@ -460,6 +460,10 @@ fn mount_step(m: &PreparedMount) -> raw::R {
             Err(libc::EEXIST) => Ok(0),
             r => r,
         },
+        MountKind::File => {
+            let fd = raw::open(t, libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW, m.flags as u32)?;
+            raw::close(fd as i32)
+        }
         MountKind::Symlink => match &m.source {
             Some(target) => raw::symlink(target, t),
             None => Err(libc::EINVAL),
