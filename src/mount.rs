@@ -226,7 +226,10 @@ impl Mount {
     /// Creates an empty regular file `path` (`open(2)` with `O_CREAT`; an existing file is
     /// fine), for example a target for binding `/dev/null` into a new root.
     pub fn file(path: impl Into<PathBuf>, mode: u32) -> Mount {
-        Mount::new(Op::File { path: path.into(), mode })
+        Mount::new(Op::File {
+            path: path.into(),
+            mode,
+        })
     }
 
     /// Creates a symbolic link at `link` whose text is `target` (`symlink(2)`), for example

@@ -461,7 +461,11 @@ fn mount_step(m: &PreparedMount) -> raw::R {
             r => r,
         },
         MountKind::File => {
-            let fd = raw::open(t, libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW, m.flags as u32)?;
+            let fd = raw::open(
+                t,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
+                m.flags as u32,
+            )?;
             raw::close(fd as i32)
         }
         MountKind::Symlink => match &m.source {
@@ -503,6 +507,7 @@ fn close_span(lo: u32, hi: u32) -> Step<()> {
 }
 
 fn raw_getrlimit_nofile(out: &mut libc::rlimit64) -> raw::R {
+    #[allow(clippy::unnecessary_cast)] // c_int on musl, c_uint on glibc
     raw::prlimit_get(libc::RLIMIT_NOFILE as u32, out)
 }
 

@@ -153,6 +153,7 @@ pub enum Resource {
 }
 
 impl Resource {
+    #[allow(clippy::unnecessary_cast)] // c_int on musl, c_uint on glibc
     fn raw(self) -> u32 {
         (match self {
             Resource::AddressSpace => libc::RLIMIT_AS,

@@ -230,6 +230,6 @@ mod tests {
             assert_eq!(Code::from_u32(c as u32), Some(c));
         }
         assert_eq!(Code::from_u32(0), None);
-        assert!(RECORD_LEN <= libc::PIPE_BUF);
+        const { assert!(RECORD_LEN <= libc::PIPE_BUF) };
     }
 }
