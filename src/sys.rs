@@ -43,9 +43,13 @@ fn pidfd_ioctl_for(kind: NamespaceKind) -> libc::c_ulong {
 /// An ioctl without argument that returns a new fd (`NS_GET_USERNS`, `NS_GET_PARENT`,
 /// `PIDFD_GET_*_NAMESPACE`).
 fn ioctl_fd(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Result<OwnedFd> {
-    // SAFETY: these requests take no argument and return a new file descriptor (opened
-    // O_CLOEXEC by the kernel) or -1; `fd` is borrowed and stays open for the call.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _) };
+    // The argument is passed as an explicit 0: `ioctl` is variadic, and without a third
+    // argument the kernel sees whatever the register holds; the pidfd ioctls refuse any
+    // non-zero argument with EINVAL.
+    // SAFETY: these requests read no memory through the argument and return a new file
+    // descriptor (opened O_CLOEXEC by the kernel) or -1; `fd` is borrowed and stays open for
+    // the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, 0 as libc::c_ulong) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -73,8 +77,9 @@ pub(crate) fn pidfd_get_namespace(
 
 /// `ioctl(fd, NS_GET_NSTYPE)`: the `CLONE_NEW*` value.
 pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> io::Result<u32> {
-    // SAFETY: NS_GET_NSTYPE takes no argument and returns the type or -1.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
+    // SAFETY: NS_GET_NSTYPE reads no memory through its (explicitly zero) argument and
+    // returns the type or -1.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _, 0 as libc::c_ulong) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -104,6 +109,33 @@ pub(crate) fn unshare(set: NamespaceSet) -> io::Result<()> {
         rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::from_bits_retain(set.bits()))
     }
     .map_err(io::Error::from)
+}
+
+/// Whether the process behind `pidfd` is still alive: `pidfd_send_signal(pidfd, 0, NULL, 0)`
+/// (Linux 5.1), which checks existence and permission without sending anything. rustix's
+/// `Signal` cannot express signal 0, hence the raw call.
+pub(crate) fn pidfd_is_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: signal 0 sends nothing; the siginfo pointer may be NULL; `pidfd` is borrowed
+    // and stays open for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            0 as libc::c_int,
+            std::ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_uint,
+        )
+    };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ESRCH) => Ok(false),
+        // It exists, we just may not signal it.
+        Some(libc::EPERM) => Ok(true),
+        _ => Err(e),
+    }
 }
 
 /// The running kernel's `(major, minor)` from `uname(2)`, parsed once.
@@ -690,6 +722,27 @@ impl Stack {
     pub(crate) fn region(&self) -> (u64, u64) {
         let page = self.len - Self::SIZE;
         (self.base as u64 + page as u64, Self::SIZE as u64)
+    }
+}
+
+thread_local! {
+    /// One stack per thread, reused across spawns: no mmap/munmap (and no page faults on a
+    /// fresh mapping) per spawn, and no shared state between threads that spawn at once.
+    static STACK: std::cell::Cell<Option<Stack>> = const { std::cell::Cell::new(None) };
+}
+
+impl Stack {
+    /// This thread's cached stack, or a new one. Give it back with [`Stack::release`].
+    pub(crate) fn take() -> io::Result<Stack> {
+        match STACK.with(|s| s.take()) {
+            Some(s) => Ok(s),
+            None => Stack::new(),
+        }
+    }
+
+    /// Keeps the stack for the next spawn on this thread. Only call once no child runs on it.
+    pub(crate) fn release(self) {
+        STACK.with(|s| s.set(Some(self)));
     }
 }
 

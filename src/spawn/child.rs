@@ -66,6 +66,14 @@ pub(crate) struct Plan {
     pub(crate) init: bool,
 }
 
+// SAFETY: the raw pointers in `argv`/`envp` point into the heap buffers of the CStrings in
+// `argv_store`/`envp_store` of the same Plan, which owns them, never mutates them after building
+// the arrays, and drops them together with the arrays. Sharing or sending the Plan shares or
+// sends those buffers, which are plain immutable bytes.
+unsafe impl Send for Plan {}
+// SAFETY: as above; nothing in a Plan is mutated through a shared reference.
+unsafe impl Sync for Plan {}
+
 /// Per-spawn inputs that are not part of the reusable [`Plan`].
 pub(crate) struct Args<'a> {
     pub(crate) plan: &'a Plan,

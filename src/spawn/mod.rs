@@ -243,6 +243,8 @@ pub struct Command {
     ambient_caps: u64,
     init: bool,
     kill_on_drop: bool,
+    /// The validated plan, kept across spawns until a setter changes the command.
+    cache: Option<Prepared>,
 }
 
 impl Command {
@@ -288,11 +290,13 @@ impl Command {
             ambient_caps: 0,
             init: false,
             kill_on_drop: false,
+            cache: None,
         }
     }
 
     /// Adds an argument.
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
         self.args.push(arg.as_ref().to_owned());
         self
     }
@@ -310,12 +314,14 @@ impl Command {
 
     /// Sets `argv[0]` (by default the program as given).
     pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
         self.arg0 = Some(arg0.as_ref().to_owned());
         self
     }
 
     /// Sets an environment variable.
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
         self.env
             .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
         self
@@ -336,12 +342,14 @@ impl Command {
 
     /// Removes an environment variable.
     pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
         self.env.insert(key.as_ref().to_owned(), None);
         self
     }
 
     /// Starts from an empty environment instead of the parent's.
     pub fn env_clear(&mut self) -> &mut Command {
+        self.cache = None;
         self.env_clear = true;
         self.env.clear();
         self
@@ -350,24 +358,28 @@ impl Command {
     /// The working directory, entered after the mount steps (so it is a path in the new root
     /// if one is set up).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.cache = None;
         self.cwd = Some(dir.as_ref().to_owned());
         self
     }
 
     /// Standard input.
     pub fn stdin(&mut self, s: impl Into<Stdio>) -> &mut Command {
+        self.cache = None;
         self.stdin = Some(s.into());
         self
     }
 
     /// Standard output.
     pub fn stdout(&mut self, s: impl Into<Stdio>) -> &mut Command {
+        self.cache = None;
         self.stdout = Some(s.into());
         self
     }
 
     /// Standard error.
     pub fn stderr(&mut self, s: impl Into<Stdio>) -> &mut Command {
+        self.cache = None;
         self.stderr = Some(s.into());
         self
     }
@@ -376,6 +388,7 @@ impl Command {
     /// passed this way, nothing else: every other fd is closed before `execve`, whether or
     /// not it was marked close-on-exec.
     pub fn fd(&mut self, child_fd: RawFd, fd: impl Into<OwnedFd>) -> &mut Command {
+        self.cache = None;
         self.fds.push((child_fd, fd.into()));
         self
     }
@@ -384,6 +397,7 @@ impl Command {
     /// namespace is made with `unshare(2)` in the child so offsets can be set first). With
     /// `PID`, the program is PID 1 of the new pid namespace.
     pub fn unshare(&mut self, set: NamespaceSet) -> &mut Command {
+        self.cache = None;
         self.unshare |= set;
         self
     }
@@ -394,6 +408,7 @@ impl Command {
     /// those that need the new user namespace's privileges. A duplicate of the handle is kept
     /// (`F_DUPFD_CLOEXEC`), so `ns` may be dropped afterwards.
     pub fn join(&mut self, ns: &Namespace) -> Result<&mut Command> {
+        self.cache = None;
         self.joins.push(ns.try_clone()?);
         Ok(self)
     }
@@ -403,6 +418,7 @@ impl Command {
     /// `CAP_SETUID` over the parent user namespace) or by `newuidmap` with
     /// [`use_newidmap`](Self::use_newidmap).
     pub fn uid_map(&mut self, map: IdMap) -> &mut Command {
+        self.cache = None;
         self.uid_map = Some(map);
         self
     }
@@ -410,6 +426,7 @@ impl Command {
     /// The `gid_map` of the new user namespace (see [`uid_map`](Self::uid_map)). Without
     /// `CAP_SETGID`, [`setgroups(SetGroups::Deny)`](Self::setgroups) must be set too.
     pub fn gid_map(&mut self, map: IdMap) -> &mut Command {
+        self.cache = None;
         self.gid_map = Some(map);
         self
     }
@@ -417,6 +434,7 @@ impl Command {
     /// What to write to `/proc/<pid>/setgroups` (before `gid_map`). Nothing is written unless
     /// this is called (or [`map_root`](Self::map_root)).
     pub fn setgroups(&mut self, s: SetGroups) -> &mut Command {
+        self.cache = None;
         self.setgroups = Some(s);
         self
     }
@@ -425,6 +443,7 @@ impl Command {
     /// `0 <euid> 1` and `0 <egid> 1`, and `setgroups` "deny" (which an unprivileged `gid_map`
     /// write requires). Like `unshare --map-root-user`.
     pub fn map_root(&mut self) -> &mut Command {
+        self.cache = None;
         let (uid, gid) = (
             rustix::process::geteuid().as_raw(),
             rustix::process::getegid().as_raw(),
@@ -440,18 +459,21 @@ impl Command {
     /// `uidmap` package), which let an unprivileged user map the ranges `/etc/subuid` and
     /// `/etc/subgid` grant. Off by default.
     pub fn use_newidmap(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
         self.newidmap = on;
         self
     }
 
     /// Switches the child to this uid (`setresuid(2)`), after the namespace setup.
     pub fn uid(&mut self, uid: u32) -> &mut Command {
+        self.cache = None;
         self.uid = Some(uid);
         self
     }
 
     /// Switches the child to this gid (`setresgid(2)`).
     pub fn gid(&mut self, gid: u32) -> &mut Command {
+        self.cache = None;
         self.gid = Some(gid);
         self
     }
@@ -459,6 +481,7 @@ impl Command {
     /// Sets the supplementary groups (`setgroups(2)`; needs `setgroups` "allow" in a new user
     /// namespace).
     pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
+        self.cache = None;
         self.groups = Some(groups.to_vec());
         self
     }
@@ -466,18 +489,21 @@ impl Command {
     /// The host name in the child's UTS namespace (`sethostname(2)`); at most 64 bytes. Needs
     /// a new or joined UTS namespace: the caller's own is never changed.
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
         self.hostname = Some(name.as_ref().to_owned());
         self
     }
 
     /// The NIS domain name (`setdomainname(2)`); as for [`hostname`](Self::hostname).
     pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
         self.domainname = Some(name.as_ref().to_owned());
         self
     }
 
     /// Adds a mount step (applied in order). Needs a new or joined mount namespace.
     pub fn mount(&mut self, m: Mount) -> &mut Command {
+        self.cache = None;
         self.mounts.push(m);
         self
     }
@@ -486,6 +512,7 @@ impl Command {
     /// written to `/proc/self/timens_offsets` before the program enters the namespace at
     /// `execve`. `nanos` must be below 1e9.
     pub fn time_offset(&mut self, clock: TimeClock, secs: i64, nanos: u32) -> &mut Command {
+        self.cache = None;
         match clock {
             TimeClock::Monotonic => self.monotonic = Some((secs, nanos)),
             TimeClock::Boottime => self.boottime = Some((secs, nanos)),
@@ -496,12 +523,14 @@ impl Command {
     /// Starts the child directly in the cgroup v2 directory `dir` (`CLONE_INTO_CGROUP`,
     /// Linux 5.7): it never runs a moment outside it.
     pub fn cgroup(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.cache = None;
         self.cgroup = Some(dir.as_ref().to_owned());
         self
     }
 
     /// Makes the child a session leader (`setsid(2)`).
     pub fn setsid(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
         self.setsid = on;
         self
     }
@@ -510,24 +539,28 @@ impl Command {
     /// If the parent is already gone by the time it is set, the child does not run on. Note:
     /// the kernel ties it to the spawning *thread*, and clears it on set-user-ID execs.
     pub fn parent_death_signal(&mut self, signal: i32) -> &mut Command {
+        self.cache = None;
         self.pdeathsig = Some(signal);
         self
     }
 
     /// Sets `PR_SET_NO_NEW_PRIVS`: no set-user-ID or file-capability gains across `execve`.
     pub fn no_new_privs(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
         self.no_new_privs = on;
         self
     }
 
     /// The child's umask.
     pub fn umask(&mut self, mask: u32) -> &mut Command {
+        self.cache = None;
         self.umask = Some(mask);
         self
     }
 
     /// A resource limit (`prlimit(2)`), soft and hard.
     pub fn rlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> &mut Command {
+        self.cache = None;
         self.rlimits.push((resource, soft, hard));
         self
     }
@@ -536,6 +569,7 @@ impl Command {
     /// `SECCOMP_SET_MODE_FILTER`). The crate ships no profile: the program is the caller's.
     /// Needs [`no_new_privs`](Self::no_new_privs) or `CAP_SYS_ADMIN`.
     pub fn seccomp_filter(&mut self, program: &[BpfInstruction]) -> &mut Command {
+        self.cache = None;
         self.seccomp = Some(program.to_vec());
         self
     }
@@ -544,18 +578,21 @@ impl Command {
     /// Without it, handlers are reset (the kernel does that at `execve` anyway), ignored
     /// signals stay ignored, except `SIGPIPE`, which is reset as `std::process` does.
     pub fn reset_signals(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
         self.reset_signals = on;
         self
     }
 
     /// Signals blocked in the child when it starts the program (by default none).
     pub fn signal_mask(&mut self, signals: &[i32]) -> &mut Command {
+        self.cache = None;
         self.sigmask = signals.to_vec();
         self
     }
 
     /// Inheritable capabilities (bit n = capability n, see capabilities(7)); empty by default.
     pub fn inheritable_capabilities(&mut self, caps: u64) -> &mut Command {
+        self.cache = None;
         self.inheritable_caps = caps;
         self
     }
@@ -563,6 +600,7 @@ impl Command {
     /// Ambient capabilities to raise (they also become inheritable); empty by default. Each
     /// must be permitted in the child.
     pub fn ambient_capabilities(&mut self, caps: u64) -> &mut Command {
+        self.cache = None;
         self.ambient_caps = caps;
         self
     }
@@ -572,12 +610,14 @@ impl Command {
     /// to the program, and exits with the program's status (128 + signal if killed). For
     /// programs not written to be PID 1.
     pub fn init(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
         self.init = on;
         self
     }
 
     /// Kill (`SIGKILL`) and reap the child when its [`Child`] is dropped. Off by default.
     pub fn kill_on_drop(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
         self.kill_on_drop = on;
         self
     }
@@ -834,11 +874,14 @@ impl Command {
         }
 
         // Joins: the user namespace is left out when it is the caller's own (setns refuses it).
-        let own_user = Namespace::current(NamespaceKind::User)?.id();
+        let own_user = match joined.has(NamespaceKind::User) {
+            true => Some(Namespace::current(NamespaceKind::User)?.id()),
+            false => None,
+        };
         plan.joins = self
             .joins
             .iter()
-            .filter(|ns| new_user || ns.kind() != NamespaceKind::User || ns.id() != own_user)
+            .filter(|ns| new_user || ns.kind() != NamespaceKind::User || Some(ns.id()) != own_user)
             .map(|ns| Join {
                 fd: ns.as_raw_fd(),
                 nstype: ns.kind().clone_flag(),
@@ -959,19 +1002,14 @@ impl Command {
         }
         plan.init = self.init;
 
-        // Fds passed explicitly.
+        // Fds passed explicitly (conflicts with stdio are checked per spawn: `output()`
+        // changes stdio without touching the plan).
         let mut targets: Vec<RawFd> = Vec::new();
         for (n, _) in &self.fds {
             if *n < 0 {
                 return Err(Error::invalid("fd", format!("{n} is not an fd number")));
             }
-            let stdio_set = match n {
-                0 => self.stdin.is_some(),
-                1 => self.stdout.is_some(),
-                2 => self.stderr.is_some(),
-                _ => false,
-            };
-            if stdio_set || targets.contains(n) {
+            if targets.contains(n) {
                 return Err(Error::invalid("fd", format!("fd {n} is given twice")));
             }
             targets.push(*n);
@@ -1139,6 +1177,12 @@ fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<
         moves.push((src, n as RawFd));
     }
     for (target, fd) in &cmd.fds {
+        if *target <= 2 && moves.iter().any(|m| m.1 == *target) {
+            return Err(Error::invalid(
+                "fd",
+                format!("fd {target} is given twice (as stdio and as a passed fd)"),
+            ));
+        }
         moves.push((fd.as_raw_fd(), *target));
     }
     moves.sort_by_key(|m| m.1);
@@ -1166,7 +1210,7 @@ fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<
     }
 
     let stack = match prep.mode {
-        Mode::Vfork | Mode::SharedVm => Some(sys::Stack::new().map_err(io_err(Step::Clone))?),
+        Mode::Vfork | Mode::SharedVm => Some(sys::Stack::take().map_err(io_err(Step::Clone))?),
         Mode::Fork => None,
     };
     if prep.mode == Mode::Vfork {
@@ -1267,7 +1311,11 @@ fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<
         }
         guard.pidfd = None;
     }
-    drop(stack);
+    // The child has exec'd (or, on the error path above, was reaped by the guard before the
+    // stack is dropped): nothing runs on the stack any more.
+    if let Some(s) = stack {
+        s.release();
+    }
     drop(scratch);
     let _ = program;
 
