@@ -8,6 +8,9 @@ use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::NamespaceId;
 
 /// `Result` with this crate's [`Error`].
+///
+/// # References
+///  - [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html)
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in this crate.
@@ -15,6 +18,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Display is one line a person can act on: the operation, its target, the errno name and,
 /// where the cause is knowable, a hint (see [`Hint`]). The underlying [`io::Error`] is the
 /// [`source`](std::error::Error::source) where there is one.
+///
+/// # References
+///  - [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html)
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -107,6 +113,36 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The kernel refused a route netlink request (feature `net`).
+    #[error(
+        "{op} ({action}){} in {ns}: {}{}",
+        LinkSuffix(link),
+        Errno(source),
+        KernelSays(message)
+    )]
+    Netlink {
+        /// The netlink message that was refused (`RTM_NEWLINK`, `RTM_NEWADDR`, ...).
+        op: Operation,
+        /// What the request was for, such as "set mtu" or "create veth".
+        action: &'static str,
+        /// The link the request was about, if one.
+        link: Option<String>,
+        /// The network namespace the request was made in.
+        ns: NamespaceId,
+        /// The errno from the kernel's `NLMSG_ERROR` reply.
+        #[source]
+        source: io::Error,
+        /// The kernel's own explanation (the extended ACK's `NLMSGERR_ATTR_MSG`), if it sent one.
+        message: Option<String>,
+    },
+    /// No network interface has this name in the network namespace (feature `net`).
+    #[error("no link named {name:?} in {ns} (ENODEV)")]
+    NoSuchLink {
+        /// The name that was looked up.
+        name: String,
+        /// The network namespace it was looked up in.
+        ns: NamespaceId,
+    },
 }
 
 impl Error {
@@ -128,9 +164,14 @@ impl Error {
     }
 
     /// The errno behind this error, if a system call failed.
+    ///
+    /// # References
+    ///  - [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html)
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { source, .. } | Error::Spawn { source, .. } => source.raw_os_error(),
+            Error::Netlink { source, .. } => source.raw_os_error(),
+            Error::NoSuchLink { .. } => Some(libc::ENODEV),
             Error::NoSuchProcess { .. } => Some(libc::ESRCH),
             Error::OutOfScope { .. } => Some(libc::EPERM),
             _ => None,
@@ -138,6 +179,10 @@ impl Error {
     }
 
     /// The hint attached to this error, if any.
+    ///
+    /// # References
+    ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
+    ///    [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
     pub fn hint(&self) -> Option<&Hint> {
         match self {
             Error::Os { hint, .. } | Error::Spawn { hint, .. } => hint.as_ref(),
@@ -150,7 +195,8 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
             Error::Os { source, .. } | Error::Spawn { source, .. } => source.kind(),
-            Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
+            Error::Netlink { source, .. } => source.kind(),
+            Error::NoSuchProcess { .. } | Error::NoSuchLink { .. } => io::ErrorKind::NotFound,
             Error::NotANamespace { .. } | Error::WrongKind { .. } | Error::InvalidInput { .. } => {
                 io::ErrorKind::InvalidInput
             }
@@ -162,6 +208,10 @@ impl From<Error> for io::Error {
 }
 
 /// The operation that failed, named after the system call or ioctl that carries it.
+///
+/// # References
+///  - [syscalls(2)](https://man7.org/linux/man-pages/man2/syscalls.2.html),
+///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -201,6 +251,30 @@ pub enum Operation {
     Signal,
     /// Reading or writing a child's pipe.
     Io,
+    /// Creating a netlink socket (`socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)`).
+    NetlinkSocket,
+    /// Sending to or receiving from a netlink socket, or decoding what it returned.
+    NetlinkIo,
+    /// `RTM_NEWLINK`: create a link.
+    NewLink,
+    /// `RTM_SETLINK`: change a link (flags, name, MTU, master, namespace).
+    SetLink,
+    /// `RTM_DELLINK`: delete a link.
+    DelLink,
+    /// `RTM_GETLINK`: look up or list links.
+    GetLink,
+    /// `RTM_NEWADDR`: add an address.
+    NewAddress,
+    /// `RTM_DELADDR`: remove an address.
+    DelAddress,
+    /// `RTM_GETADDR`: list addresses.
+    GetAddress,
+    /// `RTM_NEWROUTE`: add a route.
+    NewRoute,
+    /// `RTM_DELROUTE`: remove a route.
+    DelRoute,
+    /// `RTM_GETROUTE`: list routes.
+    GetRoute,
 }
 
 impl fmt::Display for Operation {
@@ -224,11 +298,26 @@ impl fmt::Display for Operation {
             Operation::Wait => "waitid",
             Operation::Signal => "pidfd_send_signal",
             Operation::Io => "pipe i/o",
+            Operation::NetlinkSocket => "socket(AF_NETLINK)",
+            Operation::NetlinkIo => "netlink i/o",
+            Operation::NewLink => "RTM_NEWLINK",
+            Operation::SetLink => "RTM_SETLINK",
+            Operation::DelLink => "RTM_DELLINK",
+            Operation::GetLink => "RTM_GETLINK",
+            Operation::NewAddress => "RTM_NEWADDR",
+            Operation::DelAddress => "RTM_DELADDR",
+            Operation::GetAddress => "RTM_GETADDR",
+            Operation::NewRoute => "RTM_NEWROUTE",
+            Operation::DelRoute => "RTM_DELROUTE",
+            Operation::GetRoute => "RTM_GETROUTE",
         })
     }
 }
 
 /// What an operation was applied to.
+///
+/// # References
+///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -267,11 +356,17 @@ impl fmt::Display for Target {
 
 /// A likely cause of an [`Error::Os`], found by looking at the errno, the operation and the
 /// system's configuration when the error happened.
+///
+/// # References
+///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+///    [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html),
+///    [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html)
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hint {
     /// The kernel refuses to move a multithreaded process into a user or mount namespace,
-    /// or to unshare those (`setns(2)`, `unshare(2)`: EINVAL).
+    /// or to unshare those (`setns(2)`, `unshare(2)`: EINVAL), and to move it into a time
+    /// namespace (`setns(2)`: EUSERS).
     MultiThreaded {
         /// Threads the process had when the error was seen.
         threads: u64,
@@ -305,8 +400,8 @@ impl fmt::Display for Hint {
             Hint::MultiThreaded { threads } => write!(
                 f,
                 "the process has {threads} threads and the kernel moves only single-threaded \
-                 processes into user or mount namespaces; do it in a forked child or before \
-                 starting threads"
+                 processes into user, mount or time namespaces; do it in a forked child or \
+                 before starting threads"
             ),
             Hint::UserNamespacesDisabled => {
                 f.write_str("user namespaces are disabled: sysctl user.max_user_namespaces is 0")
@@ -419,6 +514,12 @@ impl Hint {
                     _ => None,
                 }
             }
+            (Operation::Setns, libc::EUSERS) if kinds.contains(NamespaceSet::TIME) => {
+                match thread_count() {
+                    Some(threads) if threads > 1 => Some(Hint::MultiThreaded { threads }),
+                    _ => None,
+                }
+            }
             (Operation::Unshare, _) if kinds.contains(NamespaceSet::USER) => {
                 Hint::user_namespace_creation(errno)
             }
@@ -437,6 +538,28 @@ impl fmt::Display for ProcessName {
         match self.0 {
             0 => f.write_str("the pidfd's process"),
             pid => write!(f, "process {pid}"),
+        }
+    }
+}
+
+struct LinkSuffix<'a>(&'a Option<String>);
+
+impl fmt::Display for LinkSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(link) => write!(f, " on link {link:?}"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct KernelSays<'a>(&'a Option<String>);
+
+impl fmt::Display for KernelSays<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(m) => write!(f, ": the kernel says {m:?}"),
+            None => Ok(()),
         }
     }
 }
@@ -472,6 +595,9 @@ impl fmt::Display for Errno<'_> {
 }
 
 /// The symbolic name of the errno values this crate's operations can produce.
+///
+/// # References
+///  - [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html)
 pub fn errno_name(errno: i32) -> Option<&'static str> {
     Some(match errno {
         libc::EPERM => "EPERM",
@@ -517,6 +643,13 @@ pub fn errno_name(errno: i32) -> Option<&'static str> {
         libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
         libc::ENETUNREACH => "ENETUNREACH",
         libc::ENODATA => "ENODATA",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
         _ => return None,
     })
 }

@@ -6,11 +6,8 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
-/// The most lines the kernel accepts in one map (Linux 4.15 and later; 5 before).
-pub const MAX_LINES: usize = 340;
-
-/// The largest map text the kernel takes in its single `write(2)`: one page.
-pub const MAX_TEXT: usize = 4096;
+const MAX_LINES: usize = IdMap::MAX_LINES;
+const MAX_TEXT: usize = IdMap::MAX_TEXT;
 
 /// One line of a uid or gid map: `count` ids starting at `inside` in the namespace map to ids
 /// starting at `outside` in the parent namespace.
@@ -66,7 +63,7 @@ impl fmt::Display for IdRange {
     }
 }
 
-/// A validated uid or gid map: 1 to [`MAX_LINES`] non-overlapping [`IdRange`]s whose text fits
+/// A validated uid or gid map: 1 to [`MAX_LINES`](IdMap::MAX_LINES) non-overlapping [`IdRange`]s whose text fits
 /// in one page, as the kernel requires of a write to `uid_map`/`gid_map`.
 ///
 /// Parse from the kernel's text (`"0 1000 1\n1 100000 65536"`) or build from ranges.
@@ -80,9 +77,15 @@ pub struct IdMap {
 }
 
 impl IdMap {
+    /// The most lines the kernel accepts in one map (Linux 4.15 and later; 5 before).
+    pub const MAX_LINES: usize = 340;
+
+    /// The largest map text the kernel takes in its single `write(2)`: one page.
+    pub const MAX_TEXT: usize = 4096;
+
     /// A map from ranges, checked against the kernel's rules: at least one and at most
-    /// [`MAX_LINES`] lines, no zero counts, no range running past `u32::MAX`, no two ranges
-    /// overlapping inside or outside, text at most [`MAX_TEXT`] bytes.
+    /// [`MAX_LINES`](IdMap::MAX_LINES) lines, no zero counts, no range running past `u32::MAX`, no two ranges
+    /// overlapping inside or outside, text at most [`MAX_TEXT`](IdMap::MAX_TEXT) bytes.
     pub fn new(ranges: impl IntoIterator<Item = IdRange>) -> Result<Self> {
         let ranges: Vec<IdRange> = ranges.into_iter().collect();
         if ranges.is_empty() {

@@ -67,6 +67,9 @@ impl NamespaceKind {
     }
 
     /// The kind whose proc name is `name` (see [`proc_name`](Self::proc_name)).
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn from_proc_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.proc_name() == name)
     }
@@ -81,11 +84,17 @@ impl NamespaceKind {
     }
 
     /// The kind whose `CLONE_NEW*` flag is exactly `flag`.
+    ///
+    /// # References
+    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub fn from_clone_flag(flag: u32) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.clone_flag() == flag)
     }
 
     /// The set that holds only this kind.
+    ///
+    /// # References
+    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub const fn set(self) -> NamespaceSet {
         match self {
             NamespaceKind::Cgroup => NamespaceSet::CGROUP,
@@ -105,6 +114,9 @@ impl NamespaceKind {
     }
 
     /// Whether namespaces of this kind form a tree that `NS_GET_PARENT` can walk (pid and user).
+    ///
+    /// # References
+    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html) (`NS_GET_PARENT`)
     pub const fn is_hierarchical(self) -> bool {
         matches!(self, NamespaceKind::Pid | NamespaceKind::User)
     }
@@ -112,6 +124,9 @@ impl NamespaceKind {
     /// For pid and time namespaces, the `/proc/<pid>/ns/` link naming the namespace the
     /// process's *future children* will be in (`pid_for_children`, `time_for_children`).
     /// After `unshare(2)` of these kinds the caller itself stays where it was.
+    ///
+    /// # References
+    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub const fn for_children_proc_name(self) -> Option<&'static str> {
         match self {
             NamespaceKind::Pid => Some("pid_for_children"),
@@ -183,6 +198,9 @@ static_assertions::const_assert_eq!(
 
 impl NamespaceSet {
     /// The kinds in this set, in the order of [`NamespaceKind::ALL`].
+    ///
+    /// # References
+    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub fn kinds(self) -> impl Iterator<Item = NamespaceKind> + Clone {
         NamespaceKind::ALL
             .into_iter()
@@ -190,6 +208,9 @@ impl NamespaceSet {
     }
 
     /// Whether the set holds `kind`.
+    ///
+    /// # References
+    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub const fn has(self, kind: NamespaceKind) -> bool {
         self.contains(kind.set())
     }

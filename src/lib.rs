@@ -47,6 +47,8 @@ pub mod inspect;
 mod kind;
 mod mount;
 mod namespace;
+#[cfg(feature = "net")]
+pub mod net;
 mod pidfd;
 mod spawn;
 mod sys;

@@ -30,22 +30,36 @@ pub struct NamespaceId {
 }
 
 impl NamespaceId {
-    /// An id from its parts.
+    /// An id from its parts, as `stat(2)` of an nsfs file reports them.
+    ///
+    /// # References
+    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html)
     pub const fn new(kind: NamespaceKind, dev: u64, ino: u64) -> Self {
         NamespaceId { kind, dev, ino }
     }
 
-    /// The kind of the namespace.
+    /// The kind of the namespace (what `NS_GET_NSTYPE` reports, and the name before the
+    /// colon in the link text).
+    ///
+    /// # References
+    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
     pub const fn kind(&self) -> NamespaceKind {
         self.kind
     }
 
-    /// The device number of the nsfs file (`st_dev`).
+    /// The device number of the nsfs file (`st_dev` from `fstat(2)`).
+    ///
+    /// # References
+    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html)
     pub const fn dev(&self) -> u64 {
         self.dev
     }
 
-    /// The inode number of the nsfs file (`st_ino`), the number `lsns` shows in its NS column.
+    /// The inode number of the nsfs file (`st_ino` from `fstat(2)`), the number `lsns` shows
+    /// in its NS column.
+    ///
+    /// # References
+    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html), [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html)
     pub const fn ino(&self) -> u64 {
         self.ino
     }
@@ -165,16 +179,60 @@ fn open_proc_link(pid: u32, kind: NamespaceKind, link: &str) -> Result<Namespace
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
             return Err(Error::NoSuchProcess { pid });
         }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) && link == "pid_for_children" => {
+            return pid_for_children_by_pidfd(pid);
+        }
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            return Err(if Path::new(&format!("/proc/{pid}/ns")).exists() {
-                kind_feature(kind)
-            } else {
-                Error::NoSuchProcess { pid }
-            });
+            // A missing link means a kernel without this kind only if our own link is missing
+            // too: an exited process that is not yet reaped (a zombie) keeps its /proc
+            // directory but has no namespaces left except user and pid.
+            let kernel_has_kind = proc_ns_path("thread-self", link).exists();
+            return Err(
+                if !kernel_has_kind && Path::new(&format!("/proc/{pid}/ns")).exists() {
+                    kind_feature(kind)
+                } else {
+                    Error::NoSuchProcess { pid }
+                },
+            );
         }
         Err(e) => return Err(Error::os(Operation::Open, target(), e)),
     };
     Namespace::with_kind(fd, kind, target)
+}
+
+/// Opens the pid namespace for children of `tid` through a pidfd, for when
+/// `/proc/<tid>/ns/pid_for_children` reads as missing: the kernel hides that link while the
+/// namespace has no process yet (after `unshare(CLONE_NEWPID)`, before the first `fork`).
+fn pid_for_children_by_pidfd(tid: u32) -> Result<Namespace> {
+    let kind = NamespaceKind::Pid;
+    let target = || Target::Process {
+        pid: tid,
+        kind: Some(kind),
+    };
+    let unsupported = || Error::Unsupported {
+        feature: "opening a pid namespace that has no process yet \
+                  (PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE)",
+        min_kernel: "6.11",
+    };
+    let pidfd = match sys::pidfd_open_thread(tid as i32) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+            return Err(Error::NoSuchProcess { pid: tid });
+        }
+        // No pidfd_open, or no PIDFD_THREAD (6.9): the ioctl (6.11) is missing as well.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL)) => {
+            return Err(unsupported());
+        }
+        Err(e) => return Err(Error::os(Operation::PidfdOpen, target(), e)),
+    };
+    match sys::pidfd_get_pid_for_children(pidfd.as_fd()) {
+        Ok(fd) => Namespace::with_kind(fd, kind, target),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::NoSuchProcess { pid: tid }),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)) => {
+            Err(unsupported())
+        }
+        Err(e) => Err(Error::os(Operation::PidfdGetNamespace, target(), e)),
+    }
 }
 
 fn open_self_link(kind: NamespaceKind, link: &str) -> Result<Namespace> {
@@ -182,6 +240,9 @@ fn open_self_link(kind: NamespaceKind, link: &str) -> Result<Namespace> {
     let target = || Target::Caller(kind.set());
     match open_ro(&path) {
         Ok(fd) => Namespace::with_kind(fd, kind, target),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) && link == "pid_for_children" => {
+            pid_for_children_by_pidfd(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+        }
         Err(e)
             if e.raw_os_error() == Some(libc::ENOENT)
                 && Path::new("/proc/thread-self/ns").exists() =>
@@ -281,8 +342,20 @@ impl Namespace {
         open_self_link(kind, kind.proc_name())
     }
 
-    /// The calling thread's pid or time namespace *for children* (after `unshare` of those
-    /// kinds, the caller stays where it was and only its children are in the new namespace).
+    /// The calling thread's pid or time namespace *for children*
+    /// (`/proc/thread-self/ns/pid_for_children`, `time_for_children`): after `unshare(2)` of
+    /// those kinds the caller stays where it was and only its children are in the new
+    /// namespace. For other kinds this is [`current`](Self::current).
+    ///
+    /// The kernel hides `pid_for_children` while that pid namespace has no process yet (after
+    /// `unshare(CLONE_NEWPID)`, before the first `fork`); the namespace is then opened through
+    /// `PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE` on a pidfd of the calling thread (Linux 6.11,
+    /// else [`Error::Unsupported`]). [`open_for_children`](Self::open_for_children) does the same.
+    ///
+    /// # References
+    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html),
+    ///    [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html),
+    ///    [ioctl_pidfd(2)](https://man7.org/linux/man-pages/man2/ioctl_pidfd.2.html)
     pub fn current_for_children(kind: NamespaceKind) -> Result<Self> {
         open_self_link(
             kind,
@@ -304,6 +377,16 @@ impl Namespace {
         let path = path.as_ref();
         check_path("namespace path", path)?;
         let target = || Target::Path(path.to_path_buf());
+        // Look before opening: an O_PATH open has no side effects (a device node's open
+        // routine does not run), so only nsfs files are ever really opened.
+        let probe = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::os(Operation::Open, target(), e.into()))?;
+        let fs = rustix::fs::fstatfs(&probe)
+            .map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
+        drop(probe);
+        if fs.f_type as i64 != sys::NSFS_MAGIC {
+            return Err(Error::NotANamespace { target: target() });
+        }
         let fd = open_ro(path).map_err(|e| Error::os(Operation::Open, target(), e))?;
         Self::checked(fd, target)
     }
@@ -336,10 +419,12 @@ impl Namespace {
                 Err(e)
                     if matches!(
                         e.raw_os_error(),
-                        Some(libc::ENOTTY | libc::ENOSYS | libc::EINVAL)
+                        Some(libc::ENOTTY | libc::ENOSYS | libc::EINVAL | libc::EPERM)
                     ) =>
                 {
-                    // Either an old kernel or not a pidfd; /proc/self/fdinfo tells which.
+                    // An old kernel, an ioctl refused by policy (seccomp, an LSM: for missing
+                    // ptrace access the kernel itself answers EACCES), or not a pidfd;
+                    // /proc/self/fdinfo tells which.
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
                     return Err(kind_feature(kind));
@@ -362,12 +447,10 @@ impl Namespace {
         let ns = Self::open(pid, kind)?;
         // The pid might have been recycled between reading fdinfo and opening /proc/<pid>:
         // if the pidfd's process is still alive, the pid still names it.
-        match rustix::process::pidfd_send_signal(
-            pidfd,
-            rustix::process::Signal::from_named_raw(0).unwrap_or(rustix::process::Signal::CONT),
-        ) {
-            Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid }),
-            _ => Ok(ns),
+        match sys::pidfd_is_alive(pidfd) {
+            Ok(true) => Ok(ns),
+            Ok(false) => Err(Error::NoSuchProcess { pid }),
+            Err(e) => Err(Error::os(Operation::PidfdGetNamespace, target(), e)),
         }
     }
 
@@ -406,17 +489,29 @@ impl Namespace {
             .map_err(|e| Error::os(Operation::Setns, Target::Namespace(self.id), e.into()))
     }
 
-    /// The namespace's id (nsfs device and inode).
+    /// The namespace's id: device and inode of the nsfs file (`fstat(2)`, read once when the
+    /// handle was made).
+    ///
+    /// # References
+    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html), [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn id(&self) -> NamespaceId {
         self.id
     }
 
-    /// The namespace's kind.
+    /// The namespace's kind (`NS_GET_NSTYPE`, or known from the link it was opened by).
+    ///
+    /// # References
+    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
     pub fn kind(&self) -> NamespaceKind {
         self.id.kind
     }
 
-    /// Returns `self` if it is of `kind`, else [`Error::WrongKind`] (the fd is closed).
+    /// Returns `self` if it is of `kind`, else [`Error::WrongKind`] (the fd is closed). Checks
+    /// up front what `setns(2)` with a non-zero `nstype` would refuse with `EINVAL`.
+    ///
+    /// # References
+    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html) (`NS_GET_NSTYPE`)
     pub fn ensure_kind(self, kind: NamespaceKind) -> Result<Self> {
         if self.kind() == kind {
             Ok(self)
@@ -499,6 +594,9 @@ impl Namespace {
     }
 
     /// A second handle to the same namespace (`fcntl(F_DUPFD_CLOEXEC)`).
+    ///
+    /// # References
+    ///  - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     pub fn try_clone(&self) -> Result<Namespace> {
         let fd = self
             .fd
@@ -631,6 +729,10 @@ impl TryFrom<OwnedFd> for Namespace {
 ///
 /// Dropping this value leaves the mount in place (that is the point of persisting);
 /// [`remove`](Self::remove) takes it away.
+///
+/// # References
+///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html) (`MS_BIND`),
+///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersistedNamespace {
     path: PathBuf,
@@ -638,78 +740,126 @@ pub struct PersistedNamespace {
 }
 
 impl PersistedNamespace {
-    /// Where the namespace is mounted.
+    /// Where the namespace is bind-mounted (a line of `/proc/self/mountinfo` with this mount
+    /// point and the `nsfs` type).
+    ///
+    /// # References
+    ///  - [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Which namespace it is.
+    /// Which namespace it is (what `stat(2)` of [`path`](Self::path) reports).
+    ///
+    /// # References
+    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html)
     pub fn id(&self) -> NamespaceId {
         self.id
     }
 
-    /// Unmounts and removes the file ([`Namespace::unpersist`]).
+    /// Unmounts and removes the file ([`Namespace::unpersist`]: `umount2(2)` with
+    /// `MNT_DETACH`, then `unlink(2)`).
+    ///
+    /// # References
+    ///  - [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html),
+    ///    [unlink(2)](https://man7.org/linux/man-pages/man2/unlink.2.html)
     pub fn remove(self) -> Result<()> {
         Namespace::unpersist(&self.path)
     }
 }
 
 /// At most one [`Namespace`] per kind: the namespaces of one process, or a set to enter together.
+///
+/// # References
+///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+///    [nsenter(1)](https://man7.org/linux/man-pages/man1/nsenter.1.html)
 #[derive(Debug, Default)]
 pub struct Namespaces {
     slots: [Option<Namespace>; 8],
 }
 
 impl Namespaces {
-    /// An empty set.
+    /// An empty set (no system call).
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Opens the namespaces of `pid` of the kinds in `set` (see [`Namespace::open`]).
+    /// Opens the namespaces of `pid` of the kinds in `set` (`open(2)` of each
+    /// `/proc/<pid>/ns/<kind>`, see [`Namespace::open`]).
+    ///
+    /// # References
+    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub fn open(pid: u32, set: NamespaceSet) -> Result<Self> {
         set.kinds().map(|k| Namespace::open(pid, k)).collect()
     }
 
     /// Opens the namespaces of the process behind `pidfd` of the kinds in `set`
-    /// (see [`Namespace::from_pidfd`]).
+    /// (`PIDFD_GET_<KIND>_NAMESPACE` for each, see [`Namespace::from_pidfd`]).
+    ///
+    /// # References
+    ///  - [ioctl_pidfd(2)](https://man7.org/linux/man-pages/man2/ioctl_pidfd.2.html)
     pub fn from_pidfd(pidfd: BorrowedFd<'_>, set: NamespaceSet) -> Result<Self> {
         set.kinds()
             .map(|k| Namespace::from_pidfd(pidfd, k))
             .collect()
     }
 
-    /// Opens the calling thread's namespaces of the kinds in `set`.
+    /// Opens the calling thread's namespaces of the kinds in `set`
+    /// (`/proc/thread-self/ns/<kind>`, see [`Namespace::current`]).
+    ///
+    /// # References
+    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub fn current(set: NamespaceSet) -> Result<Self> {
         set.kinds().map(Namespace::current).collect()
     }
 
-    /// The handle for `kind`, if the set has one.
+    /// The handle for `kind`, if the set has one. No system call.
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn get(&self, kind: NamespaceKind) -> Option<&Namespace> {
         self.slots[kind.index()].as_ref()
     }
 
-    /// Takes the handle for `kind` out of the set.
+    /// Takes the handle for `kind` out of the set. No system call.
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn take(&mut self, kind: NamespaceKind) -> Option<Namespace> {
         self.slots[kind.index()].take()
     }
 
-    /// Puts `ns` in the set, returning the handle of the same kind it replaces.
+    /// Puts `ns` in the set, returning the handle of the same kind it replaces. No system call.
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn insert(&mut self, ns: Namespace) -> Option<Namespace> {
         self.slots[ns.kind().index()].replace(ns)
     }
 
-    /// The kinds the set holds.
+    /// The kinds the set holds. No system call.
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn kinds(&self) -> NamespaceSet {
         self.iter().map(Namespace::kind).collect()
     }
 
-    /// Whether the set is empty.
+    /// Whether the set is empty. No system call.
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn is_empty(&self) -> bool {
         self.slots.iter().all(Option::is_none)
     }
 
-    /// The handles, in the order of [`NamespaceKind::ALL`].
+    /// The handles, in the order of [`NamespaceKind::ALL`]. No system call.
+    ///
+    /// # References
+    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn iter(&self) -> impl Iterator<Item = &Namespace> {
         self.slots.iter().flatten()
     }

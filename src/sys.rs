@@ -75,6 +75,27 @@ pub(crate) fn pidfd_get_namespace(
     ioctl_fd(pidfd, pidfd_ioctl_for(kind))
 }
 
+/// `ioctl(pidfd, PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE)` (Linux 6.11): unlike
+/// `/proc/<pid>/ns/pid_for_children`, this opens a pid namespace that has no process yet.
+pub(crate) fn pidfd_get_pid_for_children(pidfd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    ioctl_fd(pidfd, (PIDFS_IOCTL_MAGIC << 8) | 6)
+}
+
+/// `PIDFD_THREAD` (Linux 6.9): a pidfd for one thread rather than a thread group.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// `pidfd_open(tid, PIDFD_THREAD)`: a pidfd for the thread (or thread-group leader) `tid`.
+/// rustix's `PidfdFlags` has no `PIDFD_THREAD`, hence the raw call.
+pub(crate) fn pidfd_open_thread(tid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new fd (O_CLOEXEC) or -1.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, tid as libc::pid_t, PIDFD_THREAD) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a non-negative return is a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
 /// `ioctl(fd, NS_GET_NSTYPE)`: the `CLONE_NEW*` value.
 pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> io::Result<u32> {
     // SAFETY: NS_GET_NSTYPE reads no memory through its (explicitly zero) argument and
@@ -283,6 +304,16 @@ pub(crate) mod raw {
     }
     pub(crate) fn close_range(first: u32, last: u32) -> R {
         sys!(libc::SYS_close_range, first, last, 0)
+    }
+    /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)` (Linux 5.11): marks the fds
+    /// close-on-exec instead of closing them now.
+    pub(crate) fn close_range_cloexec(first: u32, last: u32) -> R {
+        sys!(
+            libc::SYS_close_range,
+            first,
+            last,
+            libc::CLOSE_RANGE_CLOEXEC
+        )
     }
     pub(crate) fn dup3(old: i32, new: i32, flags: i32) -> R {
         sys!(libc::SYS_dup3, old, new, flags)

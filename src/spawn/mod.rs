@@ -307,6 +307,7 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.cache = None;
         self.args
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
@@ -385,7 +386,7 @@ impl Command {
     }
 
     /// Passes `fd` to the child as fd number `child_fd`. The child gets 0, 1, 2 and the fds
-    /// passed this way, nothing else: every other fd is closed before `execve`, whether or
+    /// passed this way, nothing else: every other fd is closed when it `execve`s, whether or
     /// not it was marked close-on-exec.
     pub fn fd(&mut self, child_fd: RawFd, fd: impl Into<OwnedFd>) -> &mut Command {
         self.cache = None;
@@ -625,18 +626,33 @@ impl Command {
     /// Spawns the child and returns once it runs the program; see the type docs for the
     /// order of setup steps.
     ///
+    /// The first spawn validates the command and builds the child's plan (argv, the
+    /// environment, the program's path, the id maps, ...); later spawns reuse it until a setter
+    /// changes the command or the caller's effective uid or gid changes. So the parent's
+    /// environment and a program name's `PATH` lookup are read when the plan is built, not at
+    /// every spawn: after changing the process environment, call a setter (or build a new
+    /// `Command`) for the children to see it.
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] for bad input (before any process exists), [`Error::Spawn`]
     /// for a failed step (the child has been reaped).
     pub fn spawn(&mut self) -> Result<Child> {
-        let prepared = self.prepare()?;
+        let creds = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        if self.cache.as_ref().is_none_or(|p| p.creds != creds) {
+            self.cache = None;
+            self.cache = Some(self.prepare(creds)?);
+        }
+        let prepared = self.cache.as_ref().expect("prepared above");
         let stdio = [
             self.stdin.as_ref(),
             self.stdout.as_ref(),
             self.stderr.as_ref(),
         ];
         let kill_on_drop = self.kill_on_drop;
-        let mut child = launch(self, &prepared, stdio)?;
+        let mut child = launch(self, prepared, stdio)?;
         child.kill_on_drop = kill_on_drop;
         Ok(child)
     }
@@ -685,8 +701,9 @@ impl Command {
         self.mounts.iter().rev().find_map(Mount::new_root)
     }
 
-    /// Validates everything and builds the child's plan.
-    fn prepare(&self) -> Result<Prepared> {
+    /// Validates everything and builds the child's plan, for a caller with the effective
+    /// `(uid, gid)` `creds`.
+    fn prepare(&self, creds: (u32, u32)) -> Result<Prepared> {
         if self.program.is_empty() {
             return Err(Error::invalid("program", "empty program name"));
         }
@@ -816,10 +833,7 @@ impl Command {
         )?;
 
         // User namespace maps: which side writes them.
-        let (euid, egid) = (
-            rustix::process::geteuid().as_raw(),
-            rustix::process::getegid().as_raw(),
-        );
+        let (euid, egid) = creds;
         let deny = self.setgroups == Some(SetGroups::Deny);
         let child_writes = !self.newidmap
             && self.uid_map.as_ref().is_none_or(|m| m.is_single_id(euid))
@@ -1034,6 +1048,7 @@ impl Command {
             flags,
             parent_maps,
             new_user,
+            creds,
         })
     }
 }
@@ -1071,6 +1086,9 @@ struct Prepared {
     flags: u64,
     parent_maps: Option<ParentMaps>,
     new_user: bool,
+    /// The effective uid and gid the plan was built for (which side writes the maps, and
+    /// what they may contain, depend on them).
+    creds: (u32, u32),
 }
 
 /// Finds what to `execve`: a path as given, or a name searched in `PATH`, in the parent
@@ -1186,9 +1204,17 @@ fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<
         moves.push((fd.as_raw_fd(), *target));
     }
     moves.sort_by_key(|m| m.1);
-    let mut keep: Vec<RawFd> = (0..3).chain(moves.iter().map(|m| m.1)).collect();
-    keep.sort_unstable();
-    keep.dedup();
+    // With stdio inherited and no fds passed (the common case) nothing here allocates.
+    let keep_moved: Vec<RawFd>;
+    let keep: &[RawFd] = if moves.is_empty() {
+        &[0, 1, 2]
+    } else {
+        let mut k: Vec<RawFd> = (0..3).chain(moves.iter().map(|m| m.1)).collect();
+        k.sort_unstable();
+        k.dedup();
+        keep_moved = k;
+        &keep_moved
+    };
     let mut scratch = vec![-1i32; moves.len()];
 
     let (err_r, err_w) = pipe().map_err(io_err(Step::Pipe))?;
@@ -1223,8 +1249,9 @@ fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<
         plan: &prep.plan,
         err_w: err_w.as_raw_fd(),
         sync_r: sync.as_ref().map_or(-1, |s| s.0.as_raw_fd()),
+        sync_w: sync.as_ref().map_or(-1, |s| s.1.as_raw_fd()),
         moves: &moves,
-        keep: &keep,
+        keep,
         scratch: scratch.as_mut_ptr(),
         parent_pid: std::process::id() as i32,
         handlers_cleared: std::cell::Cell::new(prep.plan.handlers_cleared),

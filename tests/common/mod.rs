@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
+#[allow(unused_imports)]
 pub use linux_namespaces::{Namespace, NamespaceKind, NamespaceSet};
 
 /// The uid and gid rootless cases drop to when the suite runs as root.
@@ -174,6 +175,11 @@ impl Holder {
         if pid == 0 {
             drop(ready_r);
             drop(release_w);
+            // Other test threads may be making holders at the same moment, and this child
+            // inherited their pipe ends. Holding another holder's release pipe open would keep
+            // that holder (and the test dropping it) waiting for an EOF that never comes, and
+            // two holders forked at once would wait for each other forever.
+            close_fds_except([ready_w.as_raw_fd(), release_r.as_raw_fd()]);
             let mut run = || -> Result<u32, String> {
                 if unprivileged {
                     drop_privileges()?;
@@ -251,6 +257,23 @@ impl Holder {
             forked: pid,
         }
     }
+}
+
+/// Closes every fd above 2 except the two given (`close_range(2)`, async-signal-safe, for a
+/// forked child of the multithreaded harness).
+fn close_fds_except(keep: [i32; 2]) {
+    let mut keep = keep.map(|fd| fd as u32);
+    keep.sort_unstable();
+    let mut from = 3u32;
+    for fd in keep {
+        if fd > from {
+            // SAFETY: closes only fds this forked child inherited and does not use.
+            unsafe { libc::close_range(from, fd - 1, 0) };
+        }
+        from = from.max(fd + 1);
+    }
+    // SAFETY: as above.
+    unsafe { libc::close_range(from, u32::MAX, 0) };
 }
 
 impl Drop for Holder {

@@ -1,0 +1,312 @@
+//! The inspector against util-linux `lsns(8)`.
+//!
+//! Sets up a crowd of 50 holder processes, each in new network, UTS and IPC namespaces with 3
+//! extra children (200 extra processes, 150 extra namespaces; when not root, each holder also
+//! gets a user namespace), then measures:
+//!
+//! * `inspect::list(NamespaceSet::all())` in-process, and the same plus the example's JSON;
+//! * process to process: the `lsns` example with `--json` against `lsns -J`.
+//!
+//! and prints the ratio of medians (`lsns -J` / ours). Run with `cargo bench --bench lsns`.
+
+#![allow(unsafe_code)]
+
+#[allow(dead_code)]
+#[path = "../examples/lsns.rs"]
+mod cli;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use linux_namespaces::NamespaceSet;
+use linux_namespaces::inspect;
+
+const HOLDERS: usize = 50;
+const CHILDREN_PER_HOLDER: usize = 3;
+
+/// Processes sitting in namespaces of their own until dropped.
+struct Crowd {
+    release: Option<std::fs::File>,
+    holders: Vec<libc::pid_t>,
+}
+
+fn pipe() -> [libc::c_int; 2] {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    fds
+}
+
+impl Crowd {
+    /// Forks `holders` processes, each of which unshares `set` and forks `children` children;
+    /// returns once every one of them exists (a byte per holder on a pipe, written after its
+    /// children are forked). All of them block reading the release pipe until the crowd drops.
+    fn new(holders: usize, children: usize, set: NamespaceSet) -> Crowd {
+        let [ready_r, ready_w] = pipe();
+        let [release_r, release_w] = pipe();
+        let mut pids = Vec::with_capacity(holders);
+        for _ in 0..holders {
+            // SAFETY: the bench is single-threaded here; the child calls only
+            // async-signal-safe functions (close, unshare, fork, write, read, waitpid, _exit)
+            // and allocates nothing.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+            if pid == 0 {
+                // SAFETY: as above; the fds are this process's own copies.
+                unsafe { holder(ready_r, ready_w, release_r, release_w, set, children) };
+            }
+            pids.push(pid);
+        }
+        // SAFETY: closing the parent's copies of the child-side ends.
+        unsafe {
+            libc::close(ready_w);
+            libc::close(release_r);
+        }
+        let mut got = 0;
+        let mut buf = [0u8; 64];
+        while got < holders {
+            // SAFETY: reading into a local buffer of the given length.
+            let n = unsafe { libc::read(ready_r, buf.as_mut_ptr().cast(), buf.len()) };
+            assert!(n > 0, "a holder failed to start (unshare({set}) refused?)");
+            got += n as usize;
+        }
+        // SAFETY: our own fd, no longer needed.
+        unsafe { libc::close(ready_r) };
+        Crowd {
+            // SAFETY: `release_w` is an open fd nothing else owns.
+            release: Some(unsafe {
+                <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(release_w)
+            }),
+            holders: pids,
+        }
+    }
+}
+
+/// The holder's life: new namespaces, children, readiness, then wait for the release.
+///
+/// # Safety
+/// Only in a freshly forked child of a single-threaded parent.
+unsafe fn holder(
+    ready_r: libc::c_int,
+    ready_w: libc::c_int,
+    release_r: libc::c_int,
+    release_w: libc::c_int,
+    set: NamespaceSet,
+    children: usize,
+) -> ! {
+    // SAFETY: plain syscalls in the forked child (see the caller).
+    unsafe {
+        libc::close(ready_r);
+        libc::close(release_w);
+        if libc::unshare(set.bits() as libc::c_int) != 0 {
+            libc::_exit(1);
+        }
+        for _ in 0..children {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::close(ready_w);
+                wait_for_release(release_r);
+                libc::_exit(0);
+            }
+            if pid < 0 {
+                libc::_exit(1);
+            }
+        }
+        libc::write(ready_w, b"x".as_ptr().cast(), 1);
+        libc::close(ready_w);
+        wait_for_release(release_r);
+        // Reap the children, so no zombie outlives the crowd.
+        while libc::waitpid(-1, std::ptr::null_mut(), 0) > 0 {}
+        libc::_exit(0);
+    }
+}
+
+/// Blocks until every write end of the release pipe is closed.
+///
+/// # Safety
+/// `fd` is an open pipe read end.
+unsafe fn wait_for_release(fd: libc::c_int) {
+    let mut b = 0u8;
+    // SAFETY: reading one byte into a local.
+    while unsafe { libc::read(fd, (&raw mut b).cast(), 1) } != 0 {}
+}
+
+impl Drop for Crowd {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        for &pid in &self.holders {
+            // SAFETY: waiting for our own child; a null status pointer is allowed.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        }
+    }
+}
+
+/// The example, built with the release profile (cargo bench does not build examples).
+fn example_binary() -> PathBuf {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--offline",
+            "--release",
+            "--example",
+            "lsns",
+            "--message-format=json",
+        ])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build --example lsns");
+    assert!(out.status.success(), "cargo build --example lsns failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "lsns")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no lsns executable")
+}
+
+/// Runs a lister to completion; its output size. Our example must succeed every time.
+/// util-linux 2.38 `lsns` gives up (status 1) when a process exits at the wrong moment of its
+/// scan, which other activity on the machine can cause: such runs are counted, not fatal (they
+/// end early, so they flatter `lsns`, if anything).
+fn run(program: &Path, args: &[&str], failures: &Cell<usize>, must_succeed: bool) -> usize {
+    let out = Command::new(program)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .expect("spawn");
+    if !out.status.success() {
+        assert!(
+            !must_succeed,
+            "{} {args:?}: {}",
+            program.display(),
+            out.status
+        );
+        failures.set(failures.get() + 1);
+    }
+    out.stdout.len()
+}
+
+fn list_json() -> String {
+    let list = inspect::list(NamespaceSet::all()).expect("list");
+    cli::render_json(&list, &cli::Users::from_passwd())
+}
+
+fn median(mut f: impl FnMut(), runs: usize) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort_unstable();
+    times[runs / 2]
+}
+
+fn main() {
+    let example = example_binary();
+    let lsns = PathBuf::from("lsns");
+    let root = rustix::process::geteuid().is_root();
+    let set = if root {
+        NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC
+    } else {
+        NamespaceSet::USER | NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC
+    };
+    let baseline = inspect::list(NamespaceSet::all()).expect("list");
+    let crowd = Crowd::new(HOLDERS, CHILDREN_PER_HOLDER, set);
+    let listed = inspect::list(NamespaceSet::all()).expect("list");
+    let procs = |l: &[inspect::NamespaceInfo]| {
+        l.iter()
+            .filter(|n| n.id.kind() == linux_namespaces::NamespaceKind::Network)
+            .map(|n| n.nprocs())
+            .sum::<usize>()
+    };
+    println!(
+        "crowd: {} holders x {} children in new {set}: {} namespaces and {} processes before, \
+         {} and {} now",
+        HOLDERS,
+        CHILDREN_PER_HOLDER,
+        baseline.len(),
+        procs(&baseline),
+        listed.len(),
+        procs(&listed)
+    );
+    assert!(listed.len() >= baseline.len() + HOLDERS * set.kinds().count());
+    assert!(procs(&listed) >= procs(&baseline) + HOLDERS * (1 + CHILDREN_PER_HOLDER));
+
+    let (ours_failed, lsns_failed) = (Cell::new(0), Cell::new(0));
+    let mut c = Criterion::default()
+        .sample_size(40)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6))
+        .configure_from_args();
+    {
+        let mut g = c.benchmark_group("lsns");
+        g.bench_function("inspect::list(all)", |b| {
+            b.iter(|| black_box(inspect::list(NamespaceSet::all()).expect("list")))
+        });
+        g.bench_function("inspect::list(all) + json", |b| {
+            b.iter(|| black_box(list_json()))
+        });
+        g.bench_function("process: example --json", |b| {
+            b.iter(|| black_box(run(&example, &["--json"], &ours_failed, true)))
+        });
+        g.bench_function("process: util-linux lsns -J", |b| {
+            b.iter(|| black_box(run(&lsns, &["-J"], &lsns_failed, false)))
+        });
+        g.finish();
+    }
+    c.final_summary();
+
+    // Medians of plain repeated runs, for the ratio (criterion's figures are slope/mean
+    // estimates).
+    const RUNS: usize = 101;
+    let in_process = median(|| drop(black_box(list_json())), RUNS);
+    let ours = median(
+        || {
+            black_box(run(&example, &["--json"], &ours_failed, true));
+        },
+        RUNS,
+    );
+    let theirs = median(
+        || {
+            black_box(run(&lsns, &["-J"], &lsns_failed, false));
+        },
+        RUNS,
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("medians of {RUNS} runs:");
+    println!(
+        "  inspect::list(all) + json, in-process: {:8.3} ms",
+        ms(in_process)
+    );
+    println!(
+        "  example --json, process:               {:8.3} ms",
+        ms(ours)
+    );
+    println!(
+        "  util-linux lsns -J, process:           {:8.3} ms",
+        ms(theirs)
+    );
+    println!(
+        "ratio lsns -J / example --json (process to process): {:.2}x",
+        ms(theirs) / ms(ours)
+    );
+    println!(
+        "ratio lsns -J / in-process list + json:              {:.2}x",
+        ms(theirs) / ms(in_process)
+    );
+    println!(
+        "runs that failed: example {}, util-linux lsns {}",
+        ours_failed.get(),
+        lsns_failed.get()
+    );
+    drop(crowd);
+}

@@ -1,0 +1,430 @@
+//! Faults the kernel or the system can produce, injected with seccomp filters or sysctls in
+//! forked test processes: the crate falls back, or returns a typed error that says what to
+//! check; it never hangs or leaves a half-spawned child.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use common::*;
+use linux_namespaces::{
+    Command, Error, Hint, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd, Step,
+};
+
+type R = Result<(), String>;
+
+const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+/// What to refuse: a syscall, optionally only when its second argument (low 32 bits) is one
+/// of the given values (for ioctl requests).
+struct Refuse {
+    nr: i64,
+    arg1: Vec<u32>,
+    errno: i32,
+}
+
+fn filter(rules: &[Refuse]) -> Vec<libc::sock_filter> {
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let mut p = Vec::new();
+    for r in rules {
+        // Reload nr for every rule; skip the rule's block when it does not match.
+        let block_len = if r.arg1.is_empty() {
+            1
+        } else {
+            1 + 2 * r.arg1.len() as u8
+        };
+        p.push(ins(LD_W_ABS, 0, 0, 0));
+        p.push(ins(JEQ_K, 0, block_len, r.nr as u32));
+        if r.arg1.is_empty() {
+            p.push(ins(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | r.errno as u32));
+        } else {
+            // seccomp_data.args[1] low word on little-endian: offset 16 + 8.
+            p.push(ins(LD_W_ABS, 0, 0, 24));
+            for v in &r.arg1 {
+                p.push(ins(JEQ_K, 0, 1, *v));
+                p.push(ins(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | r.errno as u32));
+            }
+        }
+    }
+    p.push(ins(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW));
+    p
+}
+
+/// Installs the filter on this (forked, single-threaded) process.
+fn refuse(rules: &[Refuse]) -> R {
+    let prog = filter(rules);
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut _,
+    };
+    // SAFETY: prctl and seccomp with a valid, live filter program.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+        }
+        if libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        ) != 0
+        {
+            return Err(format!("seccomp: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn no_children() -> bool {
+    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects; info is a live local.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+}
+
+fn out_of(cmd: &mut Command) -> Result<String, String> {
+    let o = cmd.output().map_err(|e| format!("spawn: {e}"))?;
+    ensure!(
+        o.status.success(),
+        "{}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn without_clone3_spawn_falls_back_to_clone_with_the_same_result() {
+    {
+        let errno = libc::ENOSYS;
+        rootless(|| {
+            refuse(&[Refuse {
+                nr: libc::SYS_clone3,
+                arg1: vec![],
+                errno,
+            }])?;
+            let out = out_of(
+                Command::new("/bin/sh")
+                    .args(["-c", "echo $$; id -u; readlink /proc/self/ns/pid"])
+                    .unshare(NamespaceSet::PID | NamespaceSet::UTS)
+                    .map_root()
+                    .hostname("fallback"),
+            )?;
+            let l: Vec<&str> = out.lines().collect();
+            ensure!(l[0] == "1" && l[1] == "0", "{out}");
+            ensure!(l[2] != ns_link(NamespaceKind::Pid), "same pid namespace");
+            // A spawn error still comes back typed through the fallback.
+            let e = Command::new("/nonexistent").spawn().unwrap_err();
+            ensure!(
+                matches!(
+                    e,
+                    Error::Spawn {
+                        step: Step::Exec(_),
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            ensure!(no_children(), "child left behind");
+            Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn clone3_refused_with_eperm_is_a_typed_spawn_error() {
+    rootless(|| {
+        refuse(&[Refuse { nr: libc::SYS_clone3, arg1: vec![], errno: libc::EPERM }])?;
+        let t = Instant::now();
+        let e = Command::new("/bin/true").map_root().spawn().unwrap_err();
+        ensure!(matches!(&e, Error::Spawn { step: Step::Clone, source, .. } if source.raw_os_error() == Some(libc::EPERM)), "{e}");
+        ensure!(t.elapsed() < Duration::from_secs(1), "slow");
+        ensure!(no_children(), "child left behind");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn cgroup_placement_without_clone3_is_unsupported_not_a_silent_drop() {
+    rootless(|| {
+        refuse(&[Refuse {
+            nr: libc::SYS_clone3,
+            arg1: vec![],
+            errno: libc::ENOSYS,
+        }])?;
+        // Any cgroup2 directory will do to get past validation: mount one only if we can; as
+        // rootless we use a user+mount namespace of our own.
+        // SAFETY: unshare in the single-threaded forked child.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP) }
+            != 0
+        {
+            return Err(format!("unshare: {}", std::io::Error::last_os_error()));
+        }
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        map_self_to_root(uid, gid)?;
+        let dir = std::env::temp_dir().join(format!("lns-faults-cg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let mounted = rustix::mount::mount(
+            "none",
+            &dir,
+            "cgroup2",
+            rustix::mount::MountFlags::empty(),
+            None,
+        );
+        let r = match mounted {
+            Ok(()) => {
+                let e = Command::new("/bin/true").cgroup(&dir).spawn().unwrap_err();
+                let _ = rustix::mount::unmount(&dir, rustix::mount::UnmountFlags::DETACH);
+                if matches!(e, Error::Unsupported { feature, .. } if feature.contains("clone")) {
+                    Ok(())
+                } else {
+                    Err(format!("{e}"))
+                }
+            }
+            // Mounting cgroup2 in a user namespace needs a cgroup namespace too on some kernels.
+            Err(e) => Err(format!("cannot mount cgroup2 here: {e}")),
+        };
+        let _ = std::fs::remove_dir(&dir);
+        r
+    })
+    .unwrap();
+}
+
+#[test]
+fn without_close_range_inherited_fds_are_still_closed() {
+    rootless(|| {
+        refuse(&[Refuse {
+            nr: libc::SYS_close_range,
+            arg1: vec![],
+            errno: libc::ENOSYS,
+        }])?;
+        let file = std::fs::File::open("/etc/hostname").map_err(|e| e.to_string())?;
+        let mut leaked = Vec::new();
+        for _ in 0..300 {
+            // SAFETY: dup of an open fd, closed below.
+            leaked.push(unsafe { libc::dup(file.as_raw_fd()) });
+        }
+        let mut child = Command::new("cat")
+            .stdin(linux_namespaces::Stdio::Piped)
+            .stdout(linux_namespaces::Stdio::Null)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        fds.sort_unstable();
+        drop(child.stdin.take());
+        child.wait().map_err(|e| e.to_string())?;
+        for fd in leaked {
+            // SAFETY: closing the fds dup'ed above.
+            unsafe { libc::close(fd) };
+        }
+        ensure!(fds == [0, 1, 2], "child fds: {fds:?}");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn without_pidfd_open_pidfd_handles_are_unsupported() {
+    rootless(|| {
+        refuse(&[Refuse {
+            nr: libc::SYS_pidfd_open,
+            arg1: vec![],
+            errno: libc::ENOSYS,
+        }])?;
+        let e = PidFd::open(std::process::id()).unwrap_err();
+        ensure!(
+            matches!(
+                e,
+                Error::Unsupported {
+                    feature: "pidfd_open",
+                    min_kernel: "5.3"
+                }
+            ),
+            "{e}"
+        );
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn without_pidfd_namespace_ioctls_from_pidfd_falls_back_to_proc() {
+    for errno in [libc::ENOSYS, libc::ENOTTY, libc::EPERM] {
+        rootless(|| {
+            let h = Holder::new(NamespaceSet::USER | NamespaceSet::NET | NamespaceSet::UTS);
+            let want: Vec<_> = [
+                NamespaceKind::Network,
+                NamespaceKind::Uts,
+                NamespaceKind::User,
+            ]
+            .iter()
+            .map(|k| Namespace::open(h.pid, *k).unwrap().id())
+            .collect();
+            // PIDFD_GET_*_NAMESPACE are _IO(0xFF, 1..=10).
+            let reqs: Vec<u32> = (1..=10).map(|n| 0xFF00 | n).collect();
+            refuse(&[Refuse {
+                nr: libc::SYS_ioctl,
+                arg1: reqs,
+                errno,
+            }])?;
+            let got: Vec<_> = [
+                NamespaceKind::Network,
+                NamespaceKind::Uts,
+                NamespaceKind::User,
+            ]
+            .iter()
+            .map(|k| Namespace::from_pidfd(h.pidfd.as_fd(), *k).map(|n| n.id()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("errno {errno}: {e}"))?;
+            ensure!(got == want, "errno {errno}: {got:?} vs {want:?}");
+            Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn user_namespace_limit_gives_an_error_that_says_what_to_check() {
+    rootless(|| {
+        // A user namespace of our own whose user.max_user_namespaces we may lower.
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        // SAFETY: unshare in the single-threaded forked child.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+            return Err(format!("unshare: {}", std::io::Error::last_os_error()));
+        }
+        map_self_to_root(uid, gid)?;
+        std::fs::write("/proc/sys/user/max_user_namespaces", "0")
+            .map_err(|e| format!("lower the limit: {e}"))?;
+        let e = Command::new("/bin/true").map_root().spawn().unwrap_err();
+        ensure!(
+            matches!(
+                &e,
+                Error::Spawn {
+                    step: Step::Clone,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        ensure!(e.hint() == Some(&Hint::UserNamespacesDisabled), "{e}");
+        ensure!(e.to_string().contains("user.max_user_namespaces"), "{e}");
+        ensure!(no_children(), "child left behind");
+        // The same through Namespace::unshare.
+        let e = Namespace::unshare(NamespaceSet::USER).unwrap_err();
+        ensure!(e.to_string().contains("user.max_user_namespaces"), "{e}");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn entering_an_exited_process_is_esrch_and_changes_nothing() {
+    rootless(|| {
+        let h = Holder::new(NamespaceSet::USER | NamespaceSet::NET | NamespaceSet::UTS);
+        let pidfd = h.pidfd.try_clone().map_err(|e| e.to_string())?;
+        drop(h);
+        let before: Vec<String> = NamespaceKind::ALL.iter().map(|k| ns_link(*k)).collect();
+        let e = Namespaces::enter_process(
+            pidfd.as_fd(),
+            NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::USER,
+        )
+        .unwrap_err();
+        ensure!(e.raw_os_error() == Some(libc::ESRCH), "{e}");
+        ensure!(matches!(e, Error::NoSuchProcess { .. }), "{e}");
+        let after: Vec<String> = NamespaceKind::ALL.iter().map(|k| ns_link(*k)).collect();
+        ensure!(before == after, "namespaces changed");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_parent_that_dies_during_setup_leaves_no_running_child() {
+    rootless(|| {
+        // A fake newuidmap, run by the parent between clone and the child going on, reports the
+        // child's pid and kills the parent. The child, waiting for the parent, must not run on.
+        let dir = std::env::temp_dir().join(format!("lns-faults-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let report = dir.join("pid");
+        let fake = dir.join("newuidmap");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho $1 > {}\nkill -9 $PPID\nexit 1\n",
+                report.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+        let (r, w) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
+        // SAFETY: fork in the single-threaded test child; the intermediate only spawns.
+        let mid = unsafe { libc::fork() };
+        if mid == 0 {
+            drop(r);
+            // SAFETY: setenv in the single-threaded intermediate before anything reads it.
+            unsafe { std::env::set_var("PATH", &dir) };
+            let uid = rustix::process::getuid().as_raw();
+            let r = Command::new("/bin/true")
+                .unshare(NamespaceSet::USER)
+                .uid_map(linux_namespaces::IdMap::single(0, uid))
+                .use_newidmap(true)
+                .parent_death_signal(libc::SIGKILL)
+                .spawn();
+            // Only reached if the fake did not kill us.
+            let _ = rustix::io::write(&w, format!("survived {r:?}\n").as_bytes());
+            // SAFETY: end the intermediate.
+            unsafe { libc::_exit(3) };
+        }
+        drop(w);
+        let status = wait(mid);
+        let mut line = String::new();
+        let _ = BufReader::new(std::fs::File::from(r)).read_line(&mut line);
+        ensure!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+            "intermediate: {status:#x} {line}"
+        );
+        let pid: u32 = std::fs::read_to_string(&report)
+            .map_err(|e| e.to_string())?
+            .trim()
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Ok(p) = PidFd::open(pid) {
+            let mut fds = [rustix::event::PollFd::new(&p, rustix::event::PollFlags::IN)];
+            let ts = rustix::time::Timespec {
+                tv_sec: 10,
+                tv_nsec: 0,
+            };
+            let n = rustix::event::poll(&mut fds, Some(&ts)).map_err(|e| e.to_string())?;
+            ensure!(
+                n == 1,
+                "child {pid} still running after its parent died during setup"
+            );
+        }
+        Ok(())
+    })
+    .unwrap();
+}

@@ -1,0 +1,719 @@
+//! The inspector: what namespaces one process is in, comparisons, and the system-wide listing,
+//! checked against processes the tests put in namespaces of their own.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use linux_namespaces::inspect::{self, NamespaceInfo, ProcessNamespaces};
+use linux_namespaces::{Error, NamespaceId};
+
+/// Kinds a holder can unshare and still be in itself (pid and time namespaces take effect for
+/// children only; the holder forks for PID and not for TIME).
+const OWN_KINDS: NamespaceSet = NamespaceSet::NET
+    .union(NamespaceSet::UTS)
+    .union(NamespaceSet::IPC)
+    .union(NamespaceSet::MOUNT)
+    .union(NamespaceSet::CGROUP);
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn current_id(kind: NamespaceKind) -> Result<NamespaceId, String> {
+    Namespace::current(kind).map(|ns| ns.id()).map_err(err)
+}
+
+/// The kinds this kernel has (the links in /proc/self/ns).
+fn kernel_kinds() -> NamespaceSet {
+    NamespaceKind::ALL
+        .into_iter()
+        .filter(|k| Path::new(&format!("/proc/self/ns/{}", k.proc_name())).exists())
+        .collect()
+}
+
+/// The command line of `pid` the way `lsns` shows it.
+fn command_of(pid: u32) -> String {
+    let mut raw = std::fs::read(format!("/proc/{pid}/cmdline")).expect("read cmdline");
+    if raw.last() == Some(&0) {
+        raw.pop();
+    }
+    raw.iter_mut().filter(|b| **b == 0).for_each(|b| *b = b' ');
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// The parent of `pid`, as the caller's pid namespace sees it.
+fn ppid_of(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("read status")
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .expect("PPid line")
+        .trim()
+        .parse()
+        .expect("PPid number")
+}
+
+/// A pid that no process has or can get: the kernel hands out pids below `pid_max`.
+fn never_a_pid() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("read pid_max")
+        .trim()
+        .parse()
+        .expect("pid_max")
+}
+
+fn entry(list: &[NamespaceInfo], id: NamespaceId) -> Result<&NamespaceInfo, String> {
+    list.iter()
+        .find(|n| n.id == id)
+        .ok_or_else(|| format!("{id} is not in the listing"))
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+// ---------------------------------------------------------------------------------------------
+// ProcessNamespaces::of
+
+fn own_namespaces_match_current_handles() -> Result<(), String> {
+    let me = ProcessNamespaces::of(std::process::id()).map_err(err)?;
+    ensure!(me.pid() == std::process::id(), "pid {}", me.pid());
+    for kind in kernel_kinds().kinds() {
+        ensure!(
+            me.get(kind) == Some(current_id(kind)?),
+            "{kind}: {:?}",
+            me.get(kind)
+        );
+    }
+    ensure!(
+        me.iter().count() == kernel_kinds().kinds().count(),
+        "read {} kinds",
+        me.iter().count()
+    );
+    let some =
+        ProcessNamespaces::of_kinds(std::process::id(), NamespaceSet::NET | NamespaceSet::UTS)
+            .map_err(err)?;
+    ensure!(
+        some.iter().map(|id| id.kind()).collect::<NamespaceSet>()
+            == NamespaceSet::NET | NamespaceSet::UTS,
+        "of_kinds read {:?}",
+        some
+    );
+    ensure!(
+        some.differences(&me) == kernel_kinds() - (NamespaceSet::NET | NamespaceSet::UTS),
+        "kinds read for one side only count as different: {}",
+        some.differences(&me)
+    );
+    Ok(())
+}
+
+#[test]
+fn of_self_matches_current_namespace_handles_rootless() {
+    rootless(own_namespaces_match_current_handles).unwrap();
+}
+
+#[test]
+fn of_self_matches_current_namespace_handles_as_root() {
+    if !require_root("of_self_matches_current_namespace_handles_as_root") {
+        return;
+    }
+    as_root(own_namespaces_match_current_handles).unwrap();
+}
+
+#[test]
+fn of_holder_differs_in_exactly_the_kinds_it_unshared_rootless() {
+    let full = NamespaceSet::USER | OWN_KINDS;
+    let a = Holder::rootless(full);
+    let b = Holder::rootless(NamespaceSet::USER | NamespaceSet::PID);
+    let c = Holder::rootless(NamespaceSet::USER | NamespaceSet::NET);
+    rootless(|| {
+        let me = ProcessNamespaces::of(std::process::id()).map_err(err)?;
+        for (h, set) in [(&a, full), (&b, NamespaceSet::USER | NamespaceSet::PID)] {
+            let theirs = ProcessNamespaces::of(h.pid).map_err(err)?;
+            ensure!(
+                theirs.differences(&me) == set,
+                "holder of {set} differs in {}",
+                theirs.differences(&me)
+            );
+            ensure!(
+                theirs.differences(&me) == me.differences(&theirs),
+                "asymmetric"
+            );
+        }
+        let theirs = ProcessNamespaces::of(c.pid).map_err(err)?;
+        ensure!(
+            theirs.differences(&me) == NamespaceSet::USER | NamespaceSet::NET,
+            "{}",
+            theirs.differences(&me)
+        );
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn of_holder_differs_in_exactly_the_kinds_it_unshared_as_root() {
+    if !require_root("of_holder_differs_in_exactly_the_kinds_it_unshared_as_root") {
+        return;
+    }
+    let all_own = Holder::new(OWN_KINDS);
+    let pid = Holder::new(NamespaceSet::PID | NamespaceSet::UTS);
+    // A time namespace, like a pid namespace, is for the holder's children: its own stays ours.
+    let time = Holder::new(NamespaceSet::TIME | NamespaceSet::NET);
+    let me = ProcessNamespaces::of(std::process::id()).unwrap();
+    for (h, expected) in [
+        (&all_own, OWN_KINDS),
+        (&pid, NamespaceSet::PID | NamespaceSet::UTS),
+        (&time, NamespaceSet::NET),
+    ] {
+        let theirs = ProcessNamespaces::of(h.pid).unwrap();
+        assert_eq!(theirs.differences(&me), expected);
+        for kind in expected.kinds() {
+            assert_eq!(
+                theirs.get(kind),
+                Some(Namespace::open(h.pid, kind).unwrap().id()),
+                "{kind}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// same_namespace
+
+#[test]
+fn same_namespace_compares_one_kind_rootless() {
+    let h = Holder::rootless(NamespaceSet::USER | NamespaceSet::NET);
+    rootless(|| {
+        let me = std::process::id();
+        for kind in kernel_kinds().kinds() {
+            ensure!(
+                inspect::same_namespace(me, me, kind).map_err(err)?,
+                "{kind} vs itself"
+            );
+        }
+        for (kind, same) in [
+            (NamespaceKind::Network, false),
+            (NamespaceKind::User, false),
+            (NamespaceKind::Uts, true),
+            (NamespaceKind::Ipc, true),
+            (NamespaceKind::Mount, true),
+            (NamespaceKind::Pid, true),
+        ] {
+            ensure!(
+                inspect::same_namespace(me, h.pid, kind).map_err(err)? == same,
+                "{kind}: expected same={same}"
+            );
+            ensure!(
+                inspect::same_namespace(h.pid, me, kind).map_err(err)? == same,
+                "{kind} reversed"
+            );
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn same_namespace_compares_one_kind_as_root() {
+    if !require_root("same_namespace_compares_one_kind_as_root") {
+        return;
+    }
+    let a = Holder::new(NamespaceSet::UTS | NamespaceSet::IPC);
+    let me = std::process::id();
+    assert!(!inspect::same_namespace(me, a.pid, NamespaceKind::Uts).unwrap());
+    assert!(!inspect::same_namespace(me, a.pid, NamespaceKind::Ipc).unwrap());
+    assert!(inspect::same_namespace(me, a.pid, NamespaceKind::Network).unwrap());
+    assert!(inspect::same_namespace(a.pid, a.pid, NamespaceKind::Uts).unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+fn missing_processes_are_no_such_process() -> Result<(), String> {
+    let nobody = never_a_pid();
+    match ProcessNamespaces::of(nobody) {
+        Err(Error::NoSuchProcess { pid }) => ensure!(pid == nobody, "pid {pid}"),
+        other => return Err(format!("of({nobody}): {other:?}")),
+    }
+    match inspect::same_namespace(std::process::id(), nobody, NamespaceKind::Network) {
+        Err(Error::NoSuchProcess { pid }) => ensure!(pid == nobody, "pid {pid}"),
+        other => return Err(format!("same_namespace: {other:?}")),
+    }
+    for bad in [0, i32::MAX as u32 + 1, u32::MAX] {
+        ensure!(
+            matches!(ProcessNamespaces::of(bad), Err(Error::InvalidInput { .. })),
+            "pid {bad} accepted"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn nonexistent_pid_is_no_such_process_rootless() {
+    rootless(missing_processes_are_no_such_process).unwrap();
+}
+
+#[test]
+fn nonexistent_pid_is_no_such_process_as_root() {
+    if !require_root("nonexistent_pid_is_no_such_process_as_root") {
+        return;
+    }
+    as_root(missing_processes_are_no_such_process).unwrap();
+}
+
+/// A zombie (exited, not reaped) has lost every namespace but its pid and user ones, which it
+/// keeps alive: `of` reports it as exited, and the listing counts it in those two only, the way
+/// `lsns` does (and the way a process that exits in the middle of a scan is handled).
+fn zombies_keep_only_pid_and_user() -> Result<(), String> {
+    // SAFETY: fork in a single-threaded forked test child; the grandchild only calls _exit.
+    let pid = unsafe { libc::fork() };
+    ensure!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: ends the grandchild at once.
+        unsafe { libc::_exit(0) };
+    }
+    // Wait until it has exited but leave it unreaped (WNOWAIT): a zombie.
+    // SAFETY: siginfo_t is plain data; waitid writes into the local.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a local siginfo_t.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+    ensure!(r == 0, "waitid: {}", std::io::Error::last_os_error());
+    let zombie = pid as u32;
+    ensure!(
+        Path::new(&format!("/proc/{zombie}")).exists(),
+        "the zombie is visible in /proc"
+    );
+    let of = ProcessNamespaces::of(zombie);
+    let of_net = ProcessNamespaces::of_kinds(zombie, NamespaceSet::NET);
+    let of_kept = ProcessNamespaces::of_kinds(zombie, NamespaceSet::PID | NamespaceSet::USER);
+    let listed = inspect::list(NamespaceSet::all()).map_err(err)?;
+    wait(pid);
+    for (what, result) in [("of", of), ("of_kinds(NET)", of_net)] {
+        match result {
+            Err(Error::NoSuchProcess { pid }) => ensure!(pid == zombie, "{what}: pid {pid}"),
+            other => return Err(format!("{what}(zombie): {other:?}")),
+        }
+    }
+    let kept = of_kept.map_err(err)?;
+    ensure!(
+        kept.get(NamespaceKind::Pid) == Some(current_id(NamespaceKind::Pid)?)
+            && kept.get(NamespaceKind::User) == Some(current_id(NamespaceKind::User)?),
+        "zombie's pid and user: {kept:?}"
+    );
+    let mut counted = NamespaceSet::empty();
+    for n in listed.iter().filter(|n| n.pids.contains(&zombie)) {
+        ensure!(
+            n.id == current_id(n.id.kind())?,
+            "zombie counted in a namespace not ours: {}",
+            n.id
+        );
+        counted |= n.id.kind().set();
+    }
+    ensure!(
+        counted == NamespaceSet::PID | NamespaceSet::USER,
+        "zombie counted in {counted}"
+    );
+    ensure!(
+        listed.iter().any(|n| n.pids.contains(&std::process::id())),
+        "the listing missed the caller"
+    );
+    Ok(())
+}
+
+#[test]
+fn zombie_is_exited_and_listed_in_its_pid_and_user_namespaces_only_rootless() {
+    rootless(zombies_keep_only_pid_and_user).unwrap();
+}
+
+#[test]
+fn zombie_is_exited_and_listed_in_its_pid_and_user_namespaces_only_as_root() {
+    if !require_root("zombie_is_exited_and_listed_in_its_pid_and_user_namespaces_only_as_root") {
+        return;
+    }
+    as_root(zombies_keep_only_pid_and_user).unwrap();
+}
+
+#[test]
+fn another_users_process_is_permission_denied_rootless() {
+    if !require_root("another_users_process_is_permission_denied_rootless") {
+        return;
+    }
+    rootless(|| {
+        // The parent is the test harness, running as root.
+        let root_pid = rustix::process::getppid()
+            .ok_or("no parent")?
+            .as_raw_nonzero()
+            .get() as u32;
+        match ProcessNamespaces::of(root_pid) {
+            Err(e) => ensure!(e.raw_os_error() == Some(libc::EACCES), "{e}"),
+            Ok(ns) => return Err(format!("read root's namespaces unprivileged: {ns:?}")),
+        }
+        match inspect::same_namespace(std::process::id(), root_pid, NamespaceKind::Uts) {
+            Err(e) => ensure!(e.raw_os_error() == Some(libc::EACCES), "{e}"),
+            Ok(v) => return Err(format!("compared with root's process: {v}")),
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+/// Structural promises of every listing, and the caller in each of its namespaces.
+fn listing_is_well_formed() -> Result<(), String> {
+    ensure!(
+        inspect::list(NamespaceSet::empty())
+            .map_err(err)?
+            .is_empty(),
+        "empty set"
+    );
+    let list = inspect::list(NamespaceSet::all()).map_err(err)?;
+    let me = std::process::id();
+    for w in list.windows(2) {
+        ensure!(
+            (w[0].id.ino(), w[0].id.kind()) < (w[1].id.ino(), w[1].id.kind()),
+            "not sorted by inode or not unique: {} then {}",
+            w[0].id,
+            w[1].id
+        );
+    }
+    for n in &list {
+        ensure!(
+            n.pids.windows(2).all(|w| w[0] < w[1]),
+            "{}: pids {:?}",
+            n.id,
+            n.pids
+        );
+        ensure!(n.nprocs() == n.pids.len(), "nprocs");
+        ensure!(
+            n.nprocs() > 0 || !n.mounts.is_empty(),
+            "{}: held by nothing",
+            n.id
+        );
+        if let Some(pid) = n.pid {
+            ensure!(
+                n.pids.contains(&pid),
+                "{}: shown pid {pid} not a member",
+                n.id
+            );
+            ensure!(n.uid.is_some() && n.command.is_some(), "{}: details", n.id);
+        }
+        ensure!(
+            n.owner.is_none_or(|o| o.kind() == NamespaceKind::User),
+            "owner kind"
+        );
+        ensure!(
+            n.parent.is_none() || n.id.kind().is_hierarchical(),
+            "{}: parent of a flat kind",
+            n.id
+        );
+        ensure!(n.id.dev() == inspect::nsfs_dev().map_err(err)?, "dev");
+    }
+    for kind in kernel_kinds().kinds() {
+        let n = entry(&list, current_id(kind)?)?;
+        ensure!(
+            n.pids.contains(&me),
+            "{kind}: caller not among {:?}",
+            n.pids
+        );
+        ensure!(
+            n.pid.is_some_and(|p| p <= me),
+            "{kind}: shown pid {:?}",
+            n.pid
+        );
+    }
+    // Only the requested kinds come back.
+    let some = inspect::list(NamespaceSet::UTS | NamespaceSet::PID).map_err(err)?;
+    ensure!(
+        some.iter()
+            .all(|n| matches!(n.id.kind(), NamespaceKind::Uts | NamespaceKind::Pid)),
+        "other kinds listed"
+    );
+    ensure!(
+        some.iter()
+            .any(|n| n.id == current_id(NamespaceKind::Uts).unwrap()),
+        "own uts missing"
+    );
+    Ok(())
+}
+
+#[test]
+fn listing_is_sorted_and_includes_the_caller_rootless() {
+    rootless(listing_is_well_formed).unwrap();
+}
+
+#[test]
+fn listing_is_sorted_and_includes_the_caller_as_root() {
+    if !require_root("listing_is_sorted_and_includes_the_caller_as_root") {
+        return;
+    }
+    as_root(listing_is_well_formed).unwrap();
+}
+
+#[test]
+fn list_counts_a_holders_namespaces_with_details() {
+    if !require_root("list_counts_a_holders_namespaces_with_details") {
+        return;
+    }
+    let set = NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC;
+    let h = Holder::new(set);
+    let list = inspect::list(set | NamespaceSet::USER).unwrap();
+    let our_user = Namespace::current(NamespaceKind::User).unwrap().id();
+    for kind in set.kinds() {
+        let id = Namespace::open(h.pid, kind).unwrap().id();
+        let n = entry(&list, id).unwrap();
+        assert_eq!(n.pids, vec![h.pid], "{id}");
+        assert_eq!(n.pid, Some(h.pid));
+        assert_eq!(n.uid, Some(0));
+        assert_eq!(n.command.as_deref(), Some(command_of(h.pid).as_str()));
+        assert_eq!(n.owner, Some(our_user), "{id}: owner");
+        assert_eq!(n.owner_uid, Some(0), "{id}: owner uid");
+        assert_eq!(n.parent, None);
+        assert!(n.mounts.is_empty());
+        // The holder is not counted in ours.
+        let ours = entry(&list, Namespace::current(kind).unwrap().id()).unwrap();
+        assert!(!ours.pids.contains(&h.pid), "{kind}");
+    }
+    // The holder shares our user namespace, and is counted there.
+    assert!(entry(&list, our_user).unwrap().pids.contains(&h.pid));
+}
+
+/// For a holder in new user and pid namespaces: the middle process is in the user namespace
+/// only, the holder in both; the pid namespace is owned by the new user namespace, whose
+/// parent and owner is ours.
+fn hierarchy_is_listed(h: &Holder) -> Result<(), String> {
+    let middle = ppid_of(h.pid);
+    // Holder::rootless drops to UNPRIVILEGED when the suite is root, else keeps our uid.
+    let holder_uid = if euid() == 0 { UNPRIVILEGED } else { euid() };
+    let user = Namespace::open(h.pid, NamespaceKind::User)
+        .map_err(err)?
+        .id();
+    let pid = Namespace::open(h.pid, NamespaceKind::Pid)
+        .map_err(err)?
+        .id();
+    let our_user = current_id(NamespaceKind::User)?;
+    let our_pid = current_id(NamespaceKind::Pid)?;
+    let list = inspect::list(NamespaceSet::USER | NamespaceSet::PID).map_err(err)?;
+
+    let u = entry(&list, user)?;
+    let mut both = vec![middle, h.pid];
+    both.sort_unstable();
+    ensure!(
+        u.pids == both,
+        "user ns pids {:?}, expected {both:?}",
+        u.pids
+    );
+    ensure!(u.pid == Some(both[0]), "user ns shown pid {:?}", u.pid);
+    ensure!(u.uid == Some(holder_uid), "user ns uid {:?}", u.uid);
+    ensure!(u.parent == Some(our_user), "user ns parent {:?}", u.parent);
+    ensure!(u.owner == Some(our_user), "user ns owner {:?}", u.owner);
+    ensure!(
+        u.owner_uid == Some(holder_uid),
+        "user ns owner uid {:?}",
+        u.owner_uid
+    );
+
+    let p = entry(&list, pid)?;
+    ensure!(p.pids == vec![h.pid], "pid ns pids {:?}", p.pids);
+    ensure!(p.pid == Some(h.pid), "pid ns shown pid {:?}", p.pid);
+    ensure!(p.uid == Some(holder_uid), "pid ns uid {:?}", p.uid);
+    let command = command_of(h.pid);
+    ensure!(
+        p.command.as_deref() == Some(command.as_str()),
+        "pid ns command {:?}, /proc/{}/cmdline gives {command:?}",
+        p.command,
+        h.pid
+    );
+    ensure!(p.parent == Some(our_pid), "pid ns parent {:?}", p.parent);
+    ensure!(p.owner == Some(user), "pid ns owner {:?}", p.owner);
+    ensure!(
+        p.owner_uid == Some(holder_uid),
+        "pid ns owner uid {:?}",
+        p.owner_uid
+    );
+
+    // Ours: the initial pid namespace has no parent we can see.
+    let ours = entry(&list, our_pid)?;
+    ensure!(!ours.pids.contains(&h.pid), "holder counted in our pid ns");
+    ensure!(
+        ours.pids.contains(&middle),
+        "middle process missing from our pid ns"
+    );
+    Ok(())
+}
+
+#[test]
+fn list_shows_user_and_pid_hierarchy_rootless() {
+    let h = Holder::rootless(NamespaceSet::USER | NamespaceSet::PID);
+    rootless(|| hierarchy_is_listed(&h)).unwrap();
+}
+
+#[test]
+fn list_shows_user_and_pid_hierarchy_as_root() {
+    if !require_root("list_shows_user_and_pid_hierarchy_as_root") {
+        return;
+    }
+    let h = Holder::rootless(NamespaceSet::USER | NamespaceSet::PID);
+    as_root(|| hierarchy_is_listed(&h)).unwrap();
+}
+
+#[test]
+fn rootless_list_shows_only_readable_processes() {
+    if !require_root("rootless_list_shows_only_readable_processes") {
+        return;
+    }
+    let root_holder = Holder::new(NamespaceSet::UTS);
+    let root_uts = Namespace::open(root_holder.pid, NamespaceKind::Uts)
+        .unwrap()
+        .id();
+    let own_holder = Holder::rootless(NamespaceSet::USER | NamespaceSet::UTS);
+    let own_uts = Namespace::open(own_holder.pid, NamespaceKind::Uts)
+        .unwrap()
+        .id();
+    let harness = std::process::id();
+    rootless(|| {
+        let list = inspect::list(NamespaceSet::all()).map_err(err)?;
+        let me = std::process::id();
+        ensure!(
+            list.iter().any(|n| n.pids.contains(&me)),
+            "the caller is not listed"
+        );
+        ensure!(
+            !list.iter().any(|n| n.pids.contains(&harness)),
+            "root's harness process is listed"
+        );
+        ensure!(
+            !list.iter().any(|n| n.id == root_uts),
+            "a namespace only root's process is in is listed"
+        );
+        ensure!(
+            entry(&list, own_uts)?.pids == vec![own_holder.pid],
+            "own holder's uts"
+        );
+        for n in &list {
+            for &pid in &n.pids {
+                match ProcessNamespaces::of_kinds(pid, n.id.kind().set()) {
+                    Ok(_) | Err(Error::NoSuchProcess { .. }) => {}
+                    Err(e) => return Err(format!("listed pid {pid} is unreadable: {e}")),
+                }
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn persisted_namespace_is_listed_with_its_mount_and_no_processes() {
+    if !require_root("persisted_namespace_is_listed_with_its_mount_and_no_processes") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("linux-namespaces-inspect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A space and a tab: the kernel escapes them in mountinfo, and the path must come back whole.
+    let path = dir.join("net ns\tpersisted");
+    let result = as_root(|| {
+        // A mount namespace of our own, private all the way down, so the bind mount never
+        // reaches the host's mount table.
+        Namespace::unshare(NamespaceSet::MOUNT).map_err(err)?;
+        rustix::mount::mount_change(
+            "/",
+            rustix::mount::MountPropagationFlags::PRIVATE
+                | rustix::mount::MountPropagationFlags::REC,
+        )
+        .map_err(|e| format!("make / rprivate: {e}"))?;
+        let holder = Holder::new(NamespaceSet::NET);
+        let ns = Namespace::open(holder.pid, NamespaceKind::Network).map_err(err)?;
+        let id = ns.id();
+        let persisted = ns.persist(&path).map_err(err)?;
+        drop(ns);
+        drop(holder);
+
+        let mounts = inspect::nsfs_mounts().map_err(err)?;
+        ensure!(
+            mounts.contains(&(id, path.clone())),
+            "nsfs_mounts misses {id} at {}: {mounts:?}",
+            path.display()
+        );
+        let list = inspect::list(NamespaceSet::NET).map_err(err)?;
+        let n = entry(&list, id)?;
+        ensure!(n.nprocs() == 0, "pids {:?}", n.pids);
+        ensure!(
+            n.pid.is_none() && n.uid.is_none() && n.command.is_none(),
+            "{n:?}"
+        );
+        ensure!(n.mounts == vec![path.clone()], "mounts {:?}", n.mounts);
+        ensure!(
+            n.owner == Some(current_id(NamespaceKind::User)?),
+            "owner {:?}",
+            n.owner
+        );
+        ensure!(n.owner_uid == Some(0), "owner uid {:?}", n.owner_uid);
+        // Listing another kind leaves it out.
+        ensure!(
+            !inspect::list(NamespaceSet::UTS)
+                .map_err(err)?
+                .iter()
+                .any(|n| n.id == id),
+            "listed as uts"
+        );
+
+        persisted.remove().map_err(err)?;
+        let list = inspect::list(NamespaceSet::NET).map_err(err)?;
+        ensure!(
+            !list.iter().any(|n| n.mounts.contains(&path)),
+            "still listed after remove"
+        );
+        Ok(())
+    });
+    let leaked = mountinfo().contains("persisted");
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir(&dir);
+    result.unwrap();
+    assert!(!leaked, "the bind mount reached the host mount table");
+}
+
+// ---------------------------------------------------------------------------------------------
+// nsfs_dev, nsfs_mounts, parse_mountinfo_line
+
+#[test]
+fn nsfs_dev_is_the_device_of_namespace_files() {
+    rootless(|| {
+        let dev = inspect::nsfs_dev().map_err(err)?;
+        let st = rustix::fs::stat("/proc/self/ns/net").map_err(err)?;
+        ensure!(dev == st.st_dev, "{dev} vs {}", st.st_dev);
+        ensure!(current_id(NamespaceKind::Uts)?.dev() == dev, "handle dev");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn every_line_of_the_kernels_mountinfo_parses() {
+    let text = mountinfo();
+    let mut ids = std::collections::HashSet::new();
+    for line in text.lines() {
+        let m = inspect::parse_mountinfo_line(line).unwrap_or_else(|| panic!("{line:?}"));
+        assert!(m.mount_point.is_absolute(), "{line:?}");
+        assert!(ids.insert(m.mount_id), "duplicate mount id in {line:?}");
+        assert!(!m.fstype.is_empty());
+    }
+    assert!(!ids.is_empty());
+    // The root mount is there.
+    assert!(
+        text.lines()
+            .filter_map(inspect::parse_mountinfo_line)
+            .any(|m| m.mount_point == Path::new("/"))
+    );
+}

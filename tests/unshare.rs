@@ -1,0 +1,986 @@
+//! The `unshare` example, run as a real program, against util-linux `unshare(1)` with the same
+//! options: rootless (as uid/gid 65534 when the suite runs as root, else as the caller) and,
+//! when the suite runs as root, as root.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+
+/// Who runs the program under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// uid/gid 65534 without groups or capabilities when the suite is root, else the caller.
+    Rootless,
+    /// Real root.
+    Root,
+}
+
+/// The modes a test runs in: always rootless, and as root when the suite is root (the only
+/// skip, through `require_root`, which CI forbids).
+fn modes(test: &str) -> Vec<Mode> {
+    let mut m = vec![Mode::Rootless];
+    if require_root(test) {
+        m.push(Mode::Root);
+    }
+    m
+}
+
+/// The example's binary, built once per test run with the profile of this test binary.
+/// (`cargo test --test unshare` builds no examples; cargo does not hold its build lock while
+/// tests run, so this nested build proceeds.)
+fn ours() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_example("unshare"))
+}
+
+fn build_example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .expect("the test binary is in <target>/<profile>/deps")
+        .to_owned();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--offline", "--example", name])
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+    match profile.as_str() {
+        "debug" => {}
+        "release" => {
+            cargo.arg("--release");
+        }
+        other => {
+            cargo.args(["--profile", other]);
+        }
+    }
+    let out = cargo.output().expect("running cargo build");
+    assert!(
+        out.status.success(),
+        "cargo build --example {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
+    assert!(path.is_file(), "{} does not exist", path.display());
+    path
+}
+
+/// util-linux `unshare`, which the comparisons need (they fail, not skip, without it).
+fn util_linux() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|d| d.join("unshare"))
+            .find(|p| p.is_file())
+            .expect("util-linux unshare(1) is not in PATH; the comparisons need it")
+    })
+}
+
+/// A command for `program` that runs in `mode`.
+fn command(mode: Mode, program: &Path) -> Command {
+    let mut c = Command::new(program);
+    if mode == Mode::Rootless && is_root() {
+        // std drops the supplementary groups too when root changes uid; the uid change
+        // clears the capabilities.
+        c.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
+    }
+    // The suite's PATH may name directories the unprivileged user cannot search (root's
+    // home), which makes execvp report EACCES instead of ENOENT.
+    c.env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+    c.stdin(Stdio::null());
+    c
+}
+
+fn run(mode: Mode, program: &Path, args: &[&str]) -> Output {
+    command(mode, program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs `args` through both implementations; asserts both succeed and returns their stdout.
+fn both_ok(mode: Mode, args: &[&str]) -> (String, String) {
+    let a = run(mode, ours(), args);
+    let b = run(mode, util_linux(), args);
+    assert!(
+        a.status.success(),
+        "{mode:?} ours {args:?}: {} stderr={}",
+        a.status,
+        text(&a.stderr)
+    );
+    assert!(
+        b.status.success(),
+        "{mode:?} util-linux {args:?}: {} stderr={}",
+        b.status,
+        text(&b.stderr)
+    );
+    (text(&a.stdout), text(&b.stdout))
+}
+
+/// `-U -r` rootless (creating anything else needs a user namespace there), nothing as root.
+fn user_flags(mode: Mode) -> &'static [&'static str] {
+    match mode {
+        Mode::Rootless => &["-U", "-r"],
+        Mode::Root => &[],
+    }
+}
+
+fn with(prefix: &[&str], rest: &[&str]) -> Vec<String> {
+    prefix.iter().chain(rest).map(|s| s.to_string()).collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn own_ns(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .expect("readlink own ns")
+        .to_string_lossy()
+        .into_owned()
+}
+
+const KINDS: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+
+/// A shell script that prints `kind link` for each namespace of the shell.
+const PRINT_NS: &str =
+    "for k in cgroup ipc mnt net pid time user uts; do echo $k $(readlink /proc/self/ns/$k); done";
+
+/// The namespace kinds whose link in `out` (as `PRINT_NS` prints it) differs from ours.
+fn differing(out: &str) -> Vec<String> {
+    let mut d: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(k, link)| own_ns(k) != *link)
+        .map(|(k, _)| k.to_string())
+        .collect();
+    d.sort();
+    d
+}
+
+#[test]
+fn map_root_user_makes_the_caller_root() {
+    for mode in modes("map_root_user_makes_the_caller_root") {
+        let (a, b) = both_ok(mode, &["-r", "id", "-u"]);
+        assert_eq!(a, "0\n", "{mode:?}");
+        assert_eq!(a, b, "{mode:?}");
+        let (a, b) = both_ok(mode, &["-r", "id", "-g"]);
+        assert_eq!(a, "0\n", "{mode:?}");
+        assert_eq!(a, b, "{mode:?}");
+        let caller = if mode == Mode::Rootless && is_root() {
+            UNPRIVILEGED
+        } else {
+            rustix::process::geteuid().as_raw()
+        };
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let (a, b) = both_ok(
+            mode,
+            &["-r", "cat", "/proc/self/uid_map", "/proc/self/setgroups"],
+        );
+        assert_eq!(norm(&a), format!("0 {caller} 1 deny"), "{mode:?}");
+        assert_eq!(norm(&a), norm(&b), "{mode:?}");
+    }
+}
+
+#[test]
+fn each_namespace_option_creates_that_namespace_only() {
+    for mode in modes("each_namespace_option_creates_that_namespace_only") {
+        for (flag, kind) in [
+            ("-m", "mnt"),
+            ("-u", "uts"),
+            ("-i", "ipc"),
+            ("-n", "net"),
+            ("-p", "pid"),
+            ("-C", "cgroup"),
+            ("-T", "time"),
+            ("--net", "net"),
+            ("--cgroup", "cgroup"),
+        ] {
+            // -f: util-linux's pid and time namespaces are for children only.
+            let args = with(user_flags(mode), &[flag, "-f", "sh", "-c", PRINT_NS]);
+            let (a, b) = both_ok(mode, &strs(&args));
+            let mut want = vec![kind.to_string()];
+            if mode == Mode::Rootless {
+                want.push("user".into());
+            }
+            want.sort();
+            assert_eq!(differing(&a), want, "{mode:?} ours {args:?}:\n{a}");
+            assert_eq!(differing(&b), want, "{mode:?} util-linux {args:?}:\n{b}");
+            assert_eq!(a.lines().count(), KINDS.len());
+        }
+    }
+}
+
+#[test]
+fn combined_short_options_are_split() {
+    for mode in modes("combined_short_options_are_split") {
+        let (a, b) = both_ok(mode, &["-Urpfnu", "sh", "-c", PRINT_NS]);
+        let want = ["net", "pid", "user", "uts"].map(String::from).to_vec();
+        assert_eq!(differing(&a), want, "{mode:?}:\n{a}");
+        assert_eq!(differing(&b), want, "{mode:?}:\n{b}");
+    }
+}
+
+#[test]
+fn pid_namespace_with_mount_proc_makes_the_program_pid_1() {
+    let host_pid_ns = own_ns("pid");
+    for mode in modes("pid_namespace_with_mount_proc_makes_the_program_pid_1") {
+        let script =
+            "echo $$; readlink /proc/self/ns/pid; cat /proc/1/comm; ls /proc | grep -c '^[0-9]'";
+        let args = with(
+            user_flags(mode),
+            &["-pf", "--mount-proc", "sh", "-c", script],
+        );
+        let (a, b) = both_ok(mode, &strs(&args));
+        for (who, out) in [("ours", &a), ("util-linux", &b)] {
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(lines.len(), 4, "{mode:?} {who}: {out}");
+            assert_eq!(lines[0], "1", "{mode:?} {who}: $$ is not 1");
+            assert!(lines[1].starts_with("pid:["), "{mode:?} {who}: {out}");
+            assert_ne!(lines[1], host_pid_ns, "{mode:?} {who}: same pid namespace");
+            assert_eq!(lines[2], "sh", "{mode:?} {who}: pid 1 is not the program");
+            // The new proc shows the new namespace only: sh, and ls, grep, cat's children.
+            let n: usize = lines[3].parse().unwrap();
+            assert!(
+                (1..=4).contains(&n),
+                "{mode:?} {who}: {n} pids in the new /proc"
+            );
+        }
+        // Two runs, two namespaces.
+        assert_ne!(a.lines().nth(1), b.lines().nth(1));
+    }
+}
+
+#[test]
+fn mount_proc_at_another_directory() {
+    let root = MiniRoot::new("mount_proc_at_another_directory");
+    // Not a mount point on the host: with shared propagation, util-linux tries to make it
+    // private and ignores the EINVAL; this example does not try.
+    let dir = root.path.join("proc");
+    let dir = dir.to_str().unwrap();
+    for mode in modes("mount_proc_at_another_directory") {
+        let args = with(
+            user_flags(mode),
+            &[
+                "-pf",
+                "--propagation=shared",
+                &format!("--mount-proc={dir}"),
+                "sh",
+                "-c",
+                &format!("cat {dir}/self/comm; grep -c ' {dir} ' /proc/self/mountinfo"),
+            ],
+        );
+        let (a, b) = both_ok(mode, &strs(&args));
+        assert_eq!(a, "cat\n1\n", "{mode:?}");
+        assert_eq!(a, b, "{mode:?}");
+    }
+}
+
+#[test]
+fn uts_namespace_isolates_the_hostname() {
+    let before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for mode in modes("uts_namespace_isolates_the_hostname") {
+        for program in [ours(), util_linux()] {
+            let args = with(
+                user_flags(mode),
+                &["-u", "sh", "-c", "hostname unshare-test-x && hostname"],
+            );
+            let out = run(mode, program, &strs(&args));
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                program.display(),
+                text(&out.stderr)
+            );
+            assert_eq!(text(&out.stdout), "unshare-test-x\n", "{mode:?}");
+        }
+    }
+    let after = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(before, after, "the host's name changed");
+    assert_ne!(after.trim(), "unshare-test-x");
+}
+
+#[test]
+fn boottime_offset_shows_in_uptime() {
+    let host_uptime = |s: &str| -> f64 { s.split_whitespace().next().unwrap().parse().unwrap() };
+    for mode in modes("boottime_offset_shows_in_uptime") {
+        let before = host_uptime(&std::fs::read_to_string("/proc/uptime").unwrap());
+        let args = with(
+            user_flags(mode),
+            &["-T", "--boottime", "100000", "cat", "/proc/uptime"],
+        );
+        let (a, b) = both_ok(mode, &strs(&args));
+        for (who, out) in [("ours", &a), ("util-linux", &b)] {
+            let inside = host_uptime(out);
+            assert!(
+                inside >= before + 100_000.0,
+                "{mode:?} {who}: uptime {inside} inside, {before} on the host before"
+            );
+        }
+    }
+}
+
+#[test]
+fn clock_offsets_are_written_as_util_linux_writes_them() {
+    for mode in modes("clock_offsets_are_written_as_util_linux_writes_them") {
+        let args = with(
+            user_flags(mode),
+            &[
+                "-T",
+                "--monotonic=5",
+                "--boottime",
+                "-7",
+                "cat",
+                "/proc/self/timens_offsets",
+            ],
+        );
+        let (a, b) = both_ok(mode, &strs(&args));
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(norm(&a), "monotonic 5 0 boottime -7 0", "{mode:?}");
+        assert_eq!(a, b, "{mode:?}");
+    }
+}
+
+#[test]
+fn clock_offsets_without_a_time_namespace_are_an_error() {
+    for mode in modes("clock_offsets_without_a_time_namespace_are_an_error") {
+        let a = run(mode, ours(), &["-r", "--monotonic=5", "true"]);
+        let b = run(mode, util_linux(), &["-r", "--monotonic=5", "true"]);
+        assert_eq!(a.status.code(), Some(1));
+        assert_eq!(b.status.code(), Some(1));
+        let err = text(&a.stderr);
+        assert!(
+            err.starts_with("unshare: options --monotonic and --boottime require"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// The propagation tag of `/` in a mountinfo dump: "shared", "master" or "" (private).
+fn root_propagation(mountinfo: &str) -> String {
+    let line = mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("no / in\n{mountinfo}"));
+    let fields: Vec<&str> = line.split(' ').collect();
+    let sep = fields.iter().position(|f| *f == "-").unwrap();
+    let mut tags: Vec<&str> = fields[6..sep]
+        .iter()
+        .filter_map(|f| f.split(':').next())
+        .collect();
+    tags.sort();
+    tags.join(",")
+}
+
+#[test]
+fn propagation_is_set_recursively_on_the_new_mount_namespace() {
+    for mode in modes("propagation_is_set_recursively_on_the_new_mount_namespace") {
+        // Inside a mount namespace whose / is shared (util-linux makes it, and its shell
+        // stays in it so the peer group lives on), each implementation makes another.
+        let mut outer: Vec<&str> = user_flags(mode).to_vec();
+        outer.extend([
+            "-m",
+            "--propagation",
+            "shared",
+            "sh",
+            "-c",
+            "\"$@\"; true",
+            "sh",
+        ]);
+        for (option, want) in [
+            (None, ""),
+            (Some("private"), ""),
+            (Some("shared"), "shared"),
+            (Some("slave"), "master"),
+            (Some("unchanged"), "shared"),
+        ] {
+            let mut seen = Vec::new();
+            for program in [ours(), util_linux()] {
+                let mut args = outer.clone();
+                let program = program.to_str().unwrap();
+                args.extend([program, "-m"]);
+                if let Some(p) = option {
+                    args.extend(["--propagation", p]);
+                }
+                args.extend(["cat", "/proc/self/mountinfo"]);
+                let out = run(mode, util_linux(), &args);
+                assert!(
+                    out.status.success(),
+                    "{mode:?} {args:?}: {}",
+                    text(&out.stderr)
+                );
+                seen.push(root_propagation(&text(&out.stdout)));
+            }
+            assert_eq!(seen[0], want, "{mode:?} ours, --propagation {option:?}");
+            assert_eq!(
+                seen[1], want,
+                "{mode:?} util-linux, --propagation {option:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn unsupported_propagation_is_an_error() {
+    let a = run(
+        Mode::Rootless,
+        ours(),
+        &["-m", "--propagation=bogus", "true"],
+    );
+    let b = run(
+        Mode::Rootless,
+        util_linux(),
+        &["-m", "--propagation=bogus", "true"],
+    );
+    assert_eq!(a.status.code(), Some(1));
+    assert_eq!(b.status.code(), Some(1));
+    assert_eq!(text(&a.stderr), text(&b.stderr));
+}
+
+/// A directory with a dynamically linked `/bin/sh` and its libraries copied in (as `ldd`
+/// lists them), a `/sub` directory, a `/proc` mount point and a marker file: enough to
+/// `chroot` into. Readable by everyone (for the rootless runs); removed on drop.
+struct MiniRoot {
+    path: PathBuf,
+}
+
+impl MiniRoot {
+    fn new(test: &str) -> MiniRoot {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "unshare-{test}-{}-{}",
+            rustix::process::geteuid().as_raw(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        let root = MiniRoot { path };
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        let ldd = Command::new("ldd").arg(&sh).output().expect("ldd");
+        assert!(ldd.status.success(), "ldd {}", sh.display());
+        let mut files = vec![(sh, PathBuf::from("bin/sh"))];
+        for word in text(&ldd.stdout).split_whitespace() {
+            if let Some(rel) = word.strip_prefix('/') {
+                files.push((PathBuf::from(word), PathBuf::from(rel)));
+            }
+        }
+        assert!(
+            files.len() >= 2,
+            "ldd found no libraries: {}",
+            text(&ldd.stdout)
+        );
+        // fs::copy keeps the permission bits; directories get 0755 through the umask.
+        for (from, to) in files {
+            let to = root.path.join(to);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&from, &to)
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
+        }
+        for d in ["sub", "proc"] {
+            std::fs::create_dir_all(root.path.join(d)).unwrap();
+        }
+        std::fs::write(root.path.join("marker"), "x").unwrap();
+        let mut p = root.path.as_path();
+        while let Some(parent) = p.parent() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(parent).unwrap().permissions().mode();
+            assert!(
+                mode & 0o001 != 0,
+                "{} is not searchable by others",
+                parent.display()
+            );
+            p = parent;
+        }
+        root
+    }
+
+    /// What `echo /*` prints in it.
+    fn listing(&self) -> String {
+        let mut names: Vec<String> = std::fs::read_dir(&self.path)
+            .unwrap()
+            .map(|e| format!("/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        names.sort();
+        names.join(" ")
+    }
+}
+
+impl Drop for MiniRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[test]
+fn root_and_wd_change_root_and_directory() {
+    let mini = MiniRoot::new("root_and_wd_change_root_and_directory");
+    let root = mini.path.to_str().unwrap().to_owned();
+    for mode in modes("root_and_wd_change_root_and_directory") {
+        let args = with(
+            user_flags(mode),
+            &["-R", &root, "-w", "/sub", "/bin/sh", "-c", "pwd; echo /*"],
+        );
+        let (a, b) = both_ok(mode, &strs(&args));
+        assert_eq!(a, format!("/sub\n{}\n", mini.listing()), "{mode:?}");
+        assert!(a.contains("/marker"), "{a}");
+        assert_eq!(a, b, "{mode:?}");
+
+        // Long forms, and without -w the directory is the new root.
+        let args = with(
+            user_flags(mode),
+            &[&format!("--root={root}"), "/bin/sh", "-c", "pwd"],
+        );
+        let (a, b) = both_ok(mode, &strs(&args));
+        assert_eq!(a, "/\n", "{mode:?}");
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn mount_proc_goes_inside_the_new_root() {
+    let mini = MiniRoot::new("mount_proc_goes_inside_the_new_root");
+    let root = mini.path.to_str().unwrap().to_owned();
+    for mode in modes("mount_proc_goes_inside_the_new_root") {
+        let args = with(
+            user_flags(mode),
+            &[
+                "-pf",
+                "--mount-proc",
+                &format!("--root={root}"),
+                "/bin/sh",
+                "-c",
+                "echo $$; read c < /proc/1/comm; echo $c; echo /proc/1/ns/p*",
+            ],
+        );
+        let (a, b) = both_ok(mode, &strs(&args));
+        assert_eq!(
+            a, "1\nsh\n/proc/1/ns/pid /proc/1/ns/pid_for_children\n",
+            "{mode:?}"
+        );
+        assert_eq!(a, b, "{mode:?}");
+    }
+}
+
+#[test]
+fn wd_changes_the_working_directory() {
+    for mode in modes("wd_changes_the_working_directory") {
+        let (a, b) = both_ok(mode, &["-w", "/usr/share", "pwd"]);
+        assert_eq!(a, "/usr/share\n");
+        assert_eq!(a, b);
+        let (a, b) = both_ok(mode, &["--wd=/usr", "pwd"]);
+        assert_eq!(a, "/usr\n");
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn bad_root_or_wd_is_an_error() {
+    for mode in modes("bad_root_or_wd_is_an_error") {
+        for args in [
+            &["-r", "-R", "/nonexistent-unshare-test", "true"][..],
+            &["-r", "-w", "/nonexistent-unshare-test", "true"][..],
+        ] {
+            let a = run(mode, ours(), args);
+            let b = run(mode, util_linux(), args);
+            assert_eq!(a.status.code(), Some(1), "{args:?}");
+            assert_eq!(b.status.code(), Some(1), "{args:?}");
+            assert_eq!(text(&a.stderr), text(&b.stderr), "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn exit_status_is_the_programs() {
+    for mode in modes("exit_status_is_the_programs") {
+        for program in [ours(), util_linux()] {
+            let out = run(mode, program, &["-r", "sh", "-c", "exit 7"]);
+            assert_eq!(out.status.code(), Some(7), "{}", program.display());
+        }
+        // Killed by a signal: 128 + the signal here; util-linux kills itself with it.
+        let out = run(mode, ours(), &["-rf", "sh", "-c", "kill -TERM $$"]);
+        assert_eq!(out.status.code(), Some(128 + libc::SIGTERM), "{mode:?}");
+        let out = run(mode, util_linux(), &["-rf", "sh", "-c", "kill -TERM $$"]);
+        assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{mode:?}");
+    }
+}
+
+#[test]
+fn a_missing_or_unexecutable_program_is_reported_like_util_linux() {
+    for mode in modes("a_missing_or_unexecutable_program_is_reported_like_util_linux") {
+        for (program, status) in [
+            ("no-such-program-for-unshare-test", 127),
+            ("/etc/passwd", 126),
+        ] {
+            let args = ["-r", program];
+            let a = run(mode, ours(), &args);
+            let b = run(mode, util_linux(), &args);
+            assert_eq!(a.status.code(), Some(status), "{mode:?} {program}");
+            assert_eq!(b.status.code(), Some(status), "{mode:?} {program}");
+            assert_eq!(text(&a.stderr), text(&b.stderr), "{mode:?} {program}");
+            assert_eq!(text(&a.stdout), "");
+        }
+    }
+}
+
+#[test]
+fn bad_options_are_one_line_errors() {
+    for (args, message) in [
+        (&["--bogus"][..], "unshare: unrecognized option '--bogus'"),
+        (&["-x"][..], "unshare: invalid option -- 'x'"),
+        (
+            &["--map-user"][..],
+            "unshare: option '--map-user' requires an argument",
+        ),
+        (&["-R"][..], "unshare: option requires an argument -- 'R'"),
+        (
+            &["--fork=yes", "true"][..],
+            "unshare: option '--fork' doesn't allow an argument",
+        ),
+        (
+            &["--setgroups=maybe", "true"][..],
+            "unshare: unsupported --setgroups argument 'maybe'",
+        ),
+        (
+            &["--kill-child=NOPE", "true"][..],
+            "unshare: unknown signal: NOPE",
+        ),
+        (
+            &["--map-user=no-such-user-xyz", "true"][..],
+            "unshare: failed to parse uid: 'no-such-user-xyz'",
+        ),
+        (
+            &["--map-group=no-such-group-xyz", "true"][..],
+            "unshare: failed to parse gid: 'no-such-group-xyz'",
+        ),
+        (
+            &["--ma=0", "true"][..],
+            "unshare: option '--ma' is ambiguous",
+        ),
+        (
+            &["--mount=/tmp/x", "true"][..],
+            "unshare: --mount=/tmp/x: persisting",
+        ),
+        (
+            &["-r", "--setgroups=allow", "true"][..],
+            "unshare: options --setgroups=allow and --map-group are mutually exclusive",
+        ),
+    ] {
+        let out = run(Mode::Rootless, ours(), args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with(message), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(text(&out.stdout), "");
+    }
+    // util-linux agrees that these are errors.
+    for args in [&["--bogus"][..], &["-r", "--setgroups=allow", "true"][..]] {
+        assert_eq!(
+            run(Mode::Rootless, util_linux(), args).status.code(),
+            Some(1)
+        );
+    }
+}
+
+#[test]
+fn long_options_may_be_abbreviated() {
+    for mode in modes("long_options_may_be_abbreviated") {
+        let (a, b) = both_ok(mode, &["--map-r", "--us", "id", "-u"]);
+        assert_eq!(a, "0\n");
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn options_end_at_the_program_or_double_dash() {
+    for mode in modes("options_end_at_the_program_or_double_dash") {
+        let (a, b) = both_ok(mode, &["-r", "id", "-u", "-r"]);
+        assert_eq!(a, "0\n");
+        assert_eq!(a, b);
+        let (a, b) = both_ok(
+            mode,
+            &["-r", "--", "sh", "-c", "printf '%s\\n' \"$1\"", "sh", "-n"],
+        );
+        assert_eq!(a, "-n\n");
+        assert_eq!(a, b);
+    }
+}
+
+/// The id `name` has in `db` (third field).
+fn id_of(db: &str, name: &str) -> String {
+    std::fs::read_to_string(db)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f[0] == name).then(|| f[2].to_string())
+        })
+        .unwrap_or_else(|| panic!("{name} not in {db}"))
+}
+
+#[test]
+fn map_user_and_group_by_name_and_number() {
+    let daemon_uid = id_of("/etc/passwd", "daemon");
+    let daemon_gid = id_of("/etc/group", "daemon");
+    for mode in modes("map_user_and_group_by_name_and_number") {
+        let (a, b) = both_ok(
+            mode,
+            &[
+                "--map-user=daemon",
+                "--map-group=daemon",
+                "sh",
+                "-c",
+                "id -u; id -g",
+            ],
+        );
+        assert_eq!(a, format!("{daemon_uid}\n{daemon_gid}\n"), "{mode:?}");
+        assert_eq!(a, b);
+        let (a, b) = both_ok(
+            mode,
+            &[
+                "--map-user",
+                "1234",
+                "--map-group=4321",
+                "sh",
+                "-c",
+                "id -u; id -g; cat /proc/self/setgroups",
+            ],
+        );
+        assert_eq!(a, "1234\n4321\ndeny\n", "{mode:?}");
+        assert_eq!(a, b);
+        // Only the user mapped: the group is the overflow gid.
+        let (a, b) = both_ok(mode, &["--map-user=0", "sh", "-c", "id -u; id -g"]);
+        assert_eq!(a, "0\n65534\n", "{mode:?}");
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn map_current_user_keeps_the_ids() {
+    for mode in modes("map_current_user_keeps_the_ids") {
+        let (a, b) = both_ok(mode, &["-c", "sh", "-c", "id -u; id -g"]);
+        let me = if mode == Mode::Rootless && is_root() {
+            UNPRIVILEGED
+        } else {
+            rustix::process::geteuid().as_raw()
+        };
+        assert_eq!(a, format!("{me}\n{me}\n"), "{mode:?}");
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn setgroups_is_written_as_asked() {
+    for mode in modes("setgroups_is_written_as_asked") {
+        for value in ["allow", "deny"] {
+            let (a, b) = both_ok(
+                mode,
+                &[
+                    "-U",
+                    &format!("--setgroups={value}"),
+                    "cat",
+                    "/proc/self/setgroups",
+                ],
+            );
+            assert_eq!(a, format!("{value}\n"), "{mode:?}");
+            assert_eq!(a, b);
+        }
+    }
+}
+
+#[test]
+fn network_namespace_has_only_loopback() {
+    for mode in modes("network_namespace_has_only_loopback") {
+        let args = with(user_flags(mode), &["-n", "cat", "/proc/net/dev"]);
+        let (a, b) = both_ok(mode, &strs(&args));
+        let ifaces = |s: &str| -> Vec<String> {
+            s.lines()
+                .skip(2)
+                .filter_map(|l| l.split(':').next())
+                .map(|n| n.trim().to_string())
+                .collect()
+        };
+        assert_eq!(ifaces(&a), ["lo"], "{mode:?}");
+        assert_eq!(ifaces(&b), ["lo"], "{mode:?}");
+    }
+}
+
+#[test]
+fn default_program_is_the_login_shell_from_shell() {
+    for mode in modes("default_program_is_the_login_shell_from_shell") {
+        let mut outs = Vec::new();
+        for program in [ours(), util_linux()] {
+            let mut child = command(mode, program)
+                .arg("-r")
+                .env("SHELL", "/bin/sh")
+                .env("ENV", "")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"id -u; echo $0\n")
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            outs.push(text(&out.stdout));
+        }
+        assert_eq!(outs[0], "0\n-sh\n", "{mode:?}");
+        assert_eq!(outs[0], outs[1]);
+    }
+}
+
+#[test]
+fn help_explains_the_implied_fork() {
+    let out = run(Mode::Rootless, ours(), &["-h"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for needle in [
+        "--map-root-user",
+        "--mount-proc",
+        "--kill-child",
+        "--propagation",
+        "-f/--fork is implied",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle:?}:\n{help}");
+    }
+    let out = run(Mode::Rootless, ours(), &["--help", "--bogus"]);
+    assert!(out.status.success(), "--help stops option parsing");
+}
+
+/// The pids of the children of `pid` (`/proc/<pid>/task/<pid>/children`).
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+/// Waits (with `poll(2)` on a pidfd, not by sleeping) for a process that is not our child to
+/// exit; false after `timeout`.
+fn exits_within(pid: u32, timeout: Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let Ok(fd) = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::PidfdFlags::empty(),
+    ) else {
+        return true; // already gone
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let t = Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&t)), Ok(1))
+}
+
+/// `unshare ARGS cat` with piped stdio, once `cat` runs (it has echoed a line back).
+struct Cat {
+    unshare: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+    pid: u32,
+}
+
+impl Cat {
+    fn start(mode: Mode, options: &[&str]) -> Cat {
+        let mut unshare = command(mode, ours())
+            .args(options)
+            .arg("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Held here: std's wait() would close it.
+        let stdin = unshare.stdin.take().unwrap();
+        let stdout = BufReader::new(unshare.stdout.take().unwrap());
+        let mut cat = Cat {
+            unshare,
+            stdin,
+            stdout,
+            pid: 0,
+        };
+        assert_eq!(cat.echo(), "ping\n", "{mode:?} {options:?}");
+        let children = children_of(cat.unshare.id());
+        assert_eq!(
+            children.len(),
+            1,
+            "{mode:?} {options:?}: children {children:?}"
+        );
+        cat.pid = children[0];
+        cat
+    }
+
+    /// Sends a line to `cat` and reads what comes back ("" at EOF).
+    fn echo(&mut self) -> String {
+        self.stdin.write_all(b"ping\n").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line
+    }
+
+    /// SIGKILL for unshare: it gets no chance to do anything itself.
+    fn kill_unshare(&mut self) {
+        self.unshare.kill().unwrap();
+        self.unshare.wait().unwrap();
+    }
+}
+
+#[test]
+fn kill_child_signals_the_program_when_unshare_dies() {
+    for mode in modes("kill_child_signals_the_program_when_unshare_dies") {
+        for options in [
+            // The default, SIGKILL, reaches even a pid namespace's init.
+            &["-r", "--kill-child", "-p"][..],
+            &["-r", "--kill-child=SIGTERM"][..],
+            &["-r", "--kill-child=term"][..],
+            &["-r", "--kill-child=15"][..],
+        ] {
+            let mut cat = Cat::start(mode, options);
+            cat.kill_unshare();
+            assert!(
+                exits_within(cat.pid, Duration::from_secs(30)),
+                "{mode:?} {options:?}: the program outlived unshare"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_kill_child_the_program_outlives_unshare() {
+    for mode in modes("without_kill_child_the_program_outlives_unshare") {
+        let mut cat = Cat::start(mode, &["-r", "-p"]);
+        cat.kill_unshare();
+        // A parent-death signal would have been queued before unshare could be reaped, and
+        // would end cat before it answers.
+        assert_eq!(cat.echo(), "ping\n", "{mode:?}");
+        // Closing its stdin ends cat.
+        let Cat { stdin, pid, .. } = cat;
+        drop(stdin);
+        assert!(exits_within(pid, Duration::from_secs(30)));
+    }
+}
