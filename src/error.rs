@@ -392,6 +392,9 @@ pub enum Hint {
     /// `pivot_root(2)` refuses when the new root's mount, or its parent, has shared
     /// propagation: make `/` private (or slave) first.
     PivotRootShared,
+    /// Mount paths are resolved without following symlinks (so a symlink planted in a new root
+    /// cannot redirect a mount); the path given has one.
+    SymlinkInMountPath,
 }
 
 impl fmt::Display for Hint {
@@ -428,6 +431,9 @@ impl fmt::Display for Hint {
             }
             Hint::PivotRootShared => f.write_str(
                 "pivot_root refuses shared mounts: add Mount::propagation(\"/\", Propagation::Private).recursive() first",
+            ),
+            Hint::SymlinkInMountPath => f.write_str(
+                "mount paths are resolved without following symlinks; give the path with its symlinks resolved",
             ),
             Hint::SameUserNamespace => {
                 f.write_str("the caller is already in that user namespace; leave USER out of the set")
@@ -479,6 +485,7 @@ impl Hint {
             (Step::Clone, _) if new_user => Hint::user_namespace_creation(errno),
             (Step::GidMap, libc::EPERM) => Some(Hint::SetgroupsNotDenied),
             (Step::Seccomp, libc::EACCES) => Some(Hint::SeccompNeedsNoNewPrivs),
+            (Step::Mount { .. }, libc::ELOOP) => Some(Hint::SymlinkInMountPath),
             (Step::Mount { mount, .. }, libc::EINVAL) if mount.starts_with("pivot_root") => {
                 Some(Hint::PivotRootShared)
             }

@@ -337,6 +337,7 @@ impl Mount {
                 p.kind = MountKind::Propagation;
                 p.target = abs(target)?;
                 p.flags = propagation.flag() | if self.recursive { libc::MS_REC } else { 0 };
+                p.recursive = self.recursive;
             }
             Op::Proc { target } => {
                 only_flags(
@@ -348,6 +349,7 @@ impl Mount {
                 p.fstype = Some(c"proc".into());
                 p.target = abs(target)?;
                 p.flags = flags;
+                p.options = vec![(c"source".into(), c"proc".into())];
             }
             Op::Tmpfs { target, size, mode } => {
                 only_flags(
@@ -374,6 +376,14 @@ impl Mount {
                 }
                 if !data.is_empty() {
                     p.data = Some(CString::new(data.join(",")).expect("digits"));
+                }
+                p.options.push((c"source".into(), c"tmpfs".into()));
+                for kv in &data {
+                    let (k, v) = kv.split_once('=').expect("key=value");
+                    p.options.push((
+                        CString::new(k).expect("no NUL"),
+                        CString::new(v).expect("no NUL"),
+                    ));
                 }
             }
             Op::Bind { source, target } => {
@@ -416,17 +426,20 @@ impl Mount {
                 only_flags("mkdir", 0)?;
                 p.kind = MountKind::Mkdir;
                 p.target = abs(path)?;
+                (p.parent, p.name) = split(path)?;
                 p.flags = u64::from(*mode);
             }
             Op::File { path, mode } => {
                 only_flags("file", 0)?;
                 p.kind = MountKind::File;
                 p.target = abs(path)?;
+                (p.parent, p.name) = split(path)?;
                 p.flags = u64::from(*mode);
             }
             Op::Symlink { target, link } => {
                 only_flags("symlink", 0)?;
                 p.kind = MountKind::Symlink;
+                (p.parent, p.name) = split(link)?;
                 p.source = Some(crate::spawn::cstring("symlink target", target.as_os_str())?);
                 p.target = abs(link)?;
             }
@@ -531,6 +544,24 @@ pub(crate) struct PreparedMount {
     /// `MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC` to apply after a bind, or for a remount.
     pub(crate) attrs: u64,
     pub(crate) recursive: bool,
+    /// `fsconfig(2)` key/value pairs for a new filesystem (the `data` string, split).
+    pub(crate) options: Vec<(CString, CString)>,
+    /// For steps that create an entry: the directory it goes in and its name.
+    pub(crate) parent: CString,
+    pub(crate) name: CString,
+}
+
+/// Splits an absolute path into its directory and last component, for the `*at` calls that
+/// create entries relative to a directory opened without following symlinks.
+fn split(path: &Path) -> Result<(CString, CString)> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid("mount path", format!("{} has no last component", path.display())))?;
+    Ok((
+        crate::spawn::cstring("mount path", parent.as_os_str())?,
+        crate::spawn::cstring("mount path", name)?,
+    ))
 }
 
 #[cfg(test)]

@@ -371,6 +371,59 @@ pub(crate) mod raw {
     }
     /// `statfs(2)`, returning `f_flags` (the `ST_*` mount flags).
     #[cfg(target_pointer_width = "64")]
+    /// `struct open_how` of `openat2(2)`.
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    /// `RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS`.
+    pub(crate) const RESOLVE_NO_LINKS: u64 = 0x02 | 0x04;
+    /// `openat2(dir, path, O_PATH|O_CLOEXEC, resolve)` (Linux 5.6): an `O_PATH` fd, resolved
+    /// under the given `RESOLVE_*` rules.
+    pub(crate) fn open_path(dir: i32, path: &CStr, resolve: u64) -> R {
+        let how = OpenHow { flags: (libc::O_PATH | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+        sys!(libc::SYS_openat2, dir, p(path), &how as *const OpenHow, core::mem::size_of::<OpenHow>())
+    }
+    pub(crate) fn openat(dir: i32, path: &CStr, flags: i32, mode: u32) -> R {
+        sys!(libc::SYS_openat, dir, p(path), flags | libc::O_CLOEXEC, mode)
+    }
+    pub(crate) fn mkdirat(dir: i32, path: &CStr, mode: u32) -> R {
+        sys!(libc::SYS_mkdirat, dir, p(path), mode)
+    }
+    pub(crate) fn symlinkat(target: &CStr, dir: i32, link: &CStr) -> R {
+        sys!(libc::SYS_symlinkat, p(target), dir, p(link))
+    }
+    pub(crate) fn fchdir(fd: i32) -> R {
+        sys!(libc::SYS_fchdir, fd)
+    }
+    /// `open_tree(2)` (Linux 5.2).
+    pub(crate) fn open_tree(dir: i32, path: &CStr, flags: u32) -> R {
+        sys!(libc::SYS_open_tree, dir, p(path), flags)
+    }
+    /// `move_mount(2)` (Linux 5.2).
+    pub(crate) fn move_mount(from: i32, from_path: &CStr, to: i32, to_path: &CStr, flags: u32) -> R {
+        sys!(libc::SYS_move_mount, from, p(from_path), to, p(to_path), flags)
+    }
+    /// `fsopen(2)` (Linux 5.2).
+    pub(crate) fn fsopen(fstype: &CStr, flags: u32) -> R {
+        sys!(libc::SYS_fsopen, p(fstype), flags)
+    }
+    /// `fsconfig(2)` (Linux 5.2).
+    pub(crate) fn fsconfig(fd: i32, cmd: u32, key: Option<&CStr>, value: Option<&CStr>) -> R {
+        sys!(libc::SYS_fsconfig, fd, cmd, opt(key), opt(value), 0)
+    }
+    /// `fsmount(2)` (Linux 5.2).
+    pub(crate) fn fsmount(fd: i32, flags: u32, attrs: u32) -> R {
+        sys!(libc::SYS_fsmount, fd, flags, attrs)
+    }
+    pub(crate) const OPEN_TREE_CLONE: u32 = 1;
+    pub(crate) const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+    pub(crate) const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    pub(crate) const FSCONFIG_SET_STRING: u32 = 1;
+    pub(crate) const FSCONFIG_CMD_CREATE: u32 = 6;
+
     pub(crate) fn statfs_flags(path: &CStr) -> Result<u64, Errno> {
         // The 64-bit kernel struct statfs: 7 longs, fsid, namelen, frsize, flags, 4 spare.
         let mut words = [0u64; 15];

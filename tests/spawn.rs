@@ -355,30 +355,37 @@ fn t_bind_remount_unmount(root: bool) -> R {
 both!(bind_remount_unmount, t_bind_remount_unmount);
 
 fn t_propagation(root: bool) -> R {
+    // As root, a shared mount of our own (in this forked child's private mount namespace)
+    // that the child's recursive "private" must reach.
+    let shared = tempdir()?;
+    let sp = shared.path().to_str().unwrap().to_string();
+    if root {
+        // SAFETY: unshare of a mount namespace in the single-threaded forked child.
+        ensure!(unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0, "unshare");
+        use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
+        mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC).map_err(|e| e.to_string())?;
+        mount("none", &sp, "tmpfs", MountFlags::empty(), None).map_err(|e| e.to_string())?;
+        mount_change(&sp, MountPropagationFlags::SHARED).map_err(|e| e.to_string())?;
+        ensure!(
+            mountinfo_of(&mountinfo()).iter().any(|m| m.mount_point.to_str() == Some(&sp) && m.optional.iter().any(|o| o.starts_with("shared:"))),
+            "setup: {sp} not shared"
+        );
+    }
     let out = stdout_of(
-        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT)
-            .mount(Mount::propagation("/", Propagation::Private).recursive()),
+        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT).mount(Mount::propagation("/", Propagation::Private).recursive()),
     )?;
     let m = mountinfo_of(&out);
     ensure!(!m.is_empty(), "{out}");
-    ensure!(
-        m.iter()
-            .all(|m| !m.optional.iter().any(|o| o.starts_with("shared:"))),
-        "still shared: {out}"
-    );
+    ensure!(m.iter().all(|m| !m.optional.iter().any(|o| o.starts_with("shared:"))), "still shared: {out}");
+    if root {
+        ensure!(m.iter().any(|m| m.mount_point.to_str() == Some(&sp)), "{sp} missing: {out}");
+    }
     let out = stdout_of(
-        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT)
-            .mount(Mount::propagation("/", Propagation::Shared)),
+        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT).mount(Mount::propagation("/", Propagation::Shared)),
     )?;
     let m = mountinfo_of(&out);
-    let rootm = m
-        .iter()
-        .find(|m| m.mount_point.to_str() == Some("/"))
-        .ok_or("no /")?;
-    ensure!(
-        rootm.optional.iter().any(|o| o.starts_with("shared:")),
-        "{rootm:?}"
-    );
+    let rootm = m.iter().find(|m| m.mount_point.to_str() == Some("/")).ok_or("no /")?;
+    ensure!(rootm.optional.iter().any(|o| o.starts_with("shared:")), "{rootm:?}");
     Ok(())
 }
 both!(propagation, t_propagation);
@@ -435,6 +442,41 @@ fn t_pivot_root_and_chroot(root: bool) -> R {
     Ok(())
 }
 both!(pivot_root_and_chroot, t_pivot_root_and_chroot);
+
+fn t_symlinks_in_a_new_root_cannot_redirect_mounts(root: bool) -> R {
+    // A rootfs with planted symlinks to a "host" directory.
+    let rootfs = tempdir()?;
+    let host = tempdir()?;
+    let (r, h) = (rootfs.path().to_str().unwrap(), host.path().to_str().unwrap());
+    std::os::unix::fs::symlink(h, format!("{r}/evil")).map_err(|e| e.to_string())?;
+    let attempts: Vec<(&str, Mount)> = vec![
+        ("tmpfs on a symlink", Mount::tmpfs(format!("{r}/evil"))),
+        ("tmpfs below a symlink", Mount::tmpfs(format!("{r}/evil/."))),
+        ("bind onto a symlink", Mount::bind("/usr", format!("{r}/evil"))),
+        ("mkdir through a symlink", Mount::mkdir(format!("{r}/evil/made"), 0o755)),
+        ("file through a symlink", Mount::file(format!("{r}/evil/made"), 0o644)),
+        ("symlink through a symlink", Mount::symlink("/etc", format!("{r}/evil/made"))),
+        ("pivot_root into a symlink", Mount::pivot_root(format!("{r}/evil"))),
+        ("chroot into a symlink", Mount::chroot(format!("{r}/evil"))),
+    ];
+    for (what, m) in attempts {
+        let e = sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT)
+            .mount(Mount::propagation("/", Propagation::Private).recursive())
+            .mount(m)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        match e {
+            Err(Error::Spawn { step: Step::Mount { index: 1, .. }, source, hint, .. }) => {
+                ensure!(source.raw_os_error() == Some(libc::ELOOP), "{what}: {source}");
+                ensure!(hint == Some(linux_namespaces::Hint::SymlinkInMountPath), "{what}: {hint:?}");
+            }
+            other => return Err(format!("{what}: not refused: {other:?}")),
+        }
+        ensure!(std::fs::read_dir(h).map_err(|e| e.to_string())?.next().is_none(), "{what}: wrote into the host dir");
+    }
+    Ok(())
+}
+both!(symlinks_in_a_new_root_cannot_redirect_mounts, t_symlinks_in_a_new_root_cannot_redirect_mounts);
 
 // ---------------------------------------------------------------------------------------------
 // Time, cgroup
