@@ -447,6 +447,15 @@ impl Mount {
         Ok(p)
     }
 
+    /// Whether this step changes the mount table (and so needs a mount namespace of the
+    /// child's own): everything but mkdir, file, symlink and chroot.
+    pub(crate) fn changes_mounts(&self) -> bool {
+        !matches!(
+            self.op,
+            Op::Mkdir { .. } | Op::File { .. } | Op::Symlink { .. } | Op::Chroot { .. }
+        )
+    }
+
     /// Whether this step changes the root (pivot_root or chroot).
     pub(crate) fn new_root(&self) -> Option<&Path> {
         match &self.op {
@@ -555,9 +564,12 @@ pub(crate) struct PreparedMount {
 /// create entries relative to a directory opened without following symlinks.
 fn split(path: &Path) -> Result<(CString, CString)> {
     let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid("mount path", format!("{} has no last component", path.display())))?;
+    let name = path.file_name().ok_or_else(|| {
+        Error::invalid(
+            "mount path",
+            format!("{} has no last component", path.display()),
+        )
+    })?;
     Ok((
         crate::spawn::cstring("mount path", parent.as_os_str())?,
         crate::spawn::cstring("mount path", name)?,

@@ -383,17 +383,41 @@ pub(crate) mod raw {
     /// `openat2(dir, path, O_PATH|O_CLOEXEC, resolve)` (Linux 5.6): an `O_PATH` fd, resolved
     /// under the given `RESOLVE_*` rules.
     pub(crate) fn open_path(dir: i32, path: &CStr, resolve: u64) -> R {
-        let how = OpenHow { flags: (libc::O_PATH | libc::O_CLOEXEC) as u64, mode: 0, resolve };
-        sys!(libc::SYS_openat2, dir, p(path), &how as *const OpenHow, core::mem::size_of::<OpenHow>())
+        let how = OpenHow {
+            flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve,
+        };
+        sys!(
+            libc::SYS_openat2,
+            dir,
+            p(path),
+            &how as *const OpenHow,
+            core::mem::size_of::<OpenHow>()
+        )
     }
     pub(crate) fn openat(dir: i32, path: &CStr, flags: i32, mode: u32) -> R {
-        sys!(libc::SYS_openat, dir, p(path), flags | libc::O_CLOEXEC, mode)
+        sys!(
+            libc::SYS_openat,
+            dir,
+            p(path),
+            flags | libc::O_CLOEXEC,
+            mode
+        )
     }
     pub(crate) fn mkdirat(dir: i32, path: &CStr, mode: u32) -> R {
         sys!(libc::SYS_mkdirat, dir, p(path), mode)
     }
     pub(crate) fn symlinkat(target: &CStr, dir: i32, link: &CStr) -> R {
         sys!(libc::SYS_symlinkat, p(target), dir, p(link))
+    }
+    pub(crate) fn socket(domain: i32, ty: i32, proto: i32) -> R {
+        sys!(libc::SYS_socket, domain, ty, proto)
+    }
+    /// An ioctl whose argument is a pointer to a caller-owned buffer of the size the request
+    /// expects (checked by the caller).
+    pub(crate) fn ioctl_ptr(fd: i32, request: libc::c_ulong, arg: *mut u8) -> R {
+        sys!(libc::SYS_ioctl, fd, request, arg)
     }
     pub(crate) fn fchdir(fd: i32) -> R {
         sys!(libc::SYS_fchdir, fd)
@@ -403,8 +427,21 @@ pub(crate) mod raw {
         sys!(libc::SYS_open_tree, dir, p(path), flags)
     }
     /// `move_mount(2)` (Linux 5.2).
-    pub(crate) fn move_mount(from: i32, from_path: &CStr, to: i32, to_path: &CStr, flags: u32) -> R {
-        sys!(libc::SYS_move_mount, from, p(from_path), to, p(to_path), flags)
+    pub(crate) fn move_mount(
+        from: i32,
+        from_path: &CStr,
+        to: i32,
+        to_path: &CStr,
+        flags: u32,
+    ) -> R {
+        sys!(
+            libc::SYS_move_mount,
+            from,
+            p(from_path),
+            to,
+            p(to_path),
+            flags
+        )
     }
     /// `fsopen(2)` (Linux 5.2).
     pub(crate) fn fsopen(fstype: &CStr, flags: u32) -> R {

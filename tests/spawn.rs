@@ -363,29 +363,51 @@ fn t_propagation(root: bool) -> R {
         // SAFETY: unshare of a mount namespace in the single-threaded forked child.
         ensure!(unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0, "unshare");
         use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
-        mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC).map_err(|e| e.to_string())?;
+        mount_change(
+            "/",
+            MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+        )
+        .map_err(|e| e.to_string())?;
         mount("none", &sp, "tmpfs", MountFlags::empty(), None).map_err(|e| e.to_string())?;
         mount_change(&sp, MountPropagationFlags::SHARED).map_err(|e| e.to_string())?;
         ensure!(
-            mountinfo_of(&mountinfo()).iter().any(|m| m.mount_point.to_str() == Some(&sp) && m.optional.iter().any(|o| o.starts_with("shared:"))),
+            mountinfo_of(&mountinfo())
+                .iter()
+                .any(|m| m.mount_point.to_str() == Some(&sp)
+                    && m.optional.iter().any(|o| o.starts_with("shared:"))),
             "setup: {sp} not shared"
         );
     }
     let out = stdout_of(
-        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT).mount(Mount::propagation("/", Propagation::Private).recursive()),
+        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT)
+            .mount(Mount::propagation("/", Propagation::Private).recursive()),
     )?;
     let m = mountinfo_of(&out);
     ensure!(!m.is_empty(), "{out}");
-    ensure!(m.iter().all(|m| !m.optional.iter().any(|o| o.starts_with("shared:"))), "still shared: {out}");
+    ensure!(
+        m.iter()
+            .all(|m| !m.optional.iter().any(|o| o.starts_with("shared:"))),
+        "still shared: {out}"
+    );
     if root {
-        ensure!(m.iter().any(|m| m.mount_point.to_str() == Some(&sp)), "{sp} missing: {out}");
+        ensure!(
+            m.iter().any(|m| m.mount_point.to_str() == Some(&sp)),
+            "{sp} missing: {out}"
+        );
     }
     let out = stdout_of(
-        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT).mount(Mount::propagation("/", Propagation::Shared)),
+        sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT)
+            .mount(Mount::propagation("/", Propagation::Shared)),
     )?;
     let m = mountinfo_of(&out);
-    let rootm = m.iter().find(|m| m.mount_point.to_str() == Some("/")).ok_or("no /")?;
-    ensure!(rootm.optional.iter().any(|o| o.starts_with("shared:")), "{rootm:?}");
+    let rootm = m
+        .iter()
+        .find(|m| m.mount_point.to_str() == Some("/"))
+        .ok_or("no /")?;
+    ensure!(
+        rootm.optional.iter().any(|o| o.starts_with("shared:")),
+        "{rootm:?}"
+    );
     Ok(())
 }
 both!(propagation, t_propagation);
@@ -447,16 +469,34 @@ fn t_symlinks_in_a_new_root_cannot_redirect_mounts(root: bool) -> R {
     // A rootfs with planted symlinks to a "host" directory.
     let rootfs = tempdir()?;
     let host = tempdir()?;
-    let (r, h) = (rootfs.path().to_str().unwrap(), host.path().to_str().unwrap());
+    let (r, h) = (
+        rootfs.path().to_str().unwrap(),
+        host.path().to_str().unwrap(),
+    );
     std::os::unix::fs::symlink(h, format!("{r}/evil")).map_err(|e| e.to_string())?;
     let attempts: Vec<(&str, Mount)> = vec![
         ("tmpfs on a symlink", Mount::tmpfs(format!("{r}/evil"))),
         ("tmpfs below a symlink", Mount::tmpfs(format!("{r}/evil/."))),
-        ("bind onto a symlink", Mount::bind("/usr", format!("{r}/evil"))),
-        ("mkdir through a symlink", Mount::mkdir(format!("{r}/evil/made"), 0o755)),
-        ("file through a symlink", Mount::file(format!("{r}/evil/made"), 0o644)),
-        ("symlink through a symlink", Mount::symlink("/etc", format!("{r}/evil/made"))),
-        ("pivot_root into a symlink", Mount::pivot_root(format!("{r}/evil"))),
+        (
+            "bind onto a symlink",
+            Mount::bind("/usr", format!("{r}/evil")),
+        ),
+        (
+            "mkdir through a symlink",
+            Mount::mkdir(format!("{r}/evil/made"), 0o755),
+        ),
+        (
+            "file through a symlink",
+            Mount::file(format!("{r}/evil/made"), 0o644),
+        ),
+        (
+            "symlink through a symlink",
+            Mount::symlink("/etc", format!("{r}/evil/made")),
+        ),
+        (
+            "pivot_root into a symlink",
+            Mount::pivot_root(format!("{r}/evil")),
+        ),
         ("chroot into a symlink", Mount::chroot(format!("{r}/evil"))),
     ];
     for (what, m) in attempts {
@@ -466,17 +506,94 @@ fn t_symlinks_in_a_new_root_cannot_redirect_mounts(root: bool) -> R {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
         match e {
-            Err(Error::Spawn { step: Step::Mount { index: 1, .. }, source, hint, .. }) => {
-                ensure!(source.raw_os_error() == Some(libc::ELOOP), "{what}: {source}");
-                ensure!(hint == Some(linux_namespaces::Hint::SymlinkInMountPath), "{what}: {hint:?}");
+            Err(Error::Spawn {
+                step: Step::Mount { index: 1, .. },
+                source,
+                hint,
+                ..
+            }) => {
+                ensure!(
+                    source.raw_os_error() == Some(libc::ELOOP),
+                    "{what}: {source}"
+                );
+                ensure!(
+                    hint == Some(linux_namespaces::Hint::SymlinkInMountPath),
+                    "{what}: {hint:?}"
+                );
             }
             other => return Err(format!("{what}: not refused: {other:?}")),
         }
-        ensure!(std::fs::read_dir(h).map_err(|e| e.to_string())?.next().is_none(), "{what}: wrote into the host dir");
+        ensure!(
+            std::fs::read_dir(h)
+                .map_err(|e| e.to_string())?
+                .next()
+                .is_none(),
+            "{what}: wrote into the host dir"
+        );
     }
     Ok(())
 }
-both!(symlinks_in_a_new_root_cannot_redirect_mounts, t_symlinks_in_a_new_root_cannot_redirect_mounts);
+both!(
+    symlinks_in_a_new_root_cannot_redirect_mounts,
+    t_symlinks_in_a_new_root_cannot_redirect_mounts
+);
+
+fn t_loopback_up(root: bool) -> R {
+    let out = stdout_of(&mut sh(root, "ip -o link show lo", NamespaceSet::NET))?;
+    ensure!(!out.contains(",UP"), "lo is up without asking: {out}");
+    let out = stdout_of(
+        sh(
+            root,
+            "ip -o link show lo; ip -o addr show lo | grep -q 127.0.0.1 && echo reachable",
+            NamespaceSet::NET,
+        )
+        .loopback_up(true),
+    )?;
+    ensure!(out.contains("LOOPBACK,UP"), "{out}");
+    ensure!(out.contains("reachable"), "{out}");
+    let e = Command::new("/bin/true")
+        .loopback_up(true)
+        .spawn()
+        .unwrap_err();
+    ensure!(
+        matches!(
+            e,
+            Error::InvalidInput {
+                what: "loopback",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    Ok(())
+}
+both!(loopback_up, t_loopback_up);
+
+fn t_filesystem_steps_need_no_mount_namespace(root: bool) -> R {
+    let d = tempdir()?;
+    let p = d.path().to_str().unwrap();
+    let st = isolated(root, "/bin/true", NamespaceSet::empty())
+        .mount(Mount::mkdir(format!("{p}/dir"), 0o755))
+        .mount(Mount::file(format!("{p}/file"), 0o600))
+        .mount(Mount::symlink("dir", format!("{p}/link")))
+        .status()
+        .map_err(|e| e.to_string())?;
+    ensure!(st.success(), "{st}");
+    ensure!(
+        d.path().join("dir").is_dir() && d.path().join("file").is_file(),
+        "not created"
+    );
+    ensure!(
+        std::fs::read_link(d.path().join("link")).map_err(|e| e.to_string())?
+            == std::path::Path::new("dir"),
+        "link"
+    );
+    Ok(())
+}
+both!(
+    filesystem_steps_need_no_mount_namespace,
+    t_filesystem_steps_need_no_mount_namespace
+);
 
 // ---------------------------------------------------------------------------------------------
 // Time, cgroup

@@ -41,6 +41,7 @@ pub(crate) struct Plan {
     pub(crate) joins: Vec<Join>,
     pub(crate) unshare_time: bool,
     pub(crate) time_offsets: Option<CString>,
+    pub(crate) loopback_up: bool,
     pub(crate) hostname: Option<Vec<u8>>,
     pub(crate) domainname: Option<Vec<u8>>,
     pub(crate) mounts: Vec<PreparedMount>,
@@ -248,6 +249,9 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
             Code::TimeOffsets,
         )?;
     }
+    if plan.loopback_up {
+        loopback_up().at(Code::Loopback, 0)?;
+    }
     if let Some(name) = &plan.hostname {
         raw::sethostname(name).at(Code::Hostname, 0)?;
     }
@@ -448,6 +452,18 @@ fn set_attrs(target: &CStr, attrs: u64, recursive: bool) -> raw::R {
     }
 }
 
+/// `ifconfig lo up`: read the flags of `lo` and set `IFF_UP`, over an `AF_INET` socket.
+fn loopback_up() -> raw::R {
+    let sock = Fd(raw::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)? as i32);
+    // struct ifreq: 16 bytes of name, then a union whose first member here is the short flags.
+    let mut ifr = [0u8; 40];
+    ifr[..2].copy_from_slice(b"lo");
+    raw::ioctl_ptr(sock.0, libc::SIOCGIFFLAGS, ifr.as_mut_ptr())?;
+    let flags = i16::from_ne_bytes([ifr[16], ifr[17]]) | libc::IFF_UP as i16;
+    ifr[16..18].copy_from_slice(&flags.to_ne_bytes());
+    raw::ioctl_ptr(sock.0, libc::SIOCSIFFLAGS, ifr.as_mut_ptr())
+}
+
 /// An fd the child closes when done with it (on every path, errors included).
 struct Fd(i32);
 
@@ -471,7 +487,11 @@ fn open_nofollow(path: &CStr) -> Result<Fd, raw::Errno> {
 fn mount_step_fd(m: &PreparedMount) -> raw::R {
     const EMPTY: &CStr = c"";
     let both_empty = raw::MOVE_MOUNT_F_EMPTY_PATH | raw::MOVE_MOUNT_T_EMPTY_PATH;
-    let rec = if m.recursive { libc::AT_RECURSIVE as u32 } else { 0 };
+    let rec = if m.recursive {
+        libc::AT_RECURSIVE as u32
+    } else {
+        0
+    };
     let t = m.target.as_c_str();
     match m.kind {
         MountKind::Mount => {
@@ -488,22 +508,35 @@ fn mount_step_fd(m: &PreparedMount) -> raw::R {
         }
         MountKind::Propagation => {
             let target = open_nofollow(t)?;
-            let attr = raw::MountAttr { propagation: m.flags & !libc::MS_REC, ..Default::default() };
+            let attr = raw::MountAttr {
+                propagation: m.flags & !libc::MS_REC,
+                ..Default::default()
+            };
             raw::mount_setattr(target.0, EMPTY, libc::AT_EMPTY_PATH as u32 | rec, &attr)
         }
         MountKind::Bind => {
             let target = open_nofollow(t)?;
             let source = m.source.as_deref().ok_or(libc::EINVAL)?;
-            let tree = Fd(raw::open_tree(libc::AT_FDCWD, source, raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec)? as i32);
+            let tree = Fd(raw::open_tree(
+                libc::AT_FDCWD,
+                source,
+                raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec,
+            )? as i32);
             if m.attrs != 0 {
-                let attr = raw::MountAttr { attr_set: m.attrs, ..Default::default() };
+                let attr = raw::MountAttr {
+                    attr_set: m.attrs,
+                    ..Default::default()
+                };
                 raw::mount_setattr(tree.0, EMPTY, libc::AT_EMPTY_PATH as u32 | rec, &attr)?;
             }
             raw::move_mount(tree.0, EMPTY, target.0, EMPTY, both_empty)
         }
         MountKind::Remount => {
             let target = open_nofollow(t)?;
-            let attr = raw::MountAttr { attr_set: m.attrs, ..Default::default() };
+            let attr = raw::MountAttr {
+                attr_set: m.attrs,
+                ..Default::default()
+            };
             raw::mount_setattr(target.0, EMPTY, libc::AT_EMPTY_PATH as u32 | rec, &attr)
         }
         MountKind::Unmount => {
@@ -516,7 +549,14 @@ fn mount_step_fd(m: &PreparedMount) -> raw::R {
             // on top (reopened by path: the first fd still names what lies beneath it).
             {
                 let below = open_nofollow(t)?;
-                let tree = Fd(raw::open_tree(below.0, EMPTY, raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_RECURSIVE as u32 | libc::AT_EMPTY_PATH as u32)? as i32);
+                let tree = Fd(raw::open_tree(
+                    below.0,
+                    EMPTY,
+                    raw::OPEN_TREE_CLONE
+                        | libc::O_CLOEXEC as u32
+                        | libc::AT_RECURSIVE as u32
+                        | libc::AT_EMPTY_PATH as u32,
+                )? as i32);
                 raw::move_mount(tree.0, EMPTY, below.0, EMPTY, both_empty)?;
             }
             let top = open_nofollow(t)?;
@@ -540,7 +580,12 @@ fn mount_step_fd(m: &PreparedMount) -> raw::R {
         }
         MountKind::File => {
             let parent = open_nofollow(&m.parent)?;
-            let fd = raw::openat(parent.0, &m.name, libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW, m.flags as u32)?;
+            let fd = raw::openat(
+                parent.0,
+                &m.name,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
+                m.flags as u32,
+            )?;
             raw::close(fd as i32)
         }
         MountKind::Symlink => {
@@ -700,7 +745,27 @@ fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
 }
 
 fn set_capabilities(plan: &Plan) -> Step<()> {
-    // Ambient capabilities: cleared unless asked for (EINVAL: kernel before 4.3 has none).
+    let mut hdr = raw::CapHeader {
+        version: raw::CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [raw::CapData::default(); 2];
+    raw::capget(&mut hdr, &mut data).at(Code::Capabilities, 0)?;
+    let want = plan.inheritable_caps | plan.ambient_caps;
+    let have = u64::from(data[0].inheritable) | (u64::from(data[1].inheritable) << 32);
+    if have != want {
+        data[0].inheritable = want as u32;
+        data[1].inheritable = (want >> 32) as u32;
+        raw::capset(&mut hdr, &data).at(Code::Capabilities, 0)?;
+    }
+    // Ambient capabilities: cleared unless asked for. The kernel keeps every ambient
+    // capability permitted and inheritable (capabilities(7)), so with no inheritable ones
+    // there is none to clear, and the clearing prctl (which commits new credentials) is
+    // skipped in that, the usual, case.
+    if want == 0 {
+        return Ok(());
+    }
+    // EINVAL: a kernel before 4.3 has no ambient capabilities.
     match raw::prctl(
         libc::PR_CAP_AMBIENT,
         libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
@@ -716,19 +781,6 @@ fn set_capabilities(plan: &Plan) -> Step<()> {
                 errno,
             });
         }
-    }
-    let mut hdr = raw::CapHeader {
-        version: raw::CAP_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [raw::CapData::default(); 2];
-    raw::capget(&mut hdr, &mut data).at(Code::Capabilities, 0)?;
-    let want = plan.inheritable_caps | plan.ambient_caps;
-    let have = u64::from(data[0].inheritable) | (u64::from(data[1].inheritable) << 32);
-    if have != want {
-        data[0].inheritable = want as u32;
-        data[1].inheritable = (want >> 32) as u32;
-        raw::capset(&mut hdr, &data).at(Code::Capabilities, 0)?;
     }
     let mut bits = plan.ambient_caps;
     while bits != 0 {

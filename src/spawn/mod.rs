@@ -243,6 +243,7 @@ pub struct Command {
     ambient_caps: u64,
     init: bool,
     kill_on_drop: bool,
+    loopback_up: bool,
     /// The validated plan, kept across spawns until a setter changes the command.
     cache: Option<Prepared>,
 }
@@ -290,6 +291,7 @@ impl Command {
             ambient_caps: 0,
             init: false,
             kill_on_drop: false,
+            loopback_up: false,
             cache: None,
         }
     }
@@ -521,6 +523,19 @@ impl Command {
         self
     }
 
+    /// Brings the loopback interface up in the child's new or joined network namespace before
+    /// the program starts (`ioctl(SIOCSIFFLAGS)` on `lo` with `IFF_UP`, the way `ifconfig lo up`
+    /// does it: no netlink, nothing allocated in the child). Needs `CAP_NET_ADMIN` over the
+    /// namespace, which a new user namespace gives.
+    ///
+    /// # References
+    ///  - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
+    pub fn loopback_up(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.loopback_up = on;
+        self
+    }
+
     /// Starts the child directly in the cgroup v2 directory `dir` (`CLONE_INTO_CGROUP`,
     /// Linux 5.7): it never runs a moment outside it.
     pub fn cgroup(&mut self, dir: impl AsRef<Path>) -> &mut Command {
@@ -747,9 +762,14 @@ impl Command {
             "setting a host or domain name needs a new or joined UTS namespace; the caller's is never changed",
         )?;
         need(
-            self.mounts.is_empty() || has(NamespaceKind::Mount),
+            !self.mounts.iter().any(Mount::changes_mounts) || has(NamespaceKind::Mount),
             "mount",
             "mount steps need a new or joined mount namespace; the caller's is never changed",
+        )?;
+        need(
+            !self.loopback_up || has(NamespaceKind::Network),
+            "loopback",
+            "bringing loopback up needs a new or joined network namespace; the caller's is never changed",
         )?;
         need(
             (self.monotonic.is_none() && self.boottime.is_none())
@@ -938,6 +958,7 @@ impl Command {
             }
             Ok(Some(b.to_vec()))
         };
+        plan.loopback_up = self.loopback_up;
         plan.hostname = name("hostname", &self.hostname)?;
         plan.domainname = name("domainname", &self.domainname)?;
 
@@ -1115,16 +1136,22 @@ fn resolve_program(
             .map(|d| cstring("program", d.join(program).as_os_str()))
             .collect();
     }
+    // As execvp: the first candidate that can be executed; EACCES if some candidate (or a
+    // directory on the way) was there but not permitted, else ENOENT.
+    let mut errno = libc::ENOENT;
     for d in dirs {
         let cand = d.join(program);
-        if rustix::fs::access(&cand, rustix::fs::Access::EXEC_OK).is_ok() && !cand.is_dir() {
-            return Ok(vec![cstring("program", cand.as_os_str())?]);
+        match rustix::fs::access(&cand, rustix::fs::Access::EXEC_OK) {
+            Ok(()) if !cand.is_dir() => return Ok(vec![cstring("program", cand.as_os_str())?]),
+            Ok(()) => errno = libc::EACCES,
+            Err(rustix::io::Errno::ACCESS) => errno = libc::EACCES,
+            Err(_) => {}
         }
     }
     Err(Error::Spawn {
         program: program.to_string_lossy().into_owned(),
         step: Step::Exec(PathBuf::from(program)),
-        source: io::Error::from_raw_os_error(libc::ENOENT),
+        source: io::Error::from_raw_os_error(errno),
         hint: None,
     })
 }
@@ -1473,14 +1500,13 @@ fn decode_step(cmd: &Command, prep: &Prepared, r: &report::Record) -> Step {
         Code::ParentExited => Step::ParentExited,
         Code::Signals => Step::Signals,
         Code::Seccomp => Step::Seccomp,
-        Code::Exec => Step::Exec(
-            prep.plan
-                .programs
-                .get(r.index as usize)
-                .map(|c| PathBuf::from(OsStr::from_bytes(c.to_bytes())))
-                .unwrap_or_else(|| PathBuf::from(&cmd.program)),
-        ),
+        // A single path names itself; a search over PATH names the program as given.
+        Code::Exec => Step::Exec(match prep.plan.programs.as_slice() {
+            [one] => PathBuf::from(OsStr::from_bytes(one.to_bytes())),
+            _ => PathBuf::from(&cmd.program),
+        }),
         Code::InitFork => Step::InitFork,
+        Code::Loopback => Step::Loopback,
     }
 }
 

@@ -35,10 +35,11 @@ pub(crate) enum Code {
     Seccomp,
     Exec,
     InitFork,
+    Loopback,
 }
 
 impl Code {
-    const ALL: [Code; 26] = [
+    const ALL: [Code; 27] = [
         Code::WaitParent,
         Code::SetgroupsFile,
         Code::UidMap,
@@ -65,6 +66,7 @@ impl Code {
         Code::Seccomp,
         Code::Exec,
         Code::InitFork,
+        Code::Loopback,
     ];
 
     pub(crate) fn from_u32(v: u32) -> Option<Code> {
@@ -170,6 +172,8 @@ pub enum Step {
     Exec(PathBuf),
     /// The minimal init forking the program.
     InitFork,
+    /// Bringing the loopback interface up.
+    Loopback,
     /// Something the child reported that this version does not know.
     Unknown(u32),
 }
@@ -206,6 +210,7 @@ impl fmt::Display for Step {
             Step::Seccomp => f.write_str("installing the seccomp filter"),
             Step::Exec(p) => write!(f, "execve of {}", p.display()),
             Step::InitFork => f.write_str("init forking the program"),
+            Step::Loopback => f.write_str("bringing loopback up"),
             Step::Unknown(c) => write!(f, "step {c}"),
         }
     }
