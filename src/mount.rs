@@ -68,6 +68,11 @@ pub(crate) enum Op {
         size: Option<u64>,
         mode: Option<u32>,
     },
+    Fs {
+        fstype: String,
+        target: PathBuf,
+        options: Vec<(String, Option<String>)>,
+    },
     Bind {
         source: PathBuf,
         target: PathBuf,
@@ -168,6 +173,31 @@ impl Mount {
             size: None,
             mode: None,
         })
+    }
+
+    /// Mounts a new filesystem of type `fstype` (`devpts`, `mqueue`, `sysfs`, ...) at
+    /// `target`; add its options with [`option`](Self::option). With the new mount API the
+    /// options go through `fsconfig(2)` one by one; on older kernels they become the
+    /// comma-separated `data` of `mount(2)`.
+    ///
+    /// `Mount::fs("devpts", "/dev/pts").option("newinstance", None).option("ptmxmode", Some("0666"))`
+    ///
+    /// # References
+    ///  - [fsconfig(2)](https://man7.org/linux/man-pages/man2/fsconfig.2.html)
+    pub fn fs(fstype: impl Into<String>, target: impl Into<PathBuf>) -> Mount {
+        Mount::new(Op::Fs {
+            fstype: fstype.into(),
+            target: target.into(),
+            options: Vec::new(),
+        })
+    }
+
+    /// Adds a filesystem option to a [`fs`](Self::fs) mount: `key=value`, or a flag `key`.
+    pub fn option(mut self, key: impl Into<String>, value: Option<&str>) -> Mount {
+        if let Op::Fs { options, .. } = &mut self.op {
+            options.push((key.into(), value.map(str::to_string)));
+        }
+        self
     }
 
     /// Bind-mounts `source` on `target` (`MS_BIND`); [`recursive`](Self::recursive) adds the
@@ -349,7 +379,7 @@ impl Mount {
                 p.fstype = Some(c"proc".into());
                 p.target = abs(target)?;
                 p.flags = flags;
-                p.options = vec![(c"source".into(), c"proc".into())];
+                p.options = vec![(c"source".into(), Some(c"proc".into()))];
             }
             Op::Tmpfs { target, size, mode } => {
                 only_flags(
@@ -377,13 +407,58 @@ impl Mount {
                 if !data.is_empty() {
                     p.data = Some(CString::new(data.join(",")).expect("digits"));
                 }
-                p.options.push((c"source".into(), c"tmpfs".into()));
+                p.options.push((c"source".into(), Some(c"tmpfs".into())));
                 for kv in &data {
                     let (k, v) = kv.split_once('=').expect("key=value");
                     p.options.push((
                         CString::new(k).expect("no NUL"),
-                        CString::new(v).expect("no NUL"),
+                        Some(CString::new(v).expect("no NUL")),
                     ));
+                }
+            }
+            Op::Fs {
+                fstype,
+                target,
+                options,
+            } => {
+                only_flags(
+                    "a new filesystem",
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                )?;
+                let text = |what: &'static str, v: &str| -> Result<CString> {
+                    if v.is_empty() || v.contains(',') {
+                        return Err(Error::invalid(
+                            what,
+                            format!("{v:?} is empty or contains ','"),
+                        ));
+                    }
+                    crate::spawn::cstring(what, std::ffi::OsStr::new(v))
+                };
+                p.kind = MountKind::Mount;
+                p.fstype = Some(text("filesystem type", fstype)?);
+                p.source = p.fstype.clone();
+                p.target = abs(target)?;
+                p.flags = flags;
+                p.options.push((c"source".into(), p.fstype.clone()));
+                let mut data = Vec::new();
+                for (k, v) in options {
+                    if k.contains('=') {
+                        return Err(Error::invalid(
+                            "mount option",
+                            format!("key {k:?} contains '='"),
+                        ));
+                    }
+                    p.options.push((
+                        text("mount option", k)?,
+                        v.as_deref().map(|v| text("mount option", v)).transpose()?,
+                    ));
+                    data.push(match v {
+                        Some(v) => format!("{k}={v}"),
+                        None => k.clone(),
+                    });
+                }
+                if !data.is_empty() {
+                    p.data = Some(CString::new(data.join(",")).expect("checked for NUL"));
                 }
             }
             Op::Bind { source, target } => {
@@ -474,6 +549,19 @@ impl fmt::Display for Mount {
                 propagation,
             } => write!(f, "make {} {:?}", target.display(), propagation)?,
             Op::Proc { target } => write!(f, "proc on {}", target.display())?,
+            Op::Fs {
+                fstype,
+                target,
+                options,
+            } => {
+                write!(f, "{fstype} on {}", target.display())?;
+                for (k, v) in options {
+                    match v {
+                        Some(v) => write!(f, " {k}={v}")?,
+                        None => write!(f, " {k}")?,
+                    }
+                }
+            }
             Op::Tmpfs { target, size, mode } => {
                 write!(f, "tmpfs on {}", target.display())?;
                 if let Some(s) = size {
@@ -554,7 +642,7 @@ pub(crate) struct PreparedMount {
     pub(crate) attrs: u64,
     pub(crate) recursive: bool,
     /// `fsconfig(2)` key/value pairs for a new filesystem (the `data` string, split).
-    pub(crate) options: Vec<(CString, CString)>,
+    pub(crate) options: Vec<(CString, Option<CString>)>,
     /// For steps that create an entry: the directory it goes in and its name.
     pub(crate) parent: CString,
     pub(crate) name: CString,

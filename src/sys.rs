@@ -458,6 +458,7 @@ pub(crate) mod raw {
     pub(crate) const OPEN_TREE_CLONE: u32 = 1;
     pub(crate) const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
     pub(crate) const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    pub(crate) const FSCONFIG_SET_FLAG: u32 = 0;
     pub(crate) const FSCONFIG_SET_STRING: u32 = 1;
     pub(crate) const FSCONFIG_CMD_CREATE: u32 = 6;
 

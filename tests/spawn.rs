@@ -538,6 +538,64 @@ both!(
     t_symlinks_in_a_new_root_cannot_redirect_mounts
 );
 
+fn t_other_filesystems_with_options(root: bool) -> R {
+    let d = tempdir()?;
+    let p = d.path().to_str().unwrap();
+    let out = stdout_of(
+        sh(
+            root,
+            &format!("grep ' {p} ' /proc/self/mountinfo; stat -c %a {p}/ptmx"),
+            NamespaceSet::MOUNT | NamespaceSet::IPC,
+        )
+        .mount(Mount::propagation("/", Propagation::Private).recursive())
+        .mount(
+            Mount::fs("devpts", p)
+                .option("newinstance", None)
+                .option("ptmxmode", Some("0666"))
+                .nosuid()
+                .noexec(),
+        ),
+    )?;
+    let m = mountinfo_of(&out);
+    let dm = m.first().ok_or(format!("no devpts: {out}"))?;
+    ensure!(
+        dm.fstype == "devpts" && dm.super_options.contains("ptmxmode=666"),
+        "{dm:?}"
+    );
+    ensure!(
+        dm.options.contains("nosuid") && dm.options.contains("noexec"),
+        "{dm:?}"
+    );
+    ensure!(out.lines().last() == Some("666"), "{out}");
+    ensure!(
+        Mount::fs("devpts", "/x")
+            .option("a,b", None)
+            .prepare_check()
+            .is_err(),
+        "comma accepted"
+    );
+    Ok(())
+}
+both!(
+    other_filesystems_with_options,
+    t_other_filesystems_with_options
+);
+
+trait PrepareCheck {
+    fn prepare_check(self) -> Result<(), Error>;
+}
+impl PrepareCheck for Mount {
+    /// Validation happens at spawn: a command with only this step, never spawned for real.
+    fn prepare_check(self) -> Result<(), Error> {
+        let mut c = Command::new("/nonexistent-lns");
+        c.unshare(NamespaceSet::MOUNT).map_root().mount(self);
+        match c.spawn() {
+            Err(e @ Error::InvalidInput { .. }) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn t_loopback_up(root: bool) -> R {
     let out = stdout_of(&mut sh(root, "ip -o link show lo", NamespaceSet::NET))?;
     ensure!(!out.contains(",UP"), "lo is up without asking: {out}");

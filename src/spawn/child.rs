@@ -499,7 +499,10 @@ fn mount_step_fd(m: &PreparedMount) -> raw::R {
             let fstype = m.fstype.as_deref().ok_or(libc::EINVAL)?;
             let fs = Fd(raw::fsopen(fstype, 1 /* FSOPEN_CLOEXEC */)? as i32);
             for (k, v) in &m.options {
-                raw::fsconfig(fs.0, raw::FSCONFIG_SET_STRING, Some(k), Some(v))?;
+                match v {
+                    Some(v) => raw::fsconfig(fs.0, raw::FSCONFIG_SET_STRING, Some(k), Some(v))?,
+                    None => raw::fsconfig(fs.0, raw::FSCONFIG_SET_FLAG, Some(k), None)?,
+                };
             }
             raw::fsconfig(fs.0, raw::FSCONFIG_CMD_CREATE, None, None)?;
             // MOUNT_ATTR_RDONLY/NOSUID/NODEV/NOEXEC have the values of the MS_* flags.
