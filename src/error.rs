@@ -245,6 +245,8 @@ pub enum Operation {
     Remove,
     /// Reading a file under `/proc`.
     ReadProc,
+    /// Writing `/proc/<pid>/timens_offsets`.
+    TimeOffsets,
     /// `waitid(2)` on a pidfd.
     Wait,
     /// `pidfd_send_signal(2)`.
@@ -295,6 +297,7 @@ impl fmt::Display for Operation {
             Operation::Unmount => "umount",
             Operation::Remove => "unlink",
             Operation::ReadProc => "read",
+            Operation::TimeOffsets => "write timens_offsets",
             Operation::Wait => "waitid",
             Operation::Signal => "pidfd_send_signal",
             Operation::Io => "pipe i/o",
@@ -395,6 +398,8 @@ pub enum Hint {
     /// Mount paths are resolved without following symlinks (so a symlink planted in a new root
     /// cannot redirect a mount); the path given has one.
     SymlinkInMountPath,
+    /// Clock offsets of a time namespace can be set only before any process has entered it.
+    TimeNamespaceEntered,
 }
 
 impl fmt::Display for Hint {
@@ -431,6 +436,9 @@ impl fmt::Display for Hint {
             }
             Hint::PivotRootShared => f.write_str(
                 "pivot_root refuses shared mounts: add Mount::propagation(\"/\", Propagation::Private).recursive() first",
+            ),
+            Hint::TimeNamespaceEntered => f.write_str(
+                "a process has already entered this time namespace, and the kernel freezes its offsets then; set them right after creating it",
             ),
             Hint::SymlinkInMountPath => f.write_str(
                 "mount paths are resolved without following symlinks; give the path with its symlinks resolved",

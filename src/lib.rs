@@ -52,6 +52,7 @@ pub mod net;
 mod pidfd;
 mod spawn;
 mod sys;
+mod timens;
 
 pub use error::{Error, Hint, Operation, Result, Target, errno_name};
 pub use idmap::{IdMap, IdRange};
@@ -59,4 +60,5 @@ pub use kind::{NamespaceKind, NamespaceSet};
 pub use mount::{Mount, Propagation};
 pub use namespace::{Namespace, NamespaceId, Namespaces, PersistedNamespace};
 pub use pidfd::PidFd;
-pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step, TimeClock};
+pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step};
+pub use timens::{TimeClock, set_time_offsets};

@@ -428,3 +428,53 @@ fn a_parent_that_dies_during_setup_leaves_no_running_child() {
     })
     .unwrap();
 }
+
+#[test]
+fn time_offsets_after_a_process_entered_are_a_typed_error() {
+    rootless(|| {
+        use linux_namespaces::{TimeClock, set_time_offsets};
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        Namespace::unshare(NamespaceSet::USER).map_err(|e| e.to_string())?;
+        map_self_to_root(uid, gid)?;
+        let me = std::process::id();
+        // No new time namespace yet: ours is the initial one, whose offsets are fixed.
+        ensure!(
+            set_time_offsets(me, &[(TimeClock::Boottime, 1, 0)]).is_err(),
+            "initial time namespace accepted offsets"
+        );
+        Namespace::unshare(NamespaceSet::TIME).map_err(|e| e.to_string())?;
+        set_time_offsets(
+            me,
+            &[
+                (TimeClock::Boottime, 500_000, 0),
+                (TimeClock::Monotonic, 7, 5),
+            ],
+        )
+        .map_err(|e| format!("first write: {e}"))?;
+        // A child enters the namespace; it sees the offset.
+        let o = Command::new("cat")
+            .arg("/proc/uptime")
+            .output()
+            .map_err(|e| e.to_string())?;
+        let up: f64 = String::from_utf8_lossy(&o.stdout)
+            .split(' ')
+            .next()
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0.0);
+        ensure!(up >= 500_000.0, "uptime {up}");
+        // Now the offsets are frozen: a typed error that says why.
+        let e = set_time_offsets(me, &[(TimeClock::Boottime, 1, 0)]).unwrap_err();
+        ensure!(e.raw_os_error() == Some(libc::EACCES), "{e}");
+        ensure!(e.hint() == Some(&Hint::TimeNamespaceEntered), "{e}");
+        ensure!(
+            set_time_offsets(me, &[(TimeClock::Boottime, 1, 1_000_000_000)]).is_err(),
+            "nanos accepted"
+        );
+        Ok(())
+    })
+    .unwrap();
+}

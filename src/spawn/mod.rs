@@ -29,6 +29,7 @@ use crate::mount::Mount;
 use crate::namespace::Namespace;
 use crate::pidfd::PidFd;
 use crate::sys;
+use crate::timens::{TimeClock, offsets_text};
 use child::{Args, Join, Plan};
 
 /// Builds a C string, rejecting interior NUL bytes with a typed error.
@@ -93,18 +94,6 @@ pub enum SetGroups {
     Allow,
     /// `deny`: they may not; required before an unprivileged `gid_map` write.
     Deny,
-}
-
-/// A clock of a time namespace.
-///
-/// # References
-///  - [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html)
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeClock {
-    /// `CLOCK_MONOTONIC` (and its coarse and raw variants).
-    Monotonic,
-    /// `CLOCK_BOOTTIME`, which `/proc/uptime` shows.
-    Boottime,
 }
 
 /// One classic BPF instruction of a seccomp filter (`struct sock_filter`).
@@ -924,21 +913,14 @@ impl Command {
 
         // Time namespace.
         plan.unshare_time = self.unshare.has(NamespaceKind::Time);
-        let mut offsets = String::new();
-        for (clock, off) in [
-            (libc::CLOCK_MONOTONIC, self.monotonic),
-            (libc::CLOCK_BOOTTIME, self.boottime),
-        ] {
-            if let Some((secs, nanos)) = off {
-                if nanos >= 1_000_000_000 {
-                    return Err(Error::invalid(
-                        "time offset",
-                        format!("{nanos} nanoseconds is not below one second"),
-                    ));
-                }
-                offsets.push_str(&format!("{clock} {secs} {nanos}\n"));
-            }
-        }
+        let offsets = offsets_text(
+            [
+                (TimeClock::Monotonic, self.monotonic),
+                (TimeClock::Boottime, self.boottime),
+            ]
+            .into_iter()
+            .filter_map(|(c, o)| o.map(|(s, n)| (c, s, n))),
+        )?;
         if !offsets.is_empty() {
             plan.time_offsets = Some(CString::new(offsets).expect("digits"));
         }
