@@ -1,7 +1,7 @@
 //! `sandbox`: a rootless container in one [`Command`].
 //!
 //! ```text
-//! cargo run --example sandbox -- [--hostname NAME] [--tmpdir DIR] [--] [CMD [ARGS...]]
+//! cargo run --example sandbox -- [--hostname NAME] [--tmpdir DIR] [--new-session] [--] [CMD [ARGS...]]
 //! ```
 //!
 //! The command (default `/bin/sh`) runs as root of a new user namespace that maps only the
@@ -13,14 +13,14 @@
 //! | `/` | a small tmpfs, read-only once assembled |
 //! | `/usr` | the host's `/usr`, bound read-only (with its submounts) |
 //! | `/bin`, `/sbin`, `/lib`, `/lib32`, `/lib64`, `/libx32` | as the host lays them out: a symlink is recreated (`bin -> usr/bin` on merged-/usr systems), a real directory is bound read-only, an absent one is skipped |
-//! | `/etc` | a tmpfs directory with only `passwd`, `group` (names for `id`, `ls -l`), `hosts` (`localhost`), `nsswitch.conf`, `os-release`, `localtime`, `ld.so.cache`, `ld.so.conf`, `ld.so.conf.d` (the dynamic linker) and `alternatives` (Debian's `/usr/bin/awk -> /etc/alternatives/awk`), each bound read-only (a symlink into `/usr` is recreated instead); no `shadow`, no host name, no resolver |
+//! | `/etc` | a directory of the tmpfs with only `passwd`, `group` (names for `id`, `ls -l`), `hosts` (`localhost`), `nsswitch.conf`, `os-release`, `localtime`, `ld.so.cache`, `ld.so.conf`, `ld.so.conf.d` (the dynamic linker) and `alternatives` (Debian's `/usr/bin/awk -> /etc/alternatives/awk`), each bound read-only (a symlink into `/usr` is recreated instead); no `shadow`, no host name, no resolver |
 //! | `/proc` | a new proc for the new pid namespace |
 //! | `/tmp` | an empty tmpfs (64 MiB, mode 1777) |
-//! | `/dev` | a tmpfs with `null`, `zero`, `full`, `random`, `urandom` and `tty` bound from the host, `fd`, `stdin`, `stdout`, `stderr` symlinks into `/proc/self/fd`, and a tmpfs `/dev/shm`; no `/dev/pts` |
+//! | `/dev` | a tmpfs with `null`, `zero`, `full`, `random`, `urandom` and `tty` bound from the host, `fd`, `stdin`, `stdout`, `stderr` symlinks into `/proc/self/fd`, a tmpfs `/dev/shm`, and a new devpts instance at `/dev/pts` with `/dev/ptmx` pointing into it |
 //!
 //! The host name is `sandbox` (or `--hostname`). The network namespace has only a loopback
-//! interface, and it is down: the crate has no way yet to bring a link up (there is no `net`
-//! feature), and this example does not shell out to `ip`. The environment is cleared except
+//! interface, brought up in the child before the program runs ([`Command::loopback_up`]):
+//! programs can talk to themselves on 127.0.0.1 and ::1, and to nothing else. The environment is cleared except
 //! `TERM`; `PATH` is the usual system path and `HOME` is `/tmp`. `no_new_privs` is set, so
 //! nothing inside gains privileges through set-user-ID files.
 //!
@@ -32,6 +32,12 @@
 //! where a full proc is already visible), then `pivot_root` moves into the directory and
 //! detaches the host's tree, and `/` is made read-only. The host never sees any of these
 //! mounts; when the command ends, the empty directory is removed.
+//!
+//! The terminal is shared: the command runs in the caller's session, in the foreground, so an
+//! interactive shell works as usual. Where the kernel still allows `TIOCSTI`
+//! (`dev.tty.legacy_tiocsti` = 1), a process in the sandbox could push input into the
+//! caller's terminal; `--new-session` runs the command in a session of its own, without a
+//! controlling terminal, which closes that hole.
 //!
 //! The program runs under a minimal init (the crate's [`Command::init`]) that reaps orphans;
 //! `SIGINT`, `SIGTERM`, `SIGHUP` and `SIGQUIT` sent to `sandbox` are forwarded to the program
@@ -54,12 +60,15 @@ Run a program (default /bin/sh) in a rootless container: new user (mapping only 
 own uid and gid, to root), pid, mount, UTS, IPC and network namespaces, on a root
 assembled in a tmpfs from read-only binds of the host's /usr, /bin, /lib... and a few
 /etc files, with a new /proc, an empty /tmp and a minimal /dev. The network namespace
-has only loopback, and it is down.
+has only loopback (up).
 
 Options:
  --hostname <name>   host name in the sandbox (default: sandbox)
  --tmpdir <dir>      where to create the per-run root directory
                      (default: $XDG_RUNTIME_DIR, else /tmp)
+ --new-session       run in a new session, without a controlling terminal:
+                     nothing inside can push input into your terminal
+                     (TIOCSTI), but an interactive shell gets no job control
  -h, --help          display this help
 ";
 
@@ -91,6 +100,7 @@ const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 struct Options {
     hostname: OsString,
     tmpdir: Option<PathBuf>,
+    new_session: bool,
     command: Vec<OsString>,
 }
 
@@ -147,13 +157,16 @@ fn run() -> Result<u8, Fatal> {
         print!("{USAGE}");
         return Ok(0);
     };
-    let base = opts
-        .tmpdir
-        .clone()
-        .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    let root = RootDir::create(&base)?;
+    let root = match &opts.tmpdir {
+        Some(dir) => RootDir::create(dir)?,
+        // $XDG_RUNTIME_DIR may be set but not ours (inherited across su or setpriv).
+        None => match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => {
+                RootDir::create(Path::new(&dir)).or_else(|_| RootDir::create(Path::new("/tmp")))?
+            }
+            None => RootDir::create(Path::new("/tmp"))?,
+        },
+    };
 
     let mut cmd = match opts.command.split_first() {
         Some((program, args)) => {
@@ -172,12 +185,14 @@ fn run() -> Result<u8, Fatal> {
             | NamespaceSet::NET,
     )
     .map_root()
+    .loopback_up(true)
     .hostname(&opts.hostname)
     .env_clear()
     .env("PATH", PATH)
     .env("HOME", "/tmp")
     .no_new_privs(true)
     .init(true)
+    .setsid(opts.new_session)
     .parent_death_signal(libc::SIGKILL)
     .kill_on_drop(true);
     if let Some(term) = std::env::var_os("TERM") {
@@ -299,6 +314,15 @@ fn root_mounts(root: &Path) -> Result<Vec<Mount>, String> {
             .size(64 << 20)
             .nosuid()
             .nodev(),
+        // A private devpts instance: terminals opened inside are the sandbox's own.
+        Mount::mkdir(dev.join("pts"), 0o755),
+        Mount::fs("devpts", dev.join("pts"))
+            .option("newinstance", None)
+            .option("ptmxmode", Some("0666"))
+            .option("mode", Some("0620"))
+            .nosuid()
+            .noexec(),
+        Mount::symlink("pts/ptmx", dev.join("ptmx")),
         Mount::pivot_root(root),
         // The tmpfs at / held only mount points and links: freeze it.
         Mount::remount("/").read_only(),
@@ -427,6 +451,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options>, St
     let mut opts = Options {
         hostname: "sandbox".into(),
         tmpdir: None,
+        new_session: false,
         command: Vec::new(),
     };
     while let Some(word) = args.next() {
@@ -446,9 +471,26 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options>, St
                     .ok_or_else(|| format!("option '{what}' requires an argument")),
             }
         };
+        let flag = |on: &mut bool| -> Result<(), String> {
+            match inline {
+                Some(_) => Err(format!(
+                    "option '{}' doesn't allow an argument",
+                    String::from_utf8_lossy(name)
+                )),
+                None => {
+                    *on = true;
+                    Ok(())
+                }
+            }
+        };
         match name {
             b"--" => break,
-            b"-h" | b"--help" => return Ok(None),
+            b"-h" | b"--help" => {
+                let mut help = false;
+                flag(&mut help)?;
+                return Ok(None);
+            }
+            b"--new-session" => flag(&mut opts.new_session)?,
             b"--hostname" => opts.hostname = value("--hostname")?,
             b"--tmpdir" => opts.tmpdir = Some(value("--tmpdir")?.into()),
             _ if b.len() > 1 && b[0] == b'-' => {

@@ -397,7 +397,8 @@ fn network_has_only_loopback() {
             .collect();
         assert_eq!(ifaces, ["lo"], "{mode:?}: {out}");
         assert_ne!(l[l.len() - 1], ns_link(NamespaceKind::Network));
-        // Down (the crate cannot bring links up yet): even 127.0.0.1 is unreachable.
+        // Up: 127.0.0.1 answers (a refused connection to a closed port, not an unreachable
+        // network), and a datagram sent to ourselves arrives.
         let out = run(
             mode,
             "net_lo",
@@ -405,7 +406,22 @@ fn network_has_only_loopback() {
         );
         assert!(!out.status.success(), "{mode:?}");
         assert!(
-            text(&out.stderr).contains("Network is unreachable"),
+            text(&out.stderr).contains("Connection refused"),
+            "{mode:?}: {}",
+            text(&out.stderr)
+        );
+        let out = run(
+            mode,
+            "net_lo_udp",
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); s.sendto(b'ping', s.getsockname()); print(s.recv(4).decode())",
+            ],
+        );
+        assert_eq!(
+            text(&out.stdout).trim(),
+            "ping",
             "{mode:?}: {}",
             text(&out.stderr)
         );
@@ -457,7 +473,7 @@ fn host_files_outside_the_binds_are_invisible() {
         "/etc/hostname",
         "/dev/sda",
         "/dev/vda",
-        "/dev/pts",
+        "/dev/pts/0",
         "/run",
     ]
     .map(PathBuf::from);
@@ -484,6 +500,22 @@ fn host_files_outside_the_binds_are_invisible() {
 }
 
 #[test]
+fn dev_pts_is_a_private_devpts_instance() {
+    for mode in modes("dev_pts_is_a_private_devpts_instance") {
+        // A new instance holds only ptmx until something opens a terminal; opening ptmx makes
+        // a pty that appears in it.
+        let out = sh(
+            mode,
+            "devpts",
+            "ls -A /dev/pts; grep ' /dev/pts ' /proc/self/mountinfo | grep -c devpts; \
+             python3 -c 'import os; m, s = os.openpty(); print(os.ttyname(s))'",
+        );
+        let l = lines(&out);
+        assert_eq!(l, ["ptmx", "1", "/dev/pts/0"], "{mode:?}: {out}");
+    }
+}
+
+#[test]
 fn dev_has_the_basic_devices_working() {
     for mode in modes("dev_has_the_basic_devices_working") {
         let out = sh(
@@ -494,7 +526,7 @@ fn dev_has_the_basic_devices_working() {
              readlink /dev/fd /dev/stdin",
         );
         let l = lines(&out);
-        let mut want: Vec<String> = ["fd", "shm", "stderr", "stdin", "stdout"]
+        let mut want: Vec<String> = ["fd", "ptmx", "pts", "shm", "stderr", "stdin", "stdout"]
             .map(String::from)
             .to_vec();
         for d in ["null", "zero", "full", "random", "urandom", "tty"] {
@@ -566,6 +598,10 @@ fn bad_options_are_errors() {
     let base = Base::new("bad_options", Mode::Rootless);
     for (args, message) in [
         (&["--bogus"][..], "sandbox: unrecognized option '--bogus'"),
+        (
+            &["--new-session=yes"][..],
+            "sandbox: option '--new-session' doesn't allow an argument",
+        ),
         (
             &["--hostname"][..],
             "sandbox: option '--hostname' requires an argument",
@@ -667,35 +703,73 @@ fn no_mount_reaches_the_host_and_the_root_directory_is_removed() {
     }
 }
 
+/// Starts the sandbox without `--tmpdir`, with `XDG_RUNTIME_DIR` set to `xdg` (or unset),
+/// and returns the directory its root was made in while it ran; checks it is gone after.
+fn default_root_parent(mode: Mode, xdg: Option<&Path>) -> PathBuf {
+    let mut c = Command::new(sandbox());
+    if mode == Mode::Rootless && is_root() {
+        c.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
+    }
+    match xdg {
+        Some(dir) => c.env("XDG_RUNTIME_DIR", dir),
+        None => c.env_remove("XDG_RUNTIME_DIR"),
+    };
+    let mut child = c
+        .args(["/bin/sh", "-c", "echo ready; read x"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    let name = format!("sandbox-{}-0", child.id());
+    let parent = [xdg.unwrap_or(Path::new("/tmp")), Path::new("/tmp")]
+        .into_iter()
+        .find(|d| d.join(&name).is_dir())
+        .unwrap_or_else(|| panic!("{mode:?} {xdg:?}: no {name} found"))
+        .to_owned();
+    stdin.write_all(b"\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        !parent.join(&name).exists(),
+        "{mode:?}: {} was left behind",
+        parent.join(&name).display()
+    );
+    parent
+}
+
 #[test]
-fn the_default_root_directory_is_in_tmp_and_removed() {
-    for mode in modes("the_default_root_directory_is_in_tmp_and_removed") {
-        let mut c = Command::new(sandbox());
-        if mode == Mode::Rootless && is_root() {
-            c.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
-        }
-        let mut child = c
-            .env_remove("XDG_RUNTIME_DIR")
-            .args(["/bin/sh", "-c", "echo ready; read x"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line, "ready\n");
-        let root = Path::new("/tmp").join(format!("sandbox-{}-0", child.id()));
-        assert!(root.is_dir(), "{mode:?}: no {}", root.display());
-        stdin.write_all(b"\n").unwrap();
-        assert!(child.wait().unwrap().success());
-        assert!(
-            !root.exists(),
-            "{mode:?}: {} was left behind",
-            root.display()
+fn the_root_directory_goes_in_xdg_runtime_dir_else_tmp() {
+    for mode in modes("the_root_directory_goes_in_xdg_runtime_dir_else_tmp") {
+        assert_eq!(default_root_parent(mode, None), Path::new("/tmp"));
+        let base = Base::new("xdg", mode);
+        assert_eq!(default_root_parent(mode, Some(&base.path)), base.path);
+        base.assert_empty();
+        // Set, but not usable by this user: /tmp.
+        let missing = base.path.join("missing");
+        assert_eq!(default_root_parent(mode, Some(&missing)), Path::new("/tmp"));
+    }
+}
+
+#[test]
+fn new_session_detaches_the_command_from_the_terminal() {
+    for mode in modes("new_session_detaches_the_command_from_the_terminal") {
+        // Field 6 of stat is the session: 0 when its leader is outside the pid namespace
+        // (the caller's session), 1 when the sandbox's init leads a new one.
+        let script = "cut -d' ' -f6 /proc/self/stat";
+        assert_eq!(sh(mode, "session", script), "0\n", "{mode:?}");
+        let out = run_with(
+            mode,
+            "new_session",
+            &["--new-session"],
+            &["/bin/sh", "-c", script],
         );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "1\n", "{mode:?}");
     }
 }
 
