@@ -609,7 +609,8 @@ impl Namespace {
     /// nsfs file on `path`, the way `ip netns add` does: a network namespace persisted at
     /// `/run/netns/NAME` is usable with `ip netns exec NAME`.
     ///
-    /// `path` must not exist; its parent directory must. The file is created (mode 0) and the
+    /// `path` must be absolute and must not exist (a symlink there counts as existing); its
+    /// parent directory must exist. The file is created (mode 0) and the
     /// namespace is bind-mounted on it; if the mount fails the file is removed again. Needs
     /// `CAP_SYS_ADMIN` over the caller's mount namespace. A mount namespace cannot be persisted
     /// inside itself or a namespace created after it (the kernel refuses loops with `EINVAL`).
@@ -620,7 +621,7 @@ impl Namespace {
     ///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
     pub fn persist(&self, path: impl AsRef<Path>) -> Result<PersistedNamespace> {
         let path = path.as_ref();
-        check_path("persist path", path)?;
+        check_mount_path(path)?;
         let target = || Target::Path(path.to_path_buf());
         drop(
             rustix::fs::open(
@@ -651,8 +652,17 @@ impl Namespace {
     ///  - [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html)
     pub fn unpersist(path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        check_path("persist path", path)?;
+        check_mount_path(path)?;
         let target = || Target::Path(path.to_path_buf());
+        // Never follow a symlink to unmount something elsewhere.
+        let st =
+            rustix::fs::lstat(path).map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+            return Err(Error::invalid(
+                "persist path",
+                format!("{} is a symbolic link", path.display()),
+            ));
+        }
         let fs =
             rustix::fs::statfs(path).map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
         if fs.f_type as i64 != sys::NSFS_MAGIC {
@@ -665,6 +675,19 @@ impl Namespace {
         .map_err(|e| Error::os(Operation::Unmount, target(), e.into()))?;
         rustix::fs::unlink(path).map_err(|e| Error::os(Operation::Remove, target(), e.into()))
     }
+}
+
+/// A path to mount on or unmount: as [`check_path`], and absolute (a mount point relative to
+/// whatever the working directory happens to be is a mistake waiting to happen).
+fn check_mount_path(path: &Path) -> Result<()> {
+    check_path("persist path", path)?;
+    if !path.is_absolute() {
+        return Err(Error::invalid(
+            "persist path",
+            format!("{} is not absolute", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 fn check_path(what: &'static str, path: &Path) -> Result<()> {
@@ -935,6 +958,11 @@ impl Namespaces {
         match rustix::thread::move_into_thread_name_spaces(pidfd, flags) {
             Ok(()) => Ok(set),
             Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid: 0 }),
+            // setns answers EINVAL for an fd that is neither a namespace nor a pidfd.
+            Err(rustix::io::Errno::INVAL) if pidfd_pid(pidfd)?.is_none() => Err(Error::invalid(
+                "pidfd",
+                format!("fd {} is not a pidfd", pidfd.as_raw_fd()),
+            )),
             Err(e) => Err(Error::os(Operation::Setns, Target::Pidfd(set), e.into())),
         }
     }
