@@ -9,6 +9,7 @@
 //! Nothing here starts threads or changes the caller: it is safe to call [`list`] and then
 //! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
 
+pub use crate::status::ProcessStatus;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::ffi::CStr;
@@ -463,6 +464,19 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
         .collect();
     out.sort_unstable_by_key(|n| (n.id.ino(), n.id.kind(), n.id.dev()));
     Ok(out)
+}
+
+/// The scan behind [`list`] without the details: which processes (ascending pids) are in
+/// which namespace of the kinds in `kinds`. For [`lifecycle`](crate::lifecycle).
+pub(crate) fn processes_by_namespace(
+    kinds: NamespaceSet,
+) -> Result<HashMap<NamespaceId, Vec<u32>>> {
+    if kinds.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let dev = nsfs_dev()?;
+    let proc = proc_dir()?;
+    scan(proc.as_fd(), kinds, dev)
 }
 
 /// Reads every process's links: which namespace has which pids.

@@ -51,6 +51,7 @@ mod namespace;
 pub mod net;
 mod pidfd;
 mod spawn;
+mod status;
 mod sys;
 mod timens;
 

@@ -705,6 +705,45 @@ mod tests {
         assert_eq!(m.to_string(), "bind /usr on /r/usr (recursive, read-only)");
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn tmpfs_options_round_trip(size in proptest::option::of(any::<u64>()), mode in proptest::option::of(0u32..0o10000)) {
+            let mut m = Mount::tmpfs("/t");
+            if let Some(s) = size { m = m.size(s); }
+            if let Some(md) = mode { m = m.mode(md); }
+            let p = m.prepare().unwrap();
+            let data = p.data.as_ref().map(|d| d.to_str().unwrap().to_string()).unwrap_or_default();
+            let parsed: Vec<(&str, &str)> = data.split(',').filter(|x| !x.is_empty()).map(|kv| kv.split_once('=').unwrap()).collect();
+            prop_assert_eq!(parsed.iter().find(|(k, _)| *k == "size").map(|(_, v)| v.parse::<u64>().unwrap()), size);
+            prop_assert_eq!(parsed.iter().find(|(k, _)| *k == "mode").map(|(_, v)| u32::from_str_radix(v, 8).unwrap()), mode);
+            // fsconfig gets the same pairs, after the source.
+            prop_assert_eq!(p.options.len(), 1 + parsed.len());
+        }
+
+        #[test]
+        fn fs_options_become_data_and_fsconfig_pairs(opts in proptest::collection::vec(("[a-z_]{1,8}", proptest::option::of("[a-z0-9]{1,8}")), 0..5)) {
+            let mut m = Mount::fs("devpts", "/d");
+            for (k, v) in &opts { m = m.option(k.clone(), v.as_deref()); }
+            let p = m.prepare().unwrap();
+            let want: Vec<String> = opts.iter().map(|(k, v)| match v { Some(v) => format!("{k}={v}"), None => k.clone() }).collect();
+            prop_assert_eq!(p.data.map(|d| d.into_string().unwrap()).unwrap_or_default(), want.join(","));
+            prop_assert_eq!(p.options.len(), 1 + opts.len());
+            prop_assert!(m_display_is_one_line(&Mount::fs("devpts", "/d")));
+        }
+
+        #[test]
+        fn separators_in_option_text_are_rejected(k in "[a-z]{0,3}[,=][a-z]{0,3}") {
+            prop_assert!(Mount::fs("devpts", "/d").option(k.clone(), None).prepare().is_err());
+            prop_assert!(Mount::fs("devpts", "/d").option("x", Some(&k)).prepare().is_err() || !k.contains(','));
+        }
+    }
+
+    fn m_display_is_one_line(m: &Mount) -> bool {
+        !m.to_string().contains('\n')
+    }
+
     #[test]
     fn nul_bytes_are_rejected() {
         assert!(Mount::tmpfs("/a\0b").prepare().is_err());
