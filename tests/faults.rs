@@ -79,20 +79,6 @@ fn refuse(rules: &[Refuse]) -> R {
     Ok(())
 }
 
-fn no_children() -> bool {
-    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects; info is a live local.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let r = unsafe {
-        libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
-}
-
 fn out_of(cmd: &mut Command) -> Result<String, String> {
     let o = cmd.output().map_err(|e| format!("spawn: {e}"))?;
     ensure!(
@@ -465,7 +451,7 @@ fn time_offsets_after_a_process_entered_are_a_typed_error() {
             .unwrap_or("0")
             .parse()
             .unwrap_or(0.0);
-        ensure!(up >= 500_000.0, "uptime {up}");
+        ensure!(up.total_cmp(&500_000.0).is_ge(), "uptime {up}");
         // Now the offsets are frozen: a typed error that says why.
         let e = set_time_offsets(me, &[(TimeClock::Boottime, 1, 0)]).unwrap_err();
         ensure!(e.raw_os_error() == Some(libc::EACCES), "{e}");

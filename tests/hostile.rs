@@ -12,22 +12,6 @@ use linux_namespaces::{
     TimeClock, set_time_offsets,
 };
 
-fn no_children() -> bool {
-    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects; info is a live local.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let r = unsafe {
-        libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
-}
-
-type Check = fn(&Error) -> bool;
-
 fn invalid(e: &Error) -> bool {
     matches!(e, Error::InvalidInput { .. })
 }
@@ -41,14 +25,14 @@ fn errno(n: i32) -> impl Fn(&Error) -> bool {
     move |e: &Error| e.raw_os_error() == Some(n)
 }
 
+type Case = (
+    &'static str,
+    Box<dyn Fn() -> Result<(), Error>>,
+    Box<dyn Fn(&Error) -> bool>,
+);
+
 /// Runs every case, each checked for its error and for leaks.
-fn table(
-    cases: Vec<(
-        &str,
-        Box<dyn Fn() -> Result<(), Error>>,
-        Box<dyn Fn(&Error) -> bool>,
-    )>,
-) -> Result<(), String> {
+fn table(cases: Vec<Case>) -> Result<(), String> {
     let fds = open_fds();
     let mounts = mountinfo();
     for (what, f, check) in cases {
@@ -270,7 +254,7 @@ fn namespace_entry_points_reject_bad_input() {
             ),
             case!(
                 "unpersist a regular file",
-                Namespace::unpersist(&to_file.with_file_name("file")),
+                Namespace::unpersist(to_file.with_file_name("file")),
                 not_ns
             ),
             case!(

@@ -40,50 +40,7 @@ fn ip(s: &str) -> IpAddr {
 /// the profile of this test binary, before any child is forked.
 fn example() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile = exe
-            .parent()
-            .and_then(Path::parent)
-            .and_then(Path::file_name)
-            .and_then(|n| n.to_str())
-            .expect("the test binary is in <target>/<profile>/deps")
-            .to_owned();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args([
-                "build",
-                "--offline",
-                "--features",
-                "net",
-                "--example",
-                "netns",
-            ])
-            .arg("--message-format=json-render-diagnostics")
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-        match profile.as_str() {
-            "debug" => {}
-            "release" => {
-                cargo.arg("--release");
-            }
-            other => {
-                cargo.args(["--profile", other]);
-            }
-        }
-        let out = cargo.output().expect("running cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build --example netns failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "netns")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no executable for example netns")
-    })
+    BIN.get_or_init(|| example_binary("netns", &["net"]))
 }
 
 /// iproute2 `ip`, which the comparisons need (they fail, not skip, without it).

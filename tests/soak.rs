@@ -12,20 +12,6 @@ use std::time::Duration;
 use common::*;
 use linux_namespaces::{Command, Error, Mount, NamespaceSet, Propagation, Stdio, Step};
 
-fn no_children() -> bool {
-    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects; info is a live local.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let r = unsafe {
-        libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
-}
-
 fn spawns() -> usize {
     std::env::var("LNS_SOAK_SPAWNS")
         .ok()

@@ -1308,21 +1308,6 @@ fn parent_death_signal_kills_the_child_when_the_parent_exits() {
 // ---------------------------------------------------------------------------------------------
 // Errors: bad input before clone, failures at each step, nothing left behind
 
-/// No child process of this (forked) test process exists, running or zombie.
-fn no_children() -> bool {
-    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects; info is a live local.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let r = unsafe {
-        libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
-}
-
 #[test]
 fn bad_input_is_a_typed_error_before_any_process_and_leaks_nothing() {
     rootless(|| {

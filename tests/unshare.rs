@@ -37,48 +37,7 @@ fn modes(test: &str) -> Vec<Mode> {
 /// tests run, so this nested build proceeds.)
 fn ours() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| build_example("unshare"))
-}
-
-fn build_example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::file_name)
-        .and_then(|n| n.to_str())
-        .expect("the test binary is in <target>/<profile>/deps")
-        .to_owned();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--offline", "--example", name])
-        .arg("--message-format=json-render-diagnostics")
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            cargo.arg("--release");
-        }
-        other => {
-            cargo.args(["--profile", other]);
-        }
-    }
-    let out = cargo.output().expect("running cargo build");
-    assert!(
-        out.status.success(),
-        "cargo build --example {name} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let path = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
-    assert!(path.is_file(), "{} does not exist", path.display());
-    path
+    BIN.get_or_init(|| example_binary("unshare", &[]))
 }
 
 /// util-linux `unshare`, which the comparisons need (they fail, not skip, without it).

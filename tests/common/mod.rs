@@ -331,3 +331,79 @@ pub unsafe fn own(fd: i32) -> OwnedFd {
     // SAFETY: per the caller's contract.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
+
+/// No child of this (forked) test process exists, running or zombie (`waitid(P_ALL)` with
+/// `WNOHANG|WNOWAIT` answers `ECHILD`).
+pub fn no_children() -> bool {
+    // SAFETY: waitid with WNOHANG|WNOWAIT only inspects; info is a live local.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+}
+
+/// The binary of example `name`, built once per test binary with the same profile and the
+/// given features. `cargo test --test X` builds no examples, and cargo does not hold its build
+/// lock while tests run, so this nested build proceeds.
+pub fn example_binary(name: &str, features: &[&str]) -> std::path::PathBuf {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    if let Some(p) = built.get(name) {
+        return p.clone();
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .expect("the test binary is in <target>/<profile>/deps")
+        .to_owned();
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo
+        .args([
+            "build",
+            "--offline",
+            "--example",
+            name,
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
+    match profile.as_str() {
+        "debug" => {}
+        "release" => {
+            cargo.arg("--release");
+        }
+        other => {
+            cargo.args(["--profile", other]);
+        }
+    }
+    let out = cargo.output().expect("running cargo build");
+    assert!(
+        out.status.success(),
+        "cargo build --example {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no executable for example {name}"));
+    built.insert(name.to_string(), path.clone());
+    path
+}
