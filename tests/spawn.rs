@@ -771,8 +771,14 @@ fn t_only_passed_fds_reach_the_child(root: bool) -> R {
         .map_err(|e| e.to_string())?
         .into();
     let mut c = isolated(root, "cat", NamespaceSet::empty());
-    c.stdin(Stdio::Piped).stdout(Stdio::Null).fd(7, passed);
+    c.stdin(Stdio::Piped).stdout(Stdio::Piped).fd(7, passed);
     let mut child = c.spawn().map_err(|e| e.to_string())?;
+    // A round trip through cat: its dynamic loader, which opens libraries on fd 3 for a
+    // moment after execve, is done once cat echoes a line.
+    child.stdin.as_mut().unwrap().write_all(b"ready\n").map_err(|e| e.to_string())?;
+    let mut echo = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut echo).map_err(|e| e.to_string())?;
+    ensure!(echo == "ready\n", "{echo:?}");
     let fds: Vec<i32> = {
         let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
             .map_err(|e| e.to_string())?
