@@ -143,6 +143,53 @@ pub enum Error {
         /// The network namespace it was looked up in.
         ns: NamespaceId,
     },
+    /// A persisted namespace still has processes in it, so its bind mount was left in place;
+    /// removing it anyway takes an explicit `force`
+    /// (see [`lifecycle::remove`](crate::lifecycle::remove)).
+    #[error(
+        "{} holds {id}, which {} process(es) are still in (pid {}{}); not removed without force",
+        path.display(),
+        pids.len(),
+        pids.first().copied().unwrap_or(0),
+        if pids.len() > 1 { ", ..." } else { "" }
+    )]
+    NamespaceInUse {
+        /// The mount point.
+        path: PathBuf,
+        /// The namespace mounted there.
+        id: NamespaceId,
+        /// The processes found in it.
+        pids: Vec<u32>,
+    },
+    /// A mount listed from another mount namespace's table cannot be unmounted from the
+    /// caller's (`umount2(2)` acts on the caller's mount namespace only).
+    #[error(
+        "{} is mounted in {mount_namespace}, not in the caller's {caller}; enter that mount namespace to remove it",
+        path.display()
+    )]
+    ForeignMount {
+        /// The mount point, as that mount namespace sees it.
+        path: PathBuf,
+        /// The mount namespace whose table lists the mount.
+        mount_namespace: NamespaceId,
+        /// The caller's mount namespace.
+        caller: NamespaceId,
+    },
+    /// A mount point no longer holds the namespace a listing found there (it was unmounted,
+    /// or something else was mounted over it since); nothing was unmounted.
+    #[error(
+        "{} no longer holds {expected}{}; nothing was unmounted",
+        path.display(),
+        FoundSuffix(found)
+    )]
+    MountChanged {
+        /// The mount point.
+        path: PathBuf,
+        /// The namespace the listing found there.
+        expected: NamespaceId,
+        /// What the path holds now, if it is a namespace at all.
+        found: Option<NamespaceId>,
+    },
 }
 
 impl Error {
@@ -174,6 +221,7 @@ impl Error {
             Error::NoSuchLink { .. } => Some(libc::ENODEV),
             Error::NoSuchProcess { .. } => Some(libc::ESRCH),
             Error::OutOfScope { .. } => Some(libc::EPERM),
+            Error::NamespaceInUse { .. } => Some(libc::EBUSY),
             _ => None,
         }
     }
@@ -191,6 +239,18 @@ impl Error {
     }
 }
 
+/// ` (it holds net:[...] now)` or ` (it is no longer mounted)` for [`Error::MountChanged`].
+struct FoundSuffix<'a>(&'a Option<NamespaceId>);
+
+impl fmt::Display for FoundSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, " (it holds {id} now)"),
+            None => f.write_str(" (it is no longer mounted there)"),
+        }
+    }
+}
+
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
@@ -202,6 +262,9 @@ impl From<Error> for io::Error {
             }
             Error::NotApplicable { .. } | Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::OutOfScope { .. } => io::ErrorKind::PermissionDenied,
+            Error::NamespaceInUse { .. } => io::ErrorKind::ResourceBusy,
+            Error::ForeignMount { .. } => io::ErrorKind::InvalidInput,
+            Error::MountChanged { .. } => io::ErrorKind::NotFound,
         };
         io::Error::new(kind, e)
     }

@@ -228,7 +228,13 @@ fn pid_for_children_by_pidfd(tid: u32) -> Result<Namespace> {
     match sys::pidfd_get_pid_for_children(pidfd.as_fd()) {
         Ok(fd) => Namespace::with_kind(fd, kind, target),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::NoSuchProcess { pid: tid }),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)) => {
+        // An old kernel, or the ioctl refused by policy (seccomp).
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOTTY | libc::EINVAL | libc::ENOSYS)
+            ) =>
+        {
             Err(unsupported())
         }
         Err(e) => Err(Error::os(Operation::PidfdGetNamespace, target(), e)),
@@ -463,6 +469,11 @@ impl Namespace {
     /// kernel in a multithreaded process; do it in a forked child. Other kinds need
     /// `CAP_SYS_ADMIN` unless a user namespace is created in the same call.
     ///
+    /// The handles are opened after `unshare(2)` succeeded: if opening one fails (a new pid
+    /// namespace on a kernel before 6.11, see
+    /// [`current_for_children`](Self::current_for_children)), the error is returned but the
+    /// caller is in the new namespaces all the same.
+    ///
     /// # References
     ///  - [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html)
     pub fn unshare(set: NamespaceSet) -> Result<Namespaces> {
@@ -477,9 +488,11 @@ impl Namespace {
     /// Moves the calling thread into this namespace (`setns(2)`).
     ///
     /// Needs `CAP_SYS_ADMIN` in the user namespace that owns the target (for a user namespace:
-    /// in the target itself). Entering a pid or time namespace affects only children created
-    /// afterwards. The kernel refuses to move a multithreaded process into a user or mount
-    /// namespace; the error then carries [`Hint::MultiThreaded`](crate::Hint::MultiThreaded).
+    /// in the target itself). Entering a pid namespace affects only children created
+    /// afterwards (`pid_for_children`); entering a time namespace moves the caller and its
+    /// future children. The kernel refuses to move a multithreaded process into a user or
+    /// mount namespace (`EINVAL`) or a time namespace (`EUSERS`); the error then carries
+    /// [`Hint::MultiThreaded`](crate::Hint::MultiThreaded).
     ///
     /// # References
     ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
