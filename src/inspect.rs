@@ -115,20 +115,9 @@ const fn link_path(kind: NamespaceKind) -> &'static CStr {
 
 /// The inode in a link text of the expected kind (`net:[4026531840]` → 4026531840).
 fn parse_link_ino(text: &[u8], kind: NamespaceKind) -> Option<u64> {
-    let digits = text
-        .strip_prefix(kind.proc_name().as_bytes())?
-        .strip_prefix(b":[")?
-        .strip_suffix(b"]")?;
-    if digits.is_empty() || digits.len() > 20 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        if d.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        } else {
-            None
-        }
-    })
+    crate::namespace::parse_link_bytes(text)
+        .filter(|(k, _)| *k == kind)
+        .map(|(_, ino)| ino)
 }
 
 /// `/proc/<pid>/ns` for a pid given as its decimal digits, as a C string in `buf`.

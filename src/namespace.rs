@@ -72,19 +72,12 @@ impl NamespaceId {
     ///  - [readlink(2)](https://man7.org/linux/man-pages/man2/readlink.2.html),
     ///    [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn parse_link(text: &str, dev: u64) -> Result<Self> {
-        let bad = || {
+        let (kind, ino) = parse_link_bytes(text.as_bytes()).ok_or_else(|| {
             Error::invalid(
                 "namespace link text",
                 format!("{text:?} is not like net:[4026531840]"),
             )
-        };
-        let (name, rest) = text.split_once(":[").ok_or_else(bad)?;
-        let digits = rest.strip_suffix(']').ok_or_else(bad)?;
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let kind = NamespaceKind::from_proc_name(name).ok_or_else(bad)?;
-        let ino = digits.parse().map_err(|_| bad())?;
+        })?;
         Ok(NamespaceId { kind, dev, ino })
     }
 
@@ -101,6 +94,28 @@ impl NamespaceId {
             ino: st.st_ino,
         })
     }
+}
+
+/// Parses link text `kind:[inode]` without allocating (the inspector calls this for every
+/// link of every process).
+pub(crate) fn parse_link_bytes(text: &[u8]) -> Option<(NamespaceKind, u64)> {
+    let sep = text.iter().position(|&b| b == b':')?;
+    let (name, rest) = text.split_at(sep);
+    let digits = rest.strip_prefix(b":[")?.strip_suffix(b"]")?;
+    let kind = NamespaceKind::ALL
+        .into_iter()
+        .find(|k| k.proc_name().as_bytes() == name)?;
+    if digits.is_empty() {
+        return None;
+    }
+    let ino = digits.iter().try_fold(0u64, |n, &d| {
+        if d.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        } else {
+            None
+        }
+    })?;
+    Some((kind, ino))
 }
 
 impl fmt::Display for NamespaceId {
