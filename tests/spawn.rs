@@ -212,6 +212,62 @@ fn rootless_multi_range_map_is_refused_before_clone() {
     .unwrap()
 }
 
+#[test]
+fn newidmap_maps_subordinate_ranges_rootless() {
+    let test = "newidmap_maps_subordinate_ranges_rootless";
+    let tools = std::path::Path::new("/usr/bin/newuidmap").exists()
+        && std::path::Path::new("/usr/bin/newgidmap").exists();
+    let granted = |f: &str| {
+        std::fs::read_to_string(f)
+            .is_ok_and(|t| t.lines().any(|l| l.starts_with("nobody:100000:65536")))
+    };
+    if !require_setup(test, tools, "newuidmap/newgidmap (package uidmap)")
+        || !require_setup(
+            test,
+            granted("/etc/subuid") && granted("/etc/subgid"),
+            "'nobody:100000:65536' in /etc/subuid and /etc/subgid",
+        )
+        || !require_root(test)
+    {
+        return;
+    }
+    rootless(|| {
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        let umap: IdMap = format!("0 {uid} 1\n1 100000 65536")
+            .parse()
+            .map_err(|e: Error| e.to_string())?;
+        let gmap: IdMap = format!("0 {gid} 1\n1 100000 65536")
+            .parse()
+            .map_err(|e: Error| e.to_string())?;
+        let out = stdout_of(
+            Command::new("/bin/sh")
+                .args(["-c", "cat /proc/self/uid_map /proc/self/gid_map"])
+                .unshare(NamespaceSet::USER)
+                .uid_map(umap)
+                .gid_map(gmap)
+                .use_newidmap(true),
+        )?;
+        let l: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        ensure!(l.len() == 4, "{out}");
+        ensure!(
+            l[0] == ["0", &uid.to_string(), "1"] && l[1] == ["1", "100000", "65536"],
+            "{out}"
+        );
+        ensure!(
+            l[2] == ["0", &gid.to_string(), "1"] && l[3] == ["1", "100000", "65536"],
+            "{out}"
+        );
+        Ok(())
+    })
+    .unwrap()
+}
+
 fn t_hostname_and_domainname(root: bool) -> R {
     let before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let out = stdout_of(
@@ -775,9 +831,16 @@ fn t_only_passed_fds_reach_the_child(root: bool) -> R {
     let mut child = c.spawn().map_err(|e| e.to_string())?;
     // A round trip through cat: its dynamic loader, which opens libraries on fd 3 for a
     // moment after execve, is done once cat echoes a line.
-    child.stdin.as_mut().unwrap().write_all(b"ready\n").map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"ready\n")
+        .map_err(|e| e.to_string())?;
     let mut echo = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut echo).map_err(|e| e.to_string())?;
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut echo)
+        .map_err(|e| e.to_string())?;
     ensure!(echo == "ready\n", "{echo:?}");
     let fds: Vec<i32> = {
         let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))

@@ -36,6 +36,20 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
+/// Like [`require_root`], for something else the machine must provide (a tool, a config
+/// line): outside CI a visible `SKIP` line and `false`; under `CI=true` a failure naming it.
+pub fn require_setup(test: &str, present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "{test}: missing {what}, and CI=true forbids skipping (.ci/run sets it up)"
+    );
+    eprintln!("SKIP {test}: missing {what} (.ci/run installs it)");
+    false
+}
+
 fn pipe() -> (std::fs::File, std::fs::File) {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
     (std::fs::File::from(r), std::fs::File::from(w))
