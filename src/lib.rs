@@ -1,19 +1,24 @@
-//! Linux namespaces as typed, owned handles.
+//! Linux namespaces as typed, owned handles, and a spawner that puts processes into them.
 //!
 //! * [`Namespace`]: an owned namespace fd with its [`NamespaceKind`] and [`NamespaceId`]:
 //!   open one of any process, of the caller, by path or through a pidfd; create new ones with
 //!   [`Namespace::unshare`]; enter one with [`Namespace::enter`] or a whole set with
 //!   [`Namespaces::enter`] / [`Namespaces::enter_process`]; walk to its parent and owner; keep
 //!   it alive on a bind mount with [`Namespace::persist`].
+//! * [`Command`] and [`Child`]: spawn a program into new or existing namespaces with
+//!   `clone3(2)`, with id maps, host name, mount steps ([`Mount`]), time offsets, cgroup
+//!   placement, fd passing and the usual process settings; every failing setup step comes
+//!   back as [`Error::Spawn`] naming the [`Step`].
 //! * [`inspect`]: which namespaces a process is in, whether two processes share one, and a
 //!   system-wide listing like `lsns(8)`.
+//! * `net` (cargo feature `net`): configure a network namespace by handle over netlink.
 //!
 //! The crate decides no policy: it isolates what the caller asks for and nothing else.
 //!
 //! # Quick start
 //!
 //! ```
-//! use linux_namespaces::{inspect, Namespace, NamespaceKind};
+//! use linux_namespaces::{inspect, Command, Mount, Namespace, NamespaceKind, NamespaceSet};
 //!
 //! # fn main() -> linux_namespaces::Result<()> {
 //! // A handle to the caller's network namespace, and its id as `readlink` shows it.
@@ -23,6 +28,17 @@
 //! // The same namespace, found through /proc for this process.
 //! let me = inspect::ProcessNamespaces::of(std::process::id())?;
 //! assert_eq!(me.get(NamespaceKind::Network), Some(net.id()));
+//!
+//! // A shell as root of a new user namespace and PID 1 of a new pid namespace, with its own
+//! // host name and /proc; no privileges needed.
+//! let out = Command::new("/bin/sh")
+//!     .args(["-c", "id -u; hostname; echo $$"])
+//!     .unshare(NamespaceSet::USER | NamespaceSet::PID | NamespaceSet::MOUNT | NamespaceSet::UTS)
+//!     .map_root()
+//!     .hostname("box")
+//!     .mount(Mount::proc("/proc"))
+//!     .output()?;
+//! assert_eq!(out.stdout, b"0\nbox\n1\n");
 //!
 //! // Every network namespace on the system, like `lsns -t net`.
 //! for ns in inspect::list(NamespaceKind::Network.into())? {
@@ -34,17 +50,23 @@
 //!
 //! # Kernel requirements
 //!
-//! Everything here needs Linux 4.11 or newer (`NS_GET_NSTYPE`). Newer kernels are used where
-//! they help: `setns(2)` with a pidfd (5.8) makes [`Namespaces::enter_process`] atomic, and the
-//! `PIDFD_GET_*_NAMESPACE` ioctls (6.11) open namespaces of a pidfd without `/proc`.
+//! Handles need Linux 4.11 or newer (`NS_GET_NSTYPE`), the spawner 5.3 (`clone3`). Newer
+//! kernels are used where they help: `setns(2)` with a pidfd (5.8) makes
+//! [`Namespaces::enter_process`] atomic, `openat2` and the new mount API (5.6) make mount steps
+//! symlink-safe, and the `PIDFD_GET_*_NAMESPACE` ioctls (6.11) open namespaces of a pidfd
+//! without `/proc`. The README has the full table.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod asyncio;
 mod error;
+mod group;
 mod idmap;
 pub mod inspect;
 mod kind;
+pub mod lifecycle;
 mod mount;
 mod namespace;
 #[cfg(feature = "net")]
@@ -56,6 +78,7 @@ mod sys;
 mod timens;
 
 pub use error::{Error, Hint, Operation, Result, Target, errno_name};
+pub use group::{GroupSetup, NamespaceGroup};
 pub use idmap::{IdMap, IdRange};
 pub use kind::{NamespaceKind, NamespaceSet};
 pub use mount::{Mount, Propagation};
