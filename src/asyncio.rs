@@ -1,0 +1,152 @@
+//! Awaiting a child's exit on tokio's reactor (feature `tokio`): [`Child::wait_async`] and
+//! [`PidFd::wait_async`].
+//!
+//! A pidfd becomes readable when its process exits (`poll(2)` reports `POLLIN`). The pidfd is
+//! registered with the reactor of the running tokio runtime (`tokio::io::unix::AsyncFd`, an
+//! `epoll(7)` registration), the task sleeps until the fd is readable, and then the child is
+//! reaped with `waitid(P_PIDFD, WNOHANG)`. No thread is started and none is blocked, however
+//! many children are awaited: a current-thread runtime awaits hundreds of children on its one
+//! thread.
+//!
+//! # Cancellation
+//! The future only borrows the child. Dropping it before it completes (for example when
+//! `tokio::time::timeout` elapses, or in a losing `select!` branch) deregisters the pidfd
+//! and leaves the child exactly as it was: still running or exited-but-unreaped, and still
+//! waitable with [`Child::wait`], [`Child::try_wait`] or another `wait_async`. Nothing is
+//! killed and nothing is reaped behind the caller's back; the pidfd stays open in the child's
+//! handle, so a recycled pid can never be hit later.
+//!
+//! To make sure a child does not outlive the task awaiting it (a task that is aborted drops
+//! its futures and the `Child` it owns), spawn it with
+//! [`Command::kill_on_drop`](crate::Command::kill_on_drop): dropping the `Child` then sends
+//! `SIGKILL` and reaps it. That reap is a blocking `waitid(2)`, but after `SIGKILL` it is
+//! short (the process is already dying).
+//!
+//! # References
+//!  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html) ("the file
+//!    descriptor becomes readable when the process terminates"),
+//!    [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html),
+//!    [epoll(7)](https://man7.org/linux/man-pages/man7/epoll.7.html)
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::ExitStatus;
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use crate::error::{Error, Operation, Result, Target};
+use crate::pidfd::PidFd;
+use crate::spawn::Child;
+
+fn reactor_error(pid: u32, e: io::Error) -> Error {
+    Error::os(Operation::Wait, Target::Process { pid, kind: None }, e)
+}
+
+/// Waits on the reactor until `reap` (a `WNOHANG` reap) reports a status.
+async fn wait_readable(
+    pidfd: io::Result<OwnedFd>,
+    pid: u32,
+    mut reap: impl FnMut() -> Result<Option<ExitStatus>>,
+) -> Result<ExitStatus> {
+    if let Some(status) = reap()? {
+        return Ok(status);
+    }
+    // `pidfd` is a duplicate of the caller's, which the registration owns: it is open, and the
+    // same file description, for exactly as long as the registration exists, whatever happens
+    // to the caller's handle and however the future is dropped or forgotten. That is the whole
+    // contract of the registration (tokio #8587 deprecated the safe constructor only because
+    // callers could break it; owning the fd keeps it), so no `unsafe` is needed. It also
+    // leaves `self` free to be borrowed mutably by the reaps.
+    let owned = pidfd.map_err(|e| reactor_error(pid, e))?;
+    #[allow(deprecated)]
+    let registration =
+        AsyncFd::with_interest(owned, Interest::READABLE).map_err(|e| reactor_error(pid, e))?;
+    loop {
+        let mut ready = registration
+            .readable()
+            .await
+            .map_err(|e| reactor_error(pid, e))?;
+        // Readable means exited: the reap finds the status. The check is repeated anyway
+        // because readiness can be stale (it is edge-triggered and cached by the reactor).
+        if let Some(status) = reap()? {
+            return Ok(status);
+        }
+        ready.clear_ready();
+    }
+}
+
+impl PidFd {
+    /// Waits for the process to exit without blocking the thread, and reaps it: the pidfd is
+    /// registered with the current tokio runtime's reactor (`epoll(7)`), the task sleeps until
+    /// the pidfd is readable, then `waitid(P_PIDFD, WEXITED | WNOHANG)` reaps it. Feature
+    /// `tokio`.
+    ///
+    /// Cancel-safe: dropping the future leaves the process as it was (running, or exited and
+    /// not yet reaped) and still waitable; see [`Child::wait_async`].
+    ///
+    /// # Errors
+    /// [`Error::Os`] with [`Operation::Wait`] if `waitid` fails or the reactor refuses the fd.
+    ///
+    /// # Panics
+    /// When polled outside a tokio runtime, or in one built without `enable_io()`
+    /// (`AsyncFd` needs the reactor).
+    ///
+    /// # References
+    ///  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html),
+    ///    [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html),
+    ///    [epoll(7)](https://man7.org/linux/man-pages/man7/epoll.7.html)
+    #[doc(alias = "waitid")]
+    pub async fn wait_async(&mut self) -> Result<ExitStatus> {
+        let (pid, fd) = (self.pid(), self.as_fd().try_clone_to_owned());
+        wait_readable(fd, pid, || self.try_wait()).await
+    }
+}
+
+impl Child {
+    /// Closes stdin (as [`wait`](Self::wait) does) and waits for the child to exit without
+    /// blocking the thread, then reaps it. See [`PidFd::wait_async`]: the child's pidfd is
+    /// registered with the tokio reactor; no thread per child. Feature `tokio`.
+    ///
+    /// Cancel-safe: dropping the future (a `tokio::time::timeout` that elapses, a `select!`
+    /// branch that loses) leaves the child running or unreaped, and still waitable:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> linux_namespaces::Result<()> {
+    /// use std::time::Duration;
+    /// use linux_namespaces::Command;
+    ///
+    /// let mut child = Command::new("sleep").arg("60").spawn()?;
+    /// match tokio::time::timeout(Duration::from_secs(1), child.wait_async()).await {
+    ///     Ok(status) => println!("exited: {}", status?),
+    ///     Err(_elapsed) => {
+    ///         // The wait was cancelled; the child is untouched. Stop and reap it.
+    ///         child.kill()?;
+    ///         println!("killed: {}", child.wait_async().await?);
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// A `Child` dropped without being reaped stays a zombie until the process exits, as with
+    /// `std::process`; [`Command::kill_on_drop`](crate::Command::kill_on_drop) kills and reaps
+    /// it on drop instead, which covers a task that is aborted while it awaits.
+    ///
+    /// # Errors
+    /// [`Error::Os`] with [`Operation::Wait`] if `waitid` fails or the reactor refuses the fd.
+    ///
+    /// # Panics
+    /// When polled outside a tokio runtime, or in one built without `enable_io()`.
+    ///
+    /// # References
+    ///  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html),
+    ///    [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html),
+    ///    [epoll(7)](https://man7.org/linux/man-pages/man7/epoll.7.html)
+    #[doc(alias = "waitid")]
+    pub async fn wait_async(&mut self) -> Result<ExitStatus> {
+        drop(self.stdin.take());
+        let (pid, fd) = (self.id(), self.pidfd().as_fd().try_clone_to_owned());
+        wait_readable(fd, pid, || self.try_wait()).await
+    }
+}

@@ -1,0 +1,530 @@
+//! Specification of `lifecycle`: listing persisted namespaces, telling the ones in use from
+//! orphans, removing orphans, and never touching what must stay.
+//!
+//! Every test works in a forked child that first unshares a mount namespace, makes `/`
+//! rprivate and mounts a fresh tmpfs to persist into, so no mount reaches the host's table
+//! and no file lands on the host's filesystem. Root-only tests start with `require_root`.
+
+mod common;
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use linux_namespaces::lifecycle::{self, MountTable, Persisted};
+use linux_namespaces::{Error, NamespaceId};
+
+trait Ctx<T> {
+    fn ctx(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+/// A mount namespace of the caller's own with every mount private, and a fresh tmpfs at
+/// `/tmp/lifecycle` to work in. Returns that directory.
+fn private_workdir() -> Result<PathBuf, String> {
+    Namespace::unshare(NamespaceSet::MOUNT).ctx("unshare(MOUNT)")?;
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
+    )
+    .ctx("make / rprivate")?;
+    let dir = PathBuf::from("/tmp");
+    rustix::mount::mount(
+        "tmpfs",
+        &dir,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )
+    .ctx("mount tmpfs on /tmp")?;
+    let dir = dir.join("lifecycle");
+    std::fs::create_dir(&dir).ctx("mkdir")?;
+    Ok(dir)
+}
+
+/// The persisted namespaces of the caller's table whose mount points are under `dir`.
+fn persisted_under(dir: &Path) -> Result<Vec<Persisted>, String> {
+    Ok(lifecycle::persisted(MountTable::Caller)
+        .ctx("persisted")?
+        .into_iter()
+        .filter(|p| p.mount.mount_point.starts_with(dir))
+        .collect())
+}
+
+fn entry<'a>(list: &'a [Persisted], path: &Path) -> Result<&'a Persisted, String> {
+    list.iter()
+        .find(|p| p.mount.mount_point == path)
+        .ok_or_else(|| format!("{} not listed: {list:?}", path.display()))
+}
+
+/// Persists the namespace of `kind` of a holder that then exits: an orphan.
+fn orphan(kind: NamespaceKind, at: &Path) -> Result<NamespaceId, String> {
+    let holder = Holder::new(kind.into());
+    let ns = Namespace::open(holder.pid, kind).ctx("open")?;
+    let id = ns.id();
+    ns.persist(at).ctx("persist")?;
+    drop(ns);
+    drop(holder);
+    Ok(id)
+}
+
+fn is_mount_point(path: &Path) -> bool {
+    mountinfo()
+        .lines()
+        .filter_map(linux_namespaces::inspect::parse_mountinfo_line)
+        .any(|m| m.mount_point == path)
+}
+
+#[test]
+fn persisted_namespaces_in_use_and_orphaned_are_told_apart() {
+    if !require_root("persisted_namespaces_in_use_and_orphaned_are_told_apart") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let holder = Holder::new(NamespaceSet::NET | NamespaceSet::UTS);
+        // A space in the name: mountinfo escapes it and the path must come back whole.
+        let used_path = dir.join("in use");
+        let used = Namespace::open(holder.pid, NamespaceKind::Network).ctx("open")?;
+        used.persist(&used_path).ctx("persist")?;
+        let uts_path = dir.join("uts");
+        Namespace::open(holder.pid, NamespaceKind::Uts)
+            .ctx("open uts")?
+            .persist(&uts_path)
+            .ctx("persist uts")?;
+        let orphan_path = dir.join("orphan");
+        let orphan_id = orphan(NamespaceKind::Ipc, &orphan_path)?;
+
+        let list = persisted_under(&dir)?;
+        ensure!(list.len() == 3, "{list:?}");
+        let u = entry(&list, &used_path)?;
+        ensure!(u.mount.id == used.id(), "{u:?}");
+        ensure!(u.mount.kind() == NamespaceKind::Network, "{u:?}");
+        ensure!(!u.is_orphaned() && u.pids == vec![holder.pid], "{u:?}");
+        let t = entry(&list, &uts_path)?;
+        ensure!(t.mount.kind() == NamespaceKind::Uts, "{t:?}");
+        ensure!(t.pids == vec![holder.pid], "{t:?}");
+        let o = entry(&list, &orphan_path)?;
+        ensure!(o.mount.id == orphan_id && o.is_orphaned(), "{o:?}");
+        let caller_mnt = Namespace::current(NamespaceKind::Mount).ctx("mnt")?.id();
+        ensure!(
+            list.iter().all(|p| p.mount.mount_namespace == caller_mnt),
+            "{list:?}"
+        );
+
+        let orphans = lifecycle::orphans(MountTable::Caller).ctx("orphans")?;
+        ensure!(
+            orphans.iter().any(|p| p.mount.mount_point == orphan_path)
+                && !orphans
+                    .iter()
+                    .any(|p| p.mount.mount_point == used_path || p.mount.mount_point == uts_path),
+            "{orphans:?}"
+        );
+
+        // When the last process leaves, the namespace in use becomes an orphan too.
+        drop(holder);
+        let list = persisted_under(&dir)?;
+        ensure!(list.iter().all(Persisted::is_orphaned), "{list:?}");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn cleanup_removes_exactly_the_orphans() {
+    if !require_root("cleanup_removes_exactly_the_orphans") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let holder = Holder::new(NamespaceSet::NET);
+        let used_path = dir.join("used");
+        Namespace::open(holder.pid, NamespaceKind::Network)
+            .ctx("open")?
+            .persist(&used_path)
+            .ctx("persist")?;
+        let orphans = [
+            (NamespaceKind::Network, dir.join("orphan-net")),
+            (NamespaceKind::Ipc, dir.join("orphan-ipc")),
+            (NamespaceKind::Uts, dir.join("sub/orphan uts")),
+        ];
+        std::fs::create_dir(dir.join("sub")).ctx("mkdir sub")?;
+        for (kind, path) in &orphans {
+            orphan(*kind, path)?;
+        }
+        // An orphan outside the directory cleaned: it stays.
+        let outside = dir.parent().unwrap().join("outside");
+        orphan(NamespaceKind::Network, &outside)?;
+        // Mounts that are not nsfs in the same directory: a bind-mounted regular file and a
+        // tmpfs. They stay whatever is mounted near them.
+        let plain = dir.join("plain");
+        std::fs::write(dir.parent().unwrap().join("plain-src"), b"x").ctx("write")?;
+        std::fs::write(&plain, b"").ctx("write")?;
+        rustix::mount::mount_bind(dir.parent().unwrap().join("plain-src"), &plain)
+            .ctx("bind a plain file")?;
+        let tmp = dir.join("tmp");
+        std::fs::create_dir(&tmp).ctx("mkdir")?;
+        rustix::mount::mount(
+            "tmpfs",
+            &tmp,
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .ctx("mount tmpfs")?;
+
+        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
+        let mut removed: Vec<PathBuf> = done
+            .removed
+            .iter()
+            .map(|p| p.mount.mount_point.clone())
+            .collect();
+        removed.sort();
+        let mut expected: Vec<PathBuf> = orphans.iter().map(|(_, p)| p.clone()).collect();
+        expected.sort();
+        ensure!(
+            removed == expected,
+            "removed {removed:?}, expected {expected:?}"
+        );
+        ensure!(done.failed.is_empty(), "failed: {:?}", done.failed);
+        ensure!(
+            done.in_use.len() == 1 && done.in_use[0].mount.mount_point == used_path,
+            "in use: {:?}",
+            done.in_use
+        );
+        for (_, path) in &orphans {
+            ensure!(!is_mount_point(path), "{} still mounted", path.display());
+            ensure!(!path.exists(), "{} still exists", path.display());
+        }
+        ensure!(
+            is_mount_point(&used_path),
+            "the namespace in use was unmounted"
+        );
+        ensure!(is_mount_point(&outside), "the orphan outside was unmounted");
+        ensure!(is_mount_point(&plain), "the plain bind mount was unmounted");
+        ensure!(is_mount_point(&tmp), "the tmpfs was unmounted");
+        ensure!(
+            std::fs::read(&plain).ctx("read")? == b"x",
+            "the plain bind mount changed"
+        );
+        // Nothing orphaned is left under the directory; a second cleanup has nothing to do.
+        let again = lifecycle::cleanup(&dir).ctx("cleanup again")?;
+        ensure!(
+            again.removed.is_empty() && again.failed.is_empty() && again.in_use.len() == 1,
+            "{again:?}"
+        );
+        drop(holder);
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn remove_refuses_a_namespace_in_use_unless_forced() {
+    if !require_root("remove_refuses_a_namespace_in_use_unless_forced") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let holder = Holder::new(NamespaceSet::NET);
+        let path = dir.join("used");
+        let ns = Namespace::open(holder.pid, NamespaceKind::Network).ctx("open")?;
+        ns.persist(&path).ctx("persist")?;
+        let id = ns.id();
+        drop(ns);
+        let p = entry(&persisted_under(&dir)?, &path)?.clone();
+
+        match lifecycle::remove(&p, false) {
+            Err(Error::NamespaceInUse {
+                path: ref at,
+                id: got,
+                ref pids,
+            }) => {
+                ensure!(
+                    at == &path && got == id && pids == &vec![holder.pid],
+                    "{at:?} {got} {pids:?}"
+                );
+            }
+            other => return Err(format!("remove without force: {other:?}")),
+        }
+        ensure!(is_mount_point(&path), "unmounted without force");
+
+        lifecycle::remove(&p, true).ctx("forced remove")?;
+        ensure!(
+            !is_mount_point(&path),
+            "still mounted after a forced remove"
+        );
+        ensure!(!path.exists(), "file left after a forced remove");
+        // Only the name is gone: the holder is still in the namespace.
+        let still = Namespace::open(holder.pid, NamespaceKind::Network).ctx("reopen")?;
+        ensure!(still.id() == id, "holder moved to {}", still.id());
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_stale_listing_is_checked_again_before_removing() {
+    if !require_root("a_stale_listing_is_checked_again_before_removing") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let path = dir.join("net");
+        let holder = Holder::new(NamespaceSet::NET);
+        let ns = Namespace::open(holder.pid, NamespaceKind::Network).ctx("open")?;
+        ns.persist(&path).ctx("persist")?;
+        drop(holder);
+        let listed = persisted_under(&dir)?;
+        let orphan = entry(&listed, &path)?.clone();
+        ensure!(orphan.is_orphaned(), "{orphan:?}");
+        // A process enters the namespace after the listing: removal scans again and refuses.
+        let mut child = linux_namespaces::Command::new("/bin/sh")
+            .args(["-c", "read _"])
+            .stdin(linux_namespaces::Stdio::Piped)
+            .join(&ns)
+            .ctx("join")?
+            .spawn()
+            .ctx("spawn")?;
+        match lifecycle::remove(&orphan, false) {
+            Err(Error::NamespaceInUse { ref pids, .. }) if pids == &vec![child.id()] => {}
+            other => return Err(format!("remove of a stale orphan: {other:?}")),
+        }
+        ensure!(is_mount_point(&path), "unmounted");
+        child.wait().ctx("wait")?;
+        drop(ns);
+        lifecycle::remove(&orphan, false).ctx("remove once orphaned again")?;
+        ensure!(!is_mount_point(&path), "still mounted");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_mount_that_is_not_nsfs_is_never_touched() {
+    if !require_root("a_mount_that_is_not_nsfs_is_never_touched") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let path = dir.join("ns");
+        orphan(NamespaceKind::Uts, &path)?;
+        let p = entry(&persisted_under(&dir)?, &path)?.clone();
+        // A plain file is bind-mounted over the namespace after the listing.
+        let src = dir.join("plain");
+        std::fs::write(&src, b"plain").ctx("write")?;
+        rustix::mount::mount_bind(&src, &path).ctx("bind over")?;
+        let before = mountinfo();
+
+        for force in [false, true] {
+            match lifecycle::remove(&p, force) {
+                Err(Error::NotANamespace { .. }) => {}
+                other => return Err(format!("remove (force {force}): {other:?}")),
+            }
+        }
+        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
+        ensure!(done.removed.is_empty(), "{done:?}");
+        ensure!(
+            matches!(
+                done.failed.as_slice(),
+                [(f, Error::NotANamespace { .. })] if f.mount.mount_point == path
+            ),
+            "{done:?}"
+        );
+        ensure!(mountinfo() == before, "the mount table changed");
+        ensure!(
+            std::fs::read(&path).ctx("read")? == b"plain",
+            "the plain mount changed"
+        );
+        // Once the plain mount is gone, the namespace underneath is removable.
+        rustix::mount::unmount(&path, rustix::mount::UnmountFlags::empty()).ctx("umount")?;
+        lifecycle::remove(&p, false).ctx("remove")?;
+        ensure!(!is_mount_point(&path) && !path.exists(), "not removed");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn removing_a_mount_that_is_gone_is_mount_changed_and_unmounts_nothing() {
+    if !require_root("removing_a_mount_that_is_gone_is_mount_changed_and_unmounts_nothing") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let path = dir.join("ns");
+        let id = orphan(NamespaceKind::Network, &path)?;
+        let p = entry(&persisted_under(&dir)?, &path)?.clone();
+        Namespace::unpersist(&path).ctx("unpersist")?;
+        // Something else is persisted at the same path meanwhile.
+        let other = orphan(NamespaceKind::Network, &path)?;
+        let before = mountinfo();
+        match lifecycle::remove(&p, true) {
+            Err(Error::MountChanged {
+                expected, found, ..
+            }) if expected == id && found == Some(other) => {}
+            other => return Err(format!("remove: {other:?}")),
+        }
+        ensure!(mountinfo() == before, "the mount table changed");
+        Namespace::unpersist(&path).ctx("unpersist")?;
+        match lifecycle::remove(&p, true) {
+            Err(Error::MountChanged { found: None, .. }) => Ok(()),
+            other => Err(format!("remove of a gone mount: {other:?}")),
+        }
+    })
+    .unwrap();
+}
+
+#[test]
+fn stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last() {
+    if !require_root("stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let path = dir.join("ns");
+        let lower = orphan(NamespaceKind::Uts, &path)?;
+        let holder = Holder::new(NamespaceSet::UTS);
+        let upper_ns = Namespace::open(holder.pid, NamespaceKind::Uts).ctx("open")?;
+        let upper = upper_ns.id();
+        rustix::mount::mount_bind(format!("/proc/{}/ns/uts", holder.pid), &path)
+            .ctx("bind on top")?;
+        drop(upper_ns);
+        drop(holder);
+        let list = persisted_under(&dir)?;
+        ensure!(list.len() == 2, "{list:?}");
+        // The lower one cannot be reached through the path.
+        let low = list.iter().find(|p| p.mount.id == lower).unwrap();
+        match lifecycle::remove(low, true) {
+            Err(Error::MountChanged { found, .. }) if found == Some(upper) => {}
+            other => return Err(format!("remove lower: {other:?}")),
+        }
+        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
+        ensure!(
+            done.removed.len() == 2 && done.failed.is_empty(),
+            "{done:?}"
+        );
+        ensure!(!is_mount_point(&path) && !path.exists(), "left behind");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn another_processes_table_is_listed_but_not_removed_from_ours() {
+    if !require_root("another_processes_table_is_listed_but_not_removed_from_ours") {
+        return;
+    }
+    as_root(|| {
+        let dir = private_workdir()?;
+        let shared = dir.join("before");
+        orphan(NamespaceKind::Network, &shared)?;
+        // The holder's mount namespace is a copy of ours as it is now.
+        let holder = Holder::new(NamespaceSet::MOUNT);
+        let ours_only = dir.join("after");
+        orphan(NamespaceKind::Network, &ours_only)?;
+
+        let theirs = lifecycle::persisted(MountTable::Process(holder.pid)).ctx("theirs")?;
+        let theirs: Vec<_> = theirs
+            .into_iter()
+            .filter(|p| p.mount.mount_point.starts_with(&dir))
+            .collect();
+        ensure!(
+            theirs.len() == 1 && theirs[0].mount.mount_point == shared,
+            "{theirs:?}"
+        );
+        let their_mnt = Namespace::open(holder.pid, NamespaceKind::Mount)
+            .ctx("open mnt")?
+            .id();
+        ensure!(theirs[0].mount.mount_namespace == their_mnt, "{theirs:?}");
+        let ours = Namespace::current(NamespaceKind::Mount).ctx("mnt")?.id();
+        match lifecycle::remove(&theirs[0], true) {
+            Err(Error::ForeignMount {
+                mount_namespace,
+                caller,
+                ..
+            }) if mount_namespace == their_mnt && caller == ours => {}
+            other => return Err(format!("remove of a foreign mount: {other:?}")),
+        }
+        ensure!(is_mount_point(&shared), "ours was unmounted");
+        drop(holder);
+        match lifecycle::nsfs_mounts(MountTable::Process(u32::MAX >> 1)) {
+            Err(Error::NoSuchProcess { .. }) => Ok(()),
+            other => Err(format!("table of no process: {other:?}")),
+        }
+    })
+    .unwrap();
+}
+
+#[test]
+fn rootless_owner_of_a_user_and_mount_namespace_manages_its_own_persisted_namespaces() {
+    rootless(|| {
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        Namespace::unshare(NamespaceSet::USER | NamespaceSet::MOUNT).ctx("unshare")?;
+        map_self_to_root(uid, gid)?;
+        rustix::mount::mount_change(
+            "/",
+            rustix::mount::MountPropagationFlags::REC
+                | rustix::mount::MountPropagationFlags::PRIVATE,
+        )
+        .ctx("rprivate")?;
+        rustix::mount::mount(
+            "tmpfs",
+            "/tmp",
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .ctx("tmpfs")?;
+        let dir = PathBuf::from("/tmp/rootless");
+        std::fs::create_dir(&dir).ctx("mkdir")?;
+        let holder = Holder::new(NamespaceSet::NET);
+        Namespace::open(holder.pid, NamespaceKind::Network)
+            .ctx("open")?
+            .persist(dir.join("used"))
+            .ctx("persist")?;
+        orphan(NamespaceKind::Uts, &dir.join("orphan"))?;
+        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
+        ensure!(
+            done.removed.len() == 1 && done.removed[0].mount.mount_point == dir.join("orphan"),
+            "{done:?}"
+        );
+        ensure!(done.in_use.len() == 1 && done.failed.is_empty(), "{done:?}");
+        drop(holder);
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn error_messages_name_the_path_namespace_and_what_to_do() {
+    let id = NamespaceId::new(NamespaceKind::Network, 4, 4026532177);
+    let busy = Error::NamespaceInUse {
+        path: "/run/netns/a".into(),
+        id,
+        pids: vec![42, 43],
+    }
+    .to_string();
+    assert!(
+        busy.contains("/run/netns/a")
+            && busy.contains("net:[4026532177]")
+            && busy.contains("42")
+            && busy.contains("force"),
+        "{busy}"
+    );
+    let io: std::io::Error = Error::NamespaceInUse {
+        path: "/x".into(),
+        id,
+        pids: vec![1],
+    }
+    .into();
+    assert_eq!(io.kind(), std::io::ErrorKind::ResourceBusy);
+}
