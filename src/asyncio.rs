@@ -32,9 +32,6 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitStatus;
 
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
-
 use crate::error::{Error, Operation, Result, Target};
 use crate::pidfd::PidFd;
 use crate::spawn::Child;
@@ -52,16 +49,11 @@ async fn wait_readable(
     if let Some(status) = reap()? {
         return Ok(status);
     }
-    // `pidfd` is a duplicate of the caller's, which the registration owns: it is open, and the
-    // same file description, for exactly as long as the registration exists, whatever happens
-    // to the caller's handle and however the future is dropped or forgotten. That is the whole
-    // contract of the registration (tokio #8587 deprecated the safe constructor only because
-    // callers could break it; owning the fd keeps it), so no `unsafe` is needed. It also
-    // leaves `self` free to be borrowed mutably by the reaps.
+    // `pidfd` is a duplicate of the caller's, owned by the registration: it stays valid however
+    // the caller's handle or this future is dropped, and leaves `self` free to be borrowed
+    // mutably by the reaps.
     let owned = pidfd.map_err(|e| reactor_error(pid, e))?;
-    #[allow(deprecated)]
-    let registration =
-        AsyncFd::with_interest(owned, Interest::READABLE).map_err(|e| reactor_error(pid, e))?;
+    let registration = crate::sys::register_readable(owned).map_err(|e| reactor_error(pid, e))?;
     loop {
         let mut ready = registration
             .readable()

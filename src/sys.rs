@@ -877,3 +877,13 @@ impl Drop for Stack {
         }
     }
 }
+
+/// Registers an owned fd (a pidfd) with tokio's reactor for readability.
+#[cfg(feature = "tokio")]
+pub(crate) fn register_readable(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: the AsyncFd takes ownership of `fd`, so for the registration's whole lifetime the
+    // fd stays open, names the same file description, and `as_raw_fd()` returns the same
+    // number; it is closed only when the AsyncFd is dropped, after deregistering.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(io::Error::from)
+}
