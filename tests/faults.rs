@@ -211,19 +211,7 @@ fn without_close_range_inherited_fds_are_still_closed() {
             .stdout(linux_namespaces::Stdio::Piped)
             .spawn()
             .map_err(|e| e.to_string())?;
-        // Once cat echoes a line its dynamic loader (fd 3 for a moment) is done.
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"ready\n")
-            .map_err(|e| e.to_string())?;
-        let mut echo = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut echo)
-            .map_err(|e| e.to_string())?;
-        ensure!(echo == "ready\n", "{echo:?}");
-        let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        fds.sort_unstable();
+        let fds = fds_of_ready_cat(&mut child)?;
         drop(child.stdin.take());
         child.wait().map_err(|e| e.to_string())?;
         for fd in leaked {

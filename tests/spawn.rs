@@ -829,27 +829,7 @@ fn t_only_passed_fds_reach_the_child(root: bool) -> R {
     let mut c = isolated(root, "cat", NamespaceSet::empty());
     c.stdin(Stdio::Piped).stdout(Stdio::Piped).fd(7, passed);
     let mut child = c.spawn().map_err(|e| e.to_string())?;
-    // A round trip through cat: its dynamic loader, which opens libraries on fd 3 for a
-    // moment after execve, is done once cat echoes a line.
-    child
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"ready\n")
-        .map_err(|e| e.to_string())?;
-    let mut echo = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut echo)
-        .map_err(|e| e.to_string())?;
-    ensure!(echo == "ready\n", "{echo:?}");
-    let fds: Vec<i32> = {
-        let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        v.sort_unstable();
-        v
-    };
+    let fds = fds_of_ready_cat(&mut child)?;
     drop(child.stdin.take());
     let st = child.wait().map_err(|e| e.to_string())?;
     for fd in leaked {

@@ -13,25 +13,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// Who runs the program under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    /// uid/gid 65534 without groups or capabilities when the suite is root, else the caller.
-    Rootless,
-    /// Real root.
-    Root,
-}
-
-/// The modes a test runs in: always rootless, and as root when the suite is root (the only
-/// skip, through `require_root`, which CI forbids).
-fn modes(test: &str) -> Vec<Mode> {
-    let mut m = vec![Mode::Rootless];
-    if require_root(test) {
-        m.push(Mode::Root);
-    }
-    m
-}
-
 /// The example's binary, built once per test run with the profile of this test binary.
 /// (`cargo test --test unshare` builds no examples; cargo does not hold its build lock while
 /// tests run, so this nested build proceeds.)

@@ -421,3 +421,47 @@ pub fn example_binary(name: &str, features: &[&str]) -> std::path::PathBuf {
     built.insert(name.to_string(), path.clone());
     path
 }
+
+/// The fds open in a running `cat` child (stdin and stdout piped), once it has echoed a line
+/// back: by then its dynamic loader, which holds fd 3 for a moment after `execve`, is done.
+pub fn fds_of_ready_cat(child: &mut linux_namespaces::Child) -> Result<Vec<i32>, String> {
+    use std::io::{BufRead, Write};
+    child
+        .stdin
+        .as_mut()
+        .ok_or("stdin not piped")?
+        .write_all(b"ready\n")
+        .map_err(|e| e.to_string())?;
+    let mut echo = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().ok_or("stdout not piped")?)
+        .read_line(&mut echo)
+        .map_err(|e| e.to_string())?;
+    if echo != "ready\n" {
+        return Err(format!("cat echoed {echo:?}"));
+    }
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.sort_unstable();
+    Ok(fds)
+}
+
+/// Who runs an example under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// uid/gid 65534 without groups or capabilities when the suite is root, else the caller.
+    Rootless,
+    /// Real root.
+    Root,
+}
+
+/// The modes a test runs in: always rootless, and as root when the suite is root (the only
+/// skip, through `require_root`, which CI forbids).
+pub fn modes(test: &str) -> Vec<Mode> {
+    let mut m = vec![Mode::Rootless];
+    if require_root(test) {
+        m.push(Mode::Root);
+    }
+    m
+}
