@@ -1585,3 +1585,80 @@ fn tempdir() -> Result<TempDir, String> {
         .map_err(|e| e.to_string())?;
     Ok(TempDir(p))
 }
+
+#[test]
+fn failures_at_the_remaining_steps_are_reported_by_name() {
+    rootless(|| {
+        let fds = open_fds();
+        let check = |what: &str,
+                     r: linux_namespaces::Result<linux_namespaces::Child>,
+                     want: &dyn Fn(&Step) -> bool,
+                     errno: i32|
+         -> R {
+            let t = Instant::now();
+            match r {
+                Err(Error::Spawn { step, source, .. }) => {
+                    ensure!(want(&step), "{what}: wrong step {step:?} ({source})");
+                    ensure!(source.raw_os_error() == Some(errno), "{what}: {source}");
+                }
+                Ok(mut c) => return Err(format!("{what}: spawned ({:?})", c.wait())),
+                Err(e) => return Err(format!("{what}: {e}")),
+            }
+            ensure!(t.elapsed() < Duration::from_secs(1), "{what}: slow");
+            ensure!(no_children(), "{what}: a child is left");
+            Ok(())
+        };
+        // A time namespace without the privilege to make one (no user namespace).
+        check(
+            "time namespace",
+            Command::new("/bin/true")
+                .unshare(NamespaceSet::TIME)
+                .spawn(),
+            &|s| *s == Step::TimeNamespace,
+            libc::EPERM,
+        )?;
+        // A passed fd whose number is above the child's fd limit.
+        check(
+            "fd above the limit",
+            Command::new("/bin/true")
+                .rlimit(Resource::NoFile, 64, 64)
+                .fd(1000, dup_null())
+                .spawn(),
+            &|s| *s == Step::Fd(1000),
+            libc::EINVAL,
+        )?;
+        // The init cannot fork the program: no process left under RLIMIT_NPROC.
+        check(
+            "init fork",
+            Command::new("/bin/true")
+                .unshare(NamespaceSet::PID)
+                .map_root()
+                .init(true)
+                .rlimit(Resource::NProc, 1, 1)
+                .spawn(),
+            &|s| *s == Step::InitFork,
+            libc::EAGAIN,
+        )?;
+        // A gid the parent user namespace does not map: the parent's gid_map write fails.
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        Namespace::unshare(NamespaceSet::USER).map_err(|e| e.to_string())?;
+        map_self_to_root(uid, gid)?;
+        check(
+            "gid_map of an unmapped gid",
+            Command::new("/bin/true")
+                .unshare(NamespaceSet::USER)
+                .uid_map(IdMap::single(0, 0))
+                .gid_map(IdMap::single(0, 5))
+                .setgroups(SetGroups::Deny)
+                .spawn(),
+            &|s| *s == Step::GidMap,
+            libc::EPERM,
+        )?;
+        ensure!(open_fds() == fds, "fds leaked: {:?} vs {fds:?}", open_fds());
+        Ok(())
+    })
+    .unwrap()
+}

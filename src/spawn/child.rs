@@ -704,8 +704,8 @@ fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
     let top = a.keep.last().copied().unwrap_or(2);
     let floor = (top + 1).max(3) as usize;
     if *err_w <= top {
-        *err_w =
-            raw::fcntl(*err_w, libc::F_DUPFD_CLOEXEC, floor).at(Code::Fd, *err_w as u32)? as i32;
+        // Failing here means fds up to `top` cannot exist (fd limit): report that fd.
+        *err_w = raw::fcntl(*err_w, libc::F_DUPFD_CLOEXEC, floor).at(Code::Fd, top as u32)? as i32;
     }
     for (i, (src, dst)) in a.moves.iter().enumerate() {
         let tmp = raw::fcntl(*src, libc::F_DUPFD_CLOEXEC, floor).at(Code::Fd, *dst as u32)? as i32;
