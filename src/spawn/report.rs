@@ -5,11 +5,25 @@ use std::path::PathBuf;
 
 use crate::kind::NamespaceKind;
 
-/// Step codes carried in a [`Record`]; the child knows only these numbers.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Code {
-    WaitParent = 1,
+/// Declares the step codes and the list of all of them in one place.
+macro_rules! codes {
+    ($first:ident $(, $rest:ident)* $(,)?) => {
+        /// Step codes carried in a [`Record`]; the child knows only these numbers.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Code {
+            $first = 1,
+            $($rest,)*
+        }
+
+        impl Code {
+            const ALL: &[Code] = &[Code::$first $(, Code::$rest)*];
+        }
+    };
+}
+
+codes!(
+    WaitParent,
     SetgroupsFile,
     UidMap,
     GidMap,
@@ -36,41 +50,11 @@ pub(crate) enum Code {
     Exec,
     InitFork,
     Loopback,
-}
+);
 
 impl Code {
-    const ALL: [Code; 27] = [
-        Code::WaitParent,
-        Code::SetgroupsFile,
-        Code::UidMap,
-        Code::GidMap,
-        Code::Join,
-        Code::TimeNamespace,
-        Code::TimeOffsets,
-        Code::Hostname,
-        Code::Domainname,
-        Code::Mount,
-        Code::Chdir,
-        Code::Setsid,
-        Code::Rlimit,
-        Code::NoNewPrivs,
-        Code::Fd,
-        Code::CloseFds,
-        Code::Groups,
-        Code::Gid,
-        Code::Uid,
-        Code::Capabilities,
-        Code::ParentDeathSignal,
-        Code::ParentExited,
-        Code::Signals,
-        Code::Seccomp,
-        Code::Exec,
-        Code::InitFork,
-        Code::Loopback,
-    ];
-
     pub(crate) fn from_u32(v: u32) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| *c as u32 == v)
+        Code::ALL.iter().copied().find(|c| *c as u32 == v)
     }
 }
 
@@ -231,7 +215,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for c in Code::ALL {
+        for &c in Code::ALL {
             assert_eq!(Code::from_u32(c as u32), Some(c));
         }
         assert_eq!(Code::from_u32(0), None);
