@@ -1034,8 +1034,8 @@ impl Command {
 
         // setns(2) into a time namespace fails with EUSERS while the caller shares its memory
         // with another process, as a vfork or shared-VM child shares the parent's.
-        let pidns_or_init_needs_fork = self.init || joined.has(NamespaceKind::Time);
-        let mode = if pidns_or_init_needs_fork || !sys::raw::HAS_CLONE_VM_TRAMPOLINE {
+        let needs_own_address_space = self.init || joined.has(NamespaceKind::Time);
+        let mode = if needs_own_address_space || !sys::raw::HAS_CLONE_VM_TRAMPOLINE {
             Mode::Fork
         } else if plan.wait_parent {
             Mode::SharedVm
