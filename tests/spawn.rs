@@ -464,6 +464,11 @@ fn t_propagation(root: bool) -> R {
         rootm.optional.iter().any(|o| o.starts_with("shared:")),
         "{rootm:?}"
     );
+    if root {
+        // So that the temporary directory can be removed.
+        rustix::mount::unmount(&sp, rustix::mount::UnmountFlags::DETACH)
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 both!(propagation, t_propagation);
