@@ -460,3 +460,57 @@ fn time_offsets_after_a_process_entered_are_a_typed_error() {
     })
     .unwrap();
 }
+
+#[test]
+fn without_openat2_mount_steps_use_the_path_based_calls() {
+    rootless(|| {
+        refuse(&[Refuse {
+            nr: libc::SYS_openat2,
+            arg1: vec![],
+            errno: libc::ENOSYS,
+        }])?;
+        let dir = std::env::temp_dir().join(format!("lns-faults-mnt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let d = dir.to_str().unwrap().to_string();
+        let out = Command::new("/bin/sh")
+            .args([
+                "-c",
+                &format!(
+                    "grep ' {d} ' /proc/self/mountinfo; touch {d}/usr/x 2>&1; cat {d}/proc/1/comm"
+                ),
+            ])
+            .unshare(NamespaceSet::MOUNT | NamespaceSet::PID)
+            .map_root()
+            .mount(
+                linux_namespaces::Mount::propagation("/", linux_namespaces::Propagation::Private)
+                    .recursive(),
+            )
+            .mount(linux_namespaces::Mount::tmpfs(&d).size(1 << 20))
+            .mount(linux_namespaces::Mount::mkdir(format!("{d}/usr"), 0o755))
+            .mount(
+                linux_namespaces::Mount::bind("/usr", format!("{d}/usr"))
+                    .recursive()
+                    .read_only(),
+            )
+            .mount(linux_namespaces::Mount::mkdir(format!("{d}/proc"), 0o555))
+            .mount(linux_namespaces::Mount::proc(format!("{d}/proc")))
+            .output()
+            .map_err(|e| e.to_string());
+        let _ = std::fs::remove_dir(&dir);
+        let out = out?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(
+            text.contains("tmpfs") && text.contains("size=1024k"),
+            "{text}"
+        );
+        ensure!(text.contains("Read-only file system"), "{text}");
+        ensure!(text.trim_end().ends_with("sh"), "{text}");
+        Ok(())
+    })
+    .unwrap();
+}

@@ -399,6 +399,11 @@ impl Command {
     /// user namespace after the namespaces the caller's privileges allow entering and before
     /// those that need the new user namespace's privileges. A duplicate of the handle is kept
     /// (`F_DUPFD_CLOEXEC`), so `ns` may be dropped afterwards.
+    ///
+    /// New namespaces ([`unshare`](Self::unshare)) are created by `clone3` before any join, so
+    /// they are owned by the caller's user namespace (or by the new one, with `USER`), not by
+    /// a joined user namespace. A joined time namespace makes the spawn fork-like (the kernel
+    /// refuses `setns` into it from a child sharing the parent's memory).
     pub fn join(&mut self, ns: &Namespace) -> Result<&mut Command> {
         self.cache = None;
         self.joins.push(ns.try_clone()?);
