@@ -210,6 +210,14 @@ impl Error {
         }
     }
 
+    /// Rejects pid 0 and pids above `i32::MAX`, which no process can have.
+    pub(crate) fn check_pid(pid: u32) -> Result<()> {
+        if pid == 0 || pid > i32::MAX as u32 {
+            return Err(Error::invalid("pid", format!("{pid} is not a process id")));
+        }
+        Ok(())
+    }
+
     /// The errno behind this error, if a system call failed.
     ///
     /// # References

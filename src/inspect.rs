@@ -261,9 +261,7 @@ impl ProcessNamespaces {
     ///    [readlink(2)](https://man7.org/linux/man-pages/man2/readlink.2.html)
     #[doc(alias = "readlink")]
     pub fn of_kinds(pid: u32, kinds: NamespaceSet) -> Result<Self> {
-        if pid == 0 || pid > i32::MAX as u32 {
-            return Err(Error::invalid("pid", format!("{pid} is not a process id")));
-        }
+        Error::check_pid(pid)?;
         let dev = nsfs_dev()?;
         let proc = proc_dir()?;
         let mut ids = [None; 8];

@@ -173,17 +173,10 @@ fn kind_feature(kind: NamespaceKind) -> Error {
     }
 }
 
-fn check_pid(pid: u32) -> Result<()> {
-    if pid == 0 || pid > i32::MAX as u32 {
-        return Err(Error::invalid("pid", format!("{pid} is not a process id")));
-    }
-    Ok(())
-}
-
 /// Opens `/proc/<pid>/ns/<link>` and turns the errors into the crate's: a missing process is
 /// [`Error::NoSuchProcess`], a missing link on a live process means the kernel lacks the kind.
 fn open_proc_link(pid: u32, kind: NamespaceKind, link: &str) -> Result<Namespace> {
-    check_pid(pid)?;
+    Error::check_pid(pid)?;
     let path = proc_ns_path(&pid.to_string(), link);
     let target = || Target::Process {
         pid,

@@ -57,9 +57,7 @@ impl ProcessStatus {
     /// # Errors
     /// [`Error::NoSuchProcess`] if there is no such process.
     pub fn of(pid: u32) -> Result<Self> {
-        if pid == 0 || pid > i32::MAX as u32 {
-            return Err(Error::invalid("pid", format!("{pid} is not a process id")));
-        }
+        Error::check_pid(pid)?;
         let path = format!("/proc/{pid}/status");
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,

@@ -57,9 +57,7 @@ pub(crate) fn offsets_text(
 ///  - [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html),
 ///    "The /proc/pid/timens_offsets file"
 pub fn set_time_offsets(pid: u32, offsets: &[(TimeClock, i64, u32)]) -> Result<()> {
-    if pid == 0 || pid > i32::MAX as u32 {
-        return Err(Error::invalid("pid", format!("{pid} is not a process id")));
-    }
+    Error::check_pid(pid)?;
     if offsets.is_empty() {
         return Err(Error::invalid("time offset", "no offsets given"));
     }

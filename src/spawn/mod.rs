@@ -1177,7 +1177,6 @@ impl Drop for ReapGuard<'_> {
 }
 
 fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<Child> {
-    let program = || cmd.program_display();
     let io_err = |step: Step| move |e: io::Error| spawn_error(cmd, step.clone(), e, prep.new_user);
 
     // Per-spawn fds: stdio, the error pipe, the sync pipe, the cgroup.
@@ -1360,7 +1359,6 @@ fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<
         s.release();
     }
     drop(scratch);
-    let _ = program;
 
     let [stdin, stdout, stderr] = parent_ends;
     Ok(Child {
