@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use crate::diagnose::Hint;
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::NamespaceId;
 
@@ -208,14 +209,6 @@ impl Error {
             what,
             reason: reason.into(),
         }
-    }
-
-    /// Rejects pid 0 and pids above `i32::MAX`, which no process can have.
-    pub(crate) fn check_pid(pid: u32) -> Result<()> {
-        if pid == 0 || pid > i32::MAX as u32 {
-            return Err(Error::invalid("pid", format!("{pid} is not a process id")));
-        }
-        Ok(())
     }
 
     /// The errno behind this error, if a system call failed.
@@ -424,195 +417,6 @@ impl fmt::Display for Target {
             Target::Namespace(id) => write!(f, "{id}"),
             Target::Pidfd(set) => write!(f, "{set} namespace(s) of a pidfd's process"),
             Target::Fd(fd) => write!(f, "fd {fd}"),
-        }
-    }
-}
-
-/// A likely cause of an [`Error::Os`], found by looking at the errno, the operation and the
-/// system's configuration when the error happened.
-///
-/// # References
-///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
-///    [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html),
-///    [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html)
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hint {
-    /// The kernel refuses to move a multithreaded process into a user or mount namespace,
-    /// or to unshare those (`setns(2)`, `unshare(2)`: EINVAL), and to move it into a time
-    /// namespace (`setns(2)`: EUSERS).
-    MultiThreaded {
-        /// Threads the process had when the error was seen.
-        threads: u64,
-    },
-    /// `user.max_user_namespaces` is 0: user namespaces are disabled.
-    UserNamespacesDisabled,
-    /// The `user.max_user_namespaces` (or the per-user ucount) limit is reached (ENOSPC).
-    UserNamespaceLimit,
-    /// `kernel.apparmor_restrict_unprivileged_userns` is 1.
-    AppArmorRestricted,
-    /// The Debian/Ubuntu `kernel.unprivileged_userns_clone` sysctl is 0.
-    UnprivilegedUsernsCloneDisabled,
-    /// The operation needs `CAP_SYS_ADMIN` over the namespace (in the user namespace that owns
-    /// it), which the caller lacks.
-    NeedsCapSysAdmin,
-    /// Entering a user namespace the caller is already in is refused (EINVAL).
-    SameUserNamespace,
-    /// A `gid_map` written without `CAP_SETGID` in the parent user namespace needs
-    /// `setgroups` set to "deny" first.
-    SetgroupsNotDenied,
-    /// `PR_SET_NO_NEW_PRIVS` (or `CAP_SYS_ADMIN`) is required to install a seccomp filter.
-    SeccompNeedsNoNewPrivs,
-    /// `pivot_root(2)` refuses when the new root's mount, or its parent, has shared
-    /// propagation: make `/` private (or slave) first.
-    PivotRootShared,
-    /// Mount paths are resolved without following symlinks (so a symlink planted in a new root
-    /// cannot redirect a mount); the path given has one.
-    SymlinkInMountPath,
-    /// Clock offsets of a time namespace can be set only before any process has entered it.
-    TimeNamespaceEntered,
-}
-
-impl fmt::Display for Hint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Hint::MultiThreaded { threads } => write!(
-                f,
-                "the process has {threads} threads and the kernel moves only single-threaded \
-                 processes into user, mount or time namespaces; do it in a forked child or \
-                 before starting threads"
-            ),
-            Hint::UserNamespacesDisabled => {
-                f.write_str("user namespaces are disabled: sysctl user.max_user_namespaces is 0")
-            }
-            Hint::UserNamespaceLimit => f.write_str(
-                "the user namespace limit is reached: check sysctl user.max_user_namespaces",
-            ),
-            Hint::AppArmorRestricted => f.write_str(
-                "AppArmor restricts unprivileged user namespaces: \
-                 sysctl kernel.apparmor_restrict_unprivileged_userns is 1",
-            ),
-            Hint::UnprivilegedUsernsCloneDisabled => f.write_str(
-                "unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone is 0",
-            ),
-            Hint::NeedsCapSysAdmin => f.write_str(
-                "this needs CAP_SYS_ADMIN in the user namespace that owns the namespace: \
-                 run as root or enter/create a user namespace first",
-            ),
-            Hint::SetgroupsNotDenied => f.write_str(
-                "an unprivileged gid_map write needs setgroups \"deny\" first (SetGroups::Deny)",
-            ),
-            Hint::SeccompNeedsNoNewPrivs => {
-                f.write_str("installing a seccomp filter needs no_new_privs(true) or CAP_SYS_ADMIN")
-            }
-            Hint::PivotRootShared => f.write_str(
-                "pivot_root refuses shared mounts: add Mount::propagation(\"/\", Propagation::Private).recursive() first",
-            ),
-            Hint::TimeNamespaceEntered => f.write_str(
-                "a process has already entered this time namespace, and the kernel freezes its offsets then; set them right after creating it",
-            ),
-            Hint::SymlinkInMountPath => f.write_str(
-                "mount paths are resolved without following symlinks; give the path with its symlinks resolved",
-            ),
-            Hint::SameUserNamespace => {
-                f.write_str("the caller is already in that user namespace; leave USER out of the set")
-            }
-        }
-    }
-}
-
-fn read_sysctl(path: &str) -> Option<i64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// Number of threads of the calling process, from `/proc/self/stat` (field 20).
-pub(crate) fn thread_count() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 2..];
-    after_comm.split(' ').nth(17)?.parse().ok()
-}
-
-impl Hint {
-    fn user_namespace_creation(errno: i32) -> Option<Hint> {
-        if errno == libc::ENOSPC {
-            return Some(
-                if read_sysctl("/proc/sys/user/max_user_namespaces") == Some(0) {
-                    Hint::UserNamespacesDisabled
-                } else {
-                    Hint::UserNamespaceLimit
-                },
-            );
-        }
-        if errno != libc::EPERM && errno != libc::EACCES {
-            return None;
-        }
-        if read_sysctl("/proc/sys/user/max_user_namespaces") == Some(0) {
-            Some(Hint::UserNamespacesDisabled)
-        } else if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
-            Some(Hint::AppArmorRestricted)
-        } else if read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
-            Some(Hint::UnprivilegedUsernsCloneDisabled)
-        } else {
-            None
-        }
-    }
-
-    /// The hint for a failed spawn step.
-    pub(crate) fn for_spawn(step: &crate::spawn::Step, errno: i32, new_user: bool) -> Option<Hint> {
-        use crate::spawn::Step;
-        match (step, errno) {
-            (Step::Clone, _) if new_user => Hint::user_namespace_creation(errno),
-            (Step::GidMap, libc::EPERM) => Some(Hint::SetgroupsNotDenied),
-            (Step::Seccomp, libc::EACCES) => Some(Hint::SeccompNeedsNoNewPrivs),
-            (Step::Mount { .. }, libc::ELOOP) => Some(Hint::SymlinkInMountPath),
-            (Step::Mount { mount, .. }, libc::EINVAL) if mount.starts_with("pivot_root") => {
-                Some(Hint::PivotRootShared)
-            }
-            (
-                Step::Clone
-                | Step::Hostname
-                | Step::Domainname
-                | Step::Mount { .. }
-                | Step::Join(_),
-                libc::EPERM,
-            ) => Some(Hint::NeedsCapSysAdmin),
-            _ => None,
-        }
-    }
-
-    /// The hint for `errno` from `op` on `target`, if the cause can be known.
-    pub(crate) fn diagnose(op: Operation, target: &Target, source: &io::Error) -> Option<Hint> {
-        let errno = source.raw_os_error()?;
-        let kinds = match target {
-            Target::Caller(set) | Target::Pidfd(set) => *set,
-            Target::Process { kind: Some(k), .. } => k.set(),
-            Target::Namespace(id) => id.kind.set(),
-            _ => NamespaceSet::empty(),
-        };
-        let user_or_mount = kinds.intersects(NamespaceSet::USER | NamespaceSet::MOUNT);
-        match (op, errno) {
-            (Operation::Setns | Operation::Unshare, libc::EINVAL) if user_or_mount => {
-                match thread_count() {
-                    Some(threads) if threads > 1 => Some(Hint::MultiThreaded { threads }),
-                    _ if op == Operation::Setns && kinds.contains(NamespaceSet::USER) => {
-                        Some(Hint::SameUserNamespace)
-                    }
-                    _ => None,
-                }
-            }
-            (Operation::Setns, libc::EUSERS) if kinds.contains(NamespaceSet::TIME) => {
-                match thread_count() {
-                    Some(threads) if threads > 1 => Some(Hint::MultiThreaded { threads }),
-                    _ => None,
-                }
-            }
-            (Operation::Unshare, _) if kinds.contains(NamespaceSet::USER) => {
-                Hint::user_namespace_creation(errno)
-            }
-            (Operation::Unshare | Operation::Setns | Operation::BindMount, libc::EPERM) => {
-                Some(Hint::NeedsCapSysAdmin)
-            }
-            _ => None,
         }
     }
 }

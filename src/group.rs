@@ -5,7 +5,7 @@ use std::ffi::{OsStr, OsString};
 
 use crate::error::{Error, Result};
 use crate::kind::{NamespaceKind, NamespaceSet};
-use crate::namespace::Namespaces;
+use crate::namespaces::Namespaces;
 use crate::spawn::{Command, Stdio};
 
 /// What [`NamespaceGroup::create`] sets up in new namespaces before any command runs there.

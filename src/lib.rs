@@ -61,6 +61,7 @@
 
 #[cfg(feature = "tokio")]
 mod asyncio;
+mod diagnose;
 mod error;
 mod group;
 mod idmap;
@@ -69,20 +70,23 @@ mod kind;
 pub mod lifecycle;
 mod mount;
 mod namespace;
+mod namespaces;
 #[cfg(feature = "net")]
 pub mod net;
 mod pidfd;
 mod spawn;
-mod status;
 mod sys;
 mod timens;
+mod validate;
 
-pub use error::{Error, Hint, Operation, Result, Target, errno_name};
+pub use diagnose::Hint;
+pub use error::{Error, Operation, Result, Target, errno_name};
 pub use group::{GroupSetup, NamespaceGroup};
 pub use idmap::{IdMap, IdRange};
 pub use kind::{NamespaceKind, NamespaceSet};
 pub use mount::{Mount, Propagation};
-pub use namespace::{Namespace, NamespaceId, Namespaces, PersistedNamespace};
+pub use namespace::{Namespace, NamespaceId, PersistedNamespace};
+pub use namespaces::Namespaces;
 pub use pidfd::PidFd;
 pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step};
 pub use timens::{TimeClock, set_time_offsets};

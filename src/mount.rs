@@ -343,7 +343,7 @@ impl Mount {
                     format!("{} is not absolute", p.display()),
                 ));
             }
-            crate::spawn::cstring("mount path", p.as_os_str())
+            crate::validate::cstring("mount path", p.as_os_str())
         };
         let flags = self.attr_flags();
         let only_flags = |what: &str, allowed: u64| -> Result<()> {
@@ -432,7 +432,7 @@ impl Mount {
                             format!("{v:?} is empty or contains ','"),
                         ));
                     }
-                    crate::spawn::cstring(what, std::ffi::OsStr::new(v))
+                    crate::validate::cstring(what, std::ffi::OsStr::new(v))
                 };
                 p.kind = MountKind::Mount;
                 p.fstype = Some(text("filesystem type", fstype)?);
@@ -515,7 +515,10 @@ impl Mount {
                 only_flags("symlink", 0)?;
                 p.kind = MountKind::Symlink;
                 (p.parent, p.name) = split(link)?;
-                p.source = Some(crate::spawn::cstring("symlink target", target.as_os_str())?);
+                p.source = Some(crate::validate::cstring(
+                    "symlink target",
+                    target.as_os_str(),
+                )?);
                 p.target = abs(link)?;
             }
         }
@@ -659,8 +662,8 @@ fn split(path: &Path) -> Result<(CString, CString)> {
         )
     })?;
     Ok((
-        crate::spawn::cstring("mount path", parent.as_os_str())?,
-        crate::spawn::cstring("mount path", name)?,
+        crate::validate::cstring("mount path", parent.as_os_str())?,
+        crate::validate::cstring("mount path", name)?,
     ))
 }
 

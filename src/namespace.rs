@@ -1,4 +1,4 @@
-//! [`Namespace`]: one owned namespace fd, and [`Namespaces`]: a set of them, one per kind.
+//! [`Namespace`]: one owned namespace fd, and [`NamespaceId`]: what identifies a namespace.
 
 use std::fmt;
 use std::io;
@@ -10,7 +10,9 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Error, Operation, Result, Target};
 use crate::kind::{NamespaceKind, NamespaceSet};
+use crate::namespaces::Namespaces;
 use crate::sys;
+use crate::validate;
 
 /// The identity of a namespace: its kind and the device and inode of its nsfs file.
 ///
@@ -176,7 +178,7 @@ fn kind_feature(kind: NamespaceKind) -> Error {
 /// Opens `/proc/<pid>/ns/<link>` and turns the errors into the crate's: a missing process is
 /// [`Error::NoSuchProcess`], a missing link on a live process means the kernel lacks the kind.
 fn open_proc_link(pid: u32, kind: NamespaceKind, link: &str) -> Result<Namespace> {
-    Error::check_pid(pid)?;
+    validate::check_pid(pid)?;
     let path = proc_ns_path(&pid.to_string(), link);
     let target = || Target::Process {
         pid,
@@ -273,7 +275,7 @@ static PIDFD_IOCTLS: AtomicU8 = AtomicU8::new(0);
 /// The pid (in the caller's pid namespace) of the process a pidfd refers to, from the `Pid:`
 /// line of `/proc/self/fdinfo/<fd>` (Linux 5.3). `None` if the fd is not a pidfd; `Some(-1)`
 /// if the process has been reaped.
-fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Option<i64>> {
+pub(crate) fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Option<i64>> {
     let path = format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd());
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::os(Operation::ReadProc, Target::Path(path.into()), e))?;
@@ -389,7 +391,7 @@ impl Namespace {
     ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html) (`NS_GET_NSTYPE`)
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        check_path("namespace path", path)?;
+        validate::check_path("namespace path", path)?;
         let target = || Target::Path(path.to_path_buf());
         // Look before opening: an O_PATH open has no side effects (a device node's open
         // routine does not run), so only nsfs files are ever really opened.
@@ -642,7 +644,7 @@ impl Namespace {
     ///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
     pub fn persist(&self, path: impl AsRef<Path>) -> Result<PersistedNamespace> {
         let path = path.as_ref();
-        check_mount_path(path)?;
+        validate::check_mount_path(path)?;
         let target = || Target::Path(path.to_path_buf());
         drop(
             rustix::fs::open(
@@ -673,7 +675,7 @@ impl Namespace {
     ///  - [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html)
     pub fn unpersist(path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        check_mount_path(path)?;
+        validate::check_mount_path(path)?;
         let target = || Target::Path(path.to_path_buf());
         // Never follow a symlink to unmount something elsewhere.
         let st =
@@ -696,34 +698,6 @@ impl Namespace {
         .map_err(|e| Error::os(Operation::Unmount, target(), e.into()))?;
         rustix::fs::unlink(path).map_err(|e| Error::os(Operation::Remove, target(), e.into()))
     }
-}
-
-/// A path to mount on or unmount: as [`check_path`], and absolute (a mount point relative to
-/// whatever the working directory happens to be is a mistake waiting to happen).
-fn check_mount_path(path: &Path) -> Result<()> {
-    check_path("persist path", path)?;
-    if !path.is_absolute() {
-        return Err(Error::invalid(
-            "persist path",
-            format!("{} is not absolute", path.display()),
-        ));
-    }
-    Ok(())
-}
-
-fn check_path(what: &'static str, path: &Path) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    if bytes.is_empty() {
-        return Err(Error::invalid(what, "empty path"));
-    }
-    if bytes.contains(&0) {
-        return Err(Error::invalid(
-            what,
-            format!("{} contains a NUL byte", path.display()),
-        ));
-    }
-    Ok(())
 }
 
 fn link_type(kind: NamespaceKind) -> rustix::thread::LinkNameSpaceType {
@@ -809,203 +783,6 @@ impl PersistedNamespace {
     ///    [unlink(2)](https://man7.org/linux/man-pages/man2/unlink.2.html)
     pub fn remove(self) -> Result<()> {
         Namespace::unpersist(&self.path)
-    }
-}
-
-/// At most one [`Namespace`] per kind: the namespaces of one process, or a set to enter together.
-///
-/// # References
-///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
-///    [nsenter(1)](https://man7.org/linux/man-pages/man1/nsenter.1.html)
-#[derive(Debug, Default)]
-pub struct Namespaces {
-    slots: [Option<Namespace>; 8],
-}
-
-impl Namespaces {
-    /// An empty set (no system call).
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Opens the namespaces of `pid` of the kinds in `set` (`open(2)` of each
-    /// `/proc/<pid>/ns/<kind>`, see [`Namespace::open`]).
-    ///
-    /// # References
-    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
-    pub fn open(pid: u32, set: NamespaceSet) -> Result<Self> {
-        set.kinds().map(|k| Namespace::open(pid, k)).collect()
-    }
-
-    /// Opens the namespaces of the process behind `pidfd` of the kinds in `set`
-    /// (`PIDFD_GET_<KIND>_NAMESPACE` for each, see [`Namespace::from_pidfd`]).
-    ///
-    /// # References
-    ///  - [ioctl_pidfd(2)](https://man7.org/linux/man-pages/man2/ioctl_pidfd.2.html)
-    pub fn from_pidfd(pidfd: BorrowedFd<'_>, set: NamespaceSet) -> Result<Self> {
-        set.kinds()
-            .map(|k| Namespace::from_pidfd(pidfd, k))
-            .collect()
-    }
-
-    /// Opens the calling thread's namespaces of the kinds in `set`
-    /// (`/proc/thread-self/ns/<kind>`, see [`Namespace::current`]).
-    ///
-    /// # References
-    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
-    pub fn current(set: NamespaceSet) -> Result<Self> {
-        set.kinds().map(Namespace::current).collect()
-    }
-
-    /// The handle for `kind`, if the set has one. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn get(&self, kind: NamespaceKind) -> Option<&Namespace> {
-        self.slots[kind.index()].as_ref()
-    }
-
-    /// Takes the handle for `kind` out of the set. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn take(&mut self, kind: NamespaceKind) -> Option<Namespace> {
-        self.slots[kind.index()].take()
-    }
-
-    /// Puts `ns` in the set, returning the handle of the same kind it replaces. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn insert(&mut self, ns: Namespace) -> Option<Namespace> {
-        self.slots[ns.kind().index()].replace(ns)
-    }
-
-    /// The kinds the set holds. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn kinds(&self) -> NamespaceSet {
-        self.iter().map(Namespace::kind).collect()
-    }
-
-    /// Whether the set is empty. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn is_empty(&self) -> bool {
-        self.slots.iter().all(Option::is_none)
-    }
-
-    /// The handles, in the order of [`NamespaceKind::ALL`]. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn iter(&self) -> impl Iterator<Item = &Namespace> {
-        self.slots.iter().flatten()
-    }
-
-    /// Moves the calling thread into every namespace in the set (`setns(2)` for each),
-    /// ordered so the caller does not have to: the user namespace is left out if the caller is
-    /// already in it (the kernel refuses to re-enter it); the others are entered first while
-    /// the caller still has its privileges, then the user namespace, then any that needed the
-    /// privileges of the new user namespace (as `nsenter(1)` does). Returns the kinds entered.
-    ///
-    /// Not atomic: if a step fails, the namespaces entered before it stay entered. Use
-    /// [`enter_process`](Self::enter_process) for an atomic switch to another process's
-    /// namespaces.
-    ///
-    /// # References
-    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
-    ///    [nsenter(1)](https://man7.org/linux/man-pages/man1/nsenter.1.html)
-    #[doc(alias = "setns")]
-    pub fn enter(&self) -> Result<NamespaceSet> {
-        let user = match self.get(NamespaceKind::User) {
-            Some(u) if u.id() != Namespace::current(NamespaceKind::User)?.id() => Some(u),
-            _ => None,
-        };
-        let mut entered = NamespaceSet::empty();
-        let mut deferred = Vec::new();
-        for ns in self.iter().filter(|ns| ns.kind() != NamespaceKind::User) {
-            match ns.enter() {
-                Ok(()) => entered |= ns.kind().set(),
-                // Without the user namespace's privileges yet; try again after entering it.
-                Err(e) if user.is_some() && e.raw_os_error() == Some(libc::EPERM) => {
-                    deferred.push(ns)
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if let Some(u) = user {
-            u.enter()?;
-            entered |= NamespaceSet::USER;
-        }
-        for ns in deferred {
-            ns.enter()?;
-            entered |= ns.kind().set();
-        }
-        Ok(entered)
-    }
-
-    /// Moves the calling thread into the namespaces of the kinds in `set` of the process behind
-    /// `pidfd`, as `nsenter --target PID` does. Returns the kinds entered.
-    ///
-    /// On Linux 5.8 and later this is one atomic `setns(pidfd, flags)`: either every namespace
-    /// is entered or none. The user namespace is left out when the caller is already in the
-    /// target's user namespace. On older kernels the namespaces are opened first and entered
-    /// one by one as [`enter`](Self::enter) does.
-    ///
-    /// # References
-    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
-    #[doc(alias = "setns")]
-    pub fn enter_process(pidfd: BorrowedFd<'_>, set: NamespaceSet) -> Result<NamespaceSet> {
-        let mut set = set;
-        if set.has(NamespaceKind::User)
-            && Namespace::from_pidfd(pidfd, NamespaceKind::User)?.id()
-                == Namespace::current(NamespaceKind::User)?.id()
-        {
-            set.remove(NamespaceSet::USER);
-        }
-        if set.is_empty() {
-            return Ok(set);
-        }
-        if sys::kernel_version() < (5, 8) {
-            return Self::from_pidfd(pidfd, set)?.enter();
-        }
-        let flags = rustix::thread::ThreadNameSpaceType::from_bits_retain(set.bits());
-        match rustix::thread::move_into_thread_name_spaces(pidfd, flags) {
-            Ok(()) => Ok(set),
-            Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid: 0 }),
-            // setns answers EINVAL for an fd that is neither a namespace nor a pidfd.
-            Err(rustix::io::Errno::INVAL) if pidfd_pid(pidfd)?.is_none() => Err(Error::invalid(
-                "pidfd",
-                format!("fd {} is not a pidfd", pidfd.as_raw_fd()),
-            )),
-            Err(e) => Err(Error::os(Operation::Setns, Target::Pidfd(set), e.into())),
-        }
-    }
-}
-
-impl FromIterator<Namespace> for Namespaces {
-    /// Collects handles; a later handle of a kind replaces an earlier one.
-    fn from_iter<I: IntoIterator<Item = Namespace>>(iter: I) -> Self {
-        let mut out = Namespaces::new();
-        for ns in iter {
-            out.insert(ns);
-        }
-        out
-    }
-}
-
-impl IntoIterator for Namespaces {
-    type Item = Namespace;
-    type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<Namespace>, 8>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.slots.into_iter().flatten()
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use crate::error::{Error, Hint, Operation, Result, Target};
+use crate::diagnose::Hint;
+use crate::error::{Error, Operation, Result, Target};
 use crate::kind::NamespaceKind;
 
 /// A clock of a time namespace.
@@ -57,7 +58,7 @@ pub(crate) fn offsets_text(
 ///  - [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html),
 ///    "The /proc/pid/timens_offsets file"
 pub fn set_time_offsets(pid: u32, offsets: &[(TimeClock, i64, u32)]) -> Result<()> {
-    Error::check_pid(pid)?;
+    crate::validate::check_pid(pid)?;
     if offsets.is_empty() {
         return Err(Error::invalid("time offset", "no offsets given"));
     }

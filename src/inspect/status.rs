@@ -57,7 +57,7 @@ impl ProcessStatus {
     /// # Errors
     /// [`Error::NoSuchProcess`] if there is no such process.
     pub fn of(pid: u32) -> Result<Self> {
-        Error::check_pid(pid)?;
+        crate::validate::check_pid(pid)?;
         let path = format!("/proc/{pid}/status");
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,

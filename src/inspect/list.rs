@@ -1,0 +1,350 @@
+//! The system-wide listing behind `lsns(8)`: [`list`].
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::ffi::CStr;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+use super::ids::{link_path, read_links};
+use super::{nsfs_dev, nsfs_mounts, parse_pid, proc_dir};
+use crate::error::{Error, Operation, Result, Target};
+use crate::kind::{NamespaceKind, NamespaceSet};
+use crate::namespace::NamespaceId;
+use crate::sys;
+
+/// One namespace in a system-wide [`list`]: what `lsns(8)` shows, and its place in the
+/// hierarchy.
+///
+/// # References
+///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html),
+///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NamespaceInfo {
+    /// Its id (the NS column of `lsns` is `id.ino()`).
+    pub id: NamespaceId,
+    /// The processes found in it during the scan, ascending. Empty for a namespace that only a
+    /// bind mount keeps alive.
+    pub pids: Vec<u32>,
+    /// The lowest of [`pids`](Self::pids) that was still in the namespace and readable when
+    /// the details were read (the PID column of `lsns`). `None` if there was none.
+    pub pid: Option<u32>,
+    /// The owner of `/proc/<pid>` for that process (`fstat(2)`): its effective uid, or root
+    /// if it is not dumpable; the uid `lsns` shows in its UID and USER columns.
+    pub uid: Option<u32>,
+    /// That process's command line, its arguments separated by spaces; for a process without
+    /// one (a kernel thread), its command name (`comm`). The COMMAND column of `lsns`.
+    pub command: Option<String>,
+    /// The uid that created the user namespace owning this one (for a user namespace: this
+    /// one), from `NS_GET_OWNER_UID`.
+    pub owner_uid: Option<u32>,
+    /// The parent of a pid or user namespace, from `NS_GET_PARENT` (PNS of `lsns`). `None` for
+    /// other kinds, for the initial namespaces and when the parent is out of the caller's reach.
+    pub parent: Option<NamespaceId>,
+    /// The user namespace that owns it, from `NS_GET_USERNS` (ONS of `lsns`). `None` when the
+    /// owner is out of the caller's reach.
+    pub owner: Option<NamespaceId>,
+    /// Mount points (in the caller's mount namespace) of nsfs bind mounts of it, as made by
+    /// [`Namespace::persist`](crate::Namespace::persist) or `ip netns add`.
+    pub mounts: Vec<PathBuf>,
+}
+
+impl NamespaceInfo {
+    /// Number of processes in it (NPROCS of `lsns`): the length of [`pids`](Self::pids).
+    ///
+    /// # References
+    ///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html)
+    pub fn nprocs(&self) -> usize {
+        self.pids.len()
+    }
+}
+
+/// Every namespace of the kinds in `kinds` that a process visible in `/proc` is in, or that an
+/// nsfs bind mount in the caller's mount namespace keeps alive: the listing of `lsns(8)`.
+///
+/// * Processes are the thread-group leaders `/proc` lists; a thread that entered a namespace
+///   of its own is not looked at (neither does `lsns`).
+/// * A process whose namespaces the caller may not read (another user's, without
+///   `CAP_SYS_PTRACE`; `EACCES` from procfs) is passed over, as `lsns` does; so an
+///   unprivileged caller sees the namespaces of its own processes.
+/// * A process that exits during the scan is counted in the namespaces whose links it still
+///   had when they were read, and is never an error. A zombie (exited, not yet reaped) keeps
+///   its pid and user namespaces alive and is counted in those two only, as `lsns` counts it.
+/// * Details (pid, uid, command, owner, parent) come from the lowest pid that is still in the
+///   namespace when they are read, through one `/proc/<pid>` directory fd, so a pid recycled
+///   meanwhile is never described in place of the process that was scanned.
+/// * Namespaces kept alive only by a bind mount are listed with no processes and their mount
+///   points (util-linux 2.38 `lsns` leaves them out). Namespaces kept alive only by an open fd
+///   are not found.
+///
+/// Sorted by inode (like `lsns`), then kind. Runs on the calling thread and starts no thread.
+///
+/// Cost: for each process one `openat(2)` and one `readlinkat(2)` per kind; for each namespace
+/// found an `open(2)` of its link and a few `ioctl_nsfs(2)` calls; for each process shown, a
+/// `fstat(2)` and a read of its `cmdline`; and one read of `/proc/self/mountinfo`.
+///
+/// # Errors
+/// [`Error::Os`] only if `/proc` itself cannot be read, or an unexpected errno (such as
+/// `EMFILE`) stops the scan.
+///
+/// # References
+///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html),
+///    [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html),
+///    [readlink(2)](https://man7.org/linux/man-pages/man2/readlink.2.html),
+///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html),
+///    [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
+#[doc(alias = "lsns")]
+pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dev = nsfs_dev()?;
+    let proc = proc_dir()?;
+    let mut found = scan(proc.as_fd(), kinds, dev)?;
+    let mut mounts: HashMap<NamespaceId, Vec<PathBuf>> = HashMap::new();
+    for (id, path) in nsfs_mounts()? {
+        if kinds.has(id.kind()) {
+            found.entry(id).or_default();
+            mounts.entry(id).or_default().push(path);
+        }
+    }
+    let mut entries: Vec<(NamespaceId, Vec<u32>)> = found.into_iter().collect();
+    // Namespaces shown through the same process come one after another, so that process's
+    // directory is opened once for all of them.
+    entries.sort_unstable_by_key(|(id, pids)| (pids.first().copied().unwrap_or(u32::MAX), *id));
+    let mut describer = Describer {
+        proc: proc.as_fd(),
+        dir: None,
+        shown: HashMap::new(),
+        owner_uids: HashMap::new(),
+    };
+    let mut out: Vec<NamespaceInfo> = entries
+        .into_iter()
+        .map(|(id, pids)| {
+            let mounts = mounts.remove(&id).unwrap_or_default();
+            describer.describe(id, pids, mounts)
+        })
+        .collect();
+    out.sort_unstable_by_key(|n| (n.id.ino(), n.id.kind(), n.id.dev()));
+    Ok(out)
+}
+
+/// The scan behind [`list`] without the details: which processes (ascending pids) are in
+/// which namespace of the kinds in `kinds`. For [`lifecycle`](crate::lifecycle).
+pub(crate) fn processes_by_namespace(
+    kinds: NamespaceSet,
+) -> Result<HashMap<NamespaceId, Vec<u32>>> {
+    if kinds.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let dev = nsfs_dev()?;
+    let proc = proc_dir()?;
+    scan(proc.as_fd(), kinds, dev)
+}
+
+/// Reads every process's links: which namespace has which pids.
+fn scan(
+    proc: BorrowedFd<'_>,
+    kinds: NamespaceSet,
+    dev: u64,
+) -> Result<HashMap<NamespaceId, Vec<u32>>> {
+    let mut found: HashMap<NamespaceId, Vec<u32>> = HashMap::new();
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut dir = rustix::fs::RawDir::new(proc, &mut buf);
+    while let Some(entry) = dir.next() {
+        let entry = entry
+            .map_err(|e| Error::os(Operation::ReadProc, Target::Path("/proc".into()), e.into()))?;
+        let name = entry.file_name().to_bytes();
+        let Some(pid) = parse_pid(name) else {
+            continue;
+        };
+        let mut ids = [None; 8];
+        if read_links(proc, name, kinds, dev, false, &mut ids)?.is_ok() {
+            for id in ids.into_iter().flatten() {
+                found.entry(id).or_default().push(pid);
+            }
+        }
+    }
+    // /proc lists pids in ascending order already; this is cheap and makes it a guarantee.
+    for pids in found.values_mut() {
+        pids.sort_unstable();
+        pids.dedup();
+    }
+    Ok(found)
+}
+
+/// What `lsns` shows of the process it names for a namespace.
+#[derive(Clone)]
+struct Shown {
+    uid: u32,
+    command: String,
+}
+
+/// Fills in the details of namespaces, reusing what several namespaces have in common.
+struct Describer<'a> {
+    proc: BorrowedFd<'a>,
+    /// The `/proc/<pid>` directory last opened (`None` inside: it could not be).
+    dir: Option<(u32, Option<OwnedFd>)>,
+    shown: HashMap<u32, Option<Shown>>,
+    owner_uids: HashMap<NamespaceId, Option<u32>>,
+}
+
+impl Describer<'_> {
+    fn describe(&mut self, id: NamespaceId, pids: Vec<u32>, mounts: Vec<PathBuf>) -> NamespaceInfo {
+        let mut info = NamespaceInfo {
+            id,
+            pids,
+            pid: None,
+            uid: None,
+            command: None,
+            owner_uid: None,
+            parent: None,
+            owner: None,
+            mounts,
+        };
+        let mut handle = None;
+        for &pid in &info.pids {
+            let Some(dir) = self.proc_pid_dir(pid) else {
+                continue;
+            };
+            // Through the directory fd, a pid recycled since the scan is never looked at; the
+            // id check catches a process that moved to another namespace.
+            let Some(ns) = open_checked(dir.as_fd(), link_path(id.kind()), id) else {
+                continue;
+            };
+            let Some(shown) = self.shown(pid) else {
+                continue;
+            };
+            info.pid = Some(pid);
+            info.uid = Some(shown.uid);
+            info.command = Some(shown.command);
+            handle = Some(ns);
+            break;
+        }
+        if handle.is_none() {
+            handle = info.mounts.iter().find_map(|p| {
+                let cwd = rustix::fs::CWD;
+                open_checked(cwd, p.as_path(), id)
+            });
+        }
+        if let Some(ns) = handle {
+            self.relations(&mut info, ns.as_fd());
+        }
+        info
+    }
+
+    /// The `/proc/<pid>` directory (`O_PATH`), kept open while namespaces shown through the
+    /// same pid are described.
+    fn proc_pid_dir(&mut self, pid: u32) -> Option<BorrowedFd<'_>> {
+        if self.dir.as_ref().is_none_or(|(p, _)| *p != pid) {
+            let fd = rustix::fs::openat(
+                self.proc,
+                pid.to_string(),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok();
+            self.dir = Some((pid, fd));
+        }
+        self.dir.as_ref()?.1.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Uid and command of `pid`, read once per pid through the open directory.
+    fn shown(&mut self, pid: u32) -> Option<Shown> {
+        if let Some(s) = self.shown.get(&pid) {
+            return s.clone();
+        }
+        let dir = self
+            .dir
+            .as_ref()
+            .and_then(|(p, fd)| fd.as_ref().filter(|_| *p == pid))?;
+        let s = read_shown(dir.as_fd());
+        self.shown.insert(pid, s.clone());
+        s
+    }
+
+    /// Owner, owner uid and parent, by `ioctl_nsfs(2)` on an open namespace fd.
+    fn relations(&mut self, info: &mut NamespaceInfo, ns: BorrowedFd<'_>) {
+        let kind = info.id.kind();
+        let owner = sys::ns_get_userns(ns)
+            .ok()
+            .and_then(|fd| Some((id_of(fd.as_fd(), NamespaceKind::User)?, fd)));
+        info.owner = owner.as_ref().map(|(id, _)| *id);
+        info.owner_uid = if kind == NamespaceKind::User {
+            sys::ns_get_owner_uid(ns).ok()
+        } else {
+            match owner {
+                Some((oid, ofd)) => match self.owner_uids.entry(oid) {
+                    Entry::Occupied(e) => *e.get(),
+                    Entry::Vacant(e) => *e.insert(sys::ns_get_owner_uid(ofd.as_fd()).ok()),
+                },
+                None => None,
+            }
+        };
+        if kind.is_hierarchical() {
+            info.parent = sys::ns_get_parent(ns)
+                .ok()
+                .and_then(|fd| id_of(fd.as_fd(), kind));
+        }
+    }
+}
+
+/// Opens a namespace file and checks it is the namespace `id` (`openat(2)`, `fstat(2)`).
+fn open_checked<P: rustix::path::Arg>(
+    dir: BorrowedFd<'_>,
+    path: P,
+    id: NamespaceId,
+) -> Option<OwnedFd> {
+    let fd = rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    (id_of(fd.as_fd(), id.kind()) == Some(id)).then_some(fd)
+}
+
+fn id_of(fd: BorrowedFd<'_>, kind: NamespaceKind) -> Option<NamespaceId> {
+    let st = rustix::fs::fstat(fd).ok()?;
+    Some(NamespaceId::new(kind, st.st_dev, st.st_ino))
+}
+
+/// The owner of `/proc/<pid>` and the command line, as `lsns` shows them: NULs between
+/// arguments become spaces; an empty command line (a kernel thread) gives `comm` instead.
+fn read_shown(dir: BorrowedFd<'_>) -> Option<Shown> {
+    let uid = rustix::fs::fstat(dir).ok()?.st_uid;
+    let mut cmdline = read_small(dir, c"cmdline")?;
+    if cmdline.last() == Some(&0) {
+        cmdline.pop();
+    }
+    let command = if cmdline.is_empty() {
+        let mut comm = read_small(dir, c"comm")?;
+        if comm.last() == Some(&b'\n') {
+            comm.pop();
+        }
+        String::from_utf8_lossy(&comm).into_owned()
+    } else {
+        for b in &mut cmdline {
+            if *b == 0 {
+                *b = b' ';
+            }
+        }
+        String::from_utf8_lossy(&cmdline).into_owned()
+    };
+    Some(Shown { uid, command })
+}
+
+/// Reads a small `/proc` file whole.
+fn read_small(dir: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
+    let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut chunk = [0u8; 4096];
+    let mut out = Vec::new();
+    loop {
+        match rustix::io::read(&fd, &mut chunk) {
+            Ok(0) => return Some(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+}

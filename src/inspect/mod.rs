@@ -1,0 +1,88 @@
+//! Which namespaces processes are in: one process ([`ProcessNamespaces`]), two compared
+//! ([`same_namespace`]), or the whole system like `lsns(8)` ([`list`]).
+//!
+//! Everything here reads `/proc`, so it describes processes as the procfs instance mounted at
+//! `/proc` sees them: pids are pids in that procfs's pid namespace (normally the caller's), and
+//! processes the caller may not inspect (another user's, without `CAP_SYS_PTRACE`) are either
+//! an error ([`ProcessNamespaces::of`]) or passed over ([`list`]), as `lsns(8)` does.
+//!
+//! Nothing here starts threads or changes the caller: it is safe to call [`list`] and then
+//! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
+
+//!
+//! * `ids.rs`: [`ProcessNamespaces`] and [`same_namespace`], from one process's links.
+//! * `list.rs`: [`list`], the system-wide listing.
+//! * `mountinfo.rs`: [`parse_mountinfo_line`] and [`nsfs_mounts`].
+//! * `status.rs`: [`ProcessStatus`], a process's `/proc/<pid>/status`.
+
+mod ids;
+mod list;
+mod mountinfo;
+mod status;
+
+pub use ids::{ProcessNamespaces, same_namespace};
+pub(crate) use list::processes_by_namespace;
+pub use list::{NamespaceInfo, list};
+pub use mountinfo::{MountInfo, nsfs_mounts, parse_mountinfo_line};
+pub use status::ProcessStatus;
+
+use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
+
+use rustix::fs::{Mode, OFlags};
+
+use crate::error::{Error, Operation, Result, Target};
+
+/// The device number (`st_dev`) of nsfs, the filesystem of every namespace file.
+///
+/// The text of a `/proc/<pid>/ns` link (`net:[4026531840]`) carries only the inode; this
+/// supplies the device that makes it a [`NamespaceId`]. Found once with `stat(2)` of
+/// `/proc/self/ns/user` and cached for the life of the process.
+///
+/// # Errors
+/// [`Error::Os`] if `/proc` is not mounted.
+///
+/// # References
+///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html),
+///    [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
+pub fn nsfs_dev() -> Result<u64> {
+    static DEV: OnceLock<u64> = OnceLock::new();
+    if let Some(dev) = DEV.get() {
+        return Ok(*dev);
+    }
+    let path = "/proc/self/ns/user";
+    let st = rustix::fs::stat(path)
+        .map_err(|e| Error::os(Operation::Stat, Target::Path(path.into()), e.into()))?;
+    Ok(*DEV.get_or_init(|| st.st_dev))
+}
+
+fn proc_dir() -> Result<OwnedFd> {
+    rustix::fs::open(
+        "/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::os(Operation::Open, Target::Path("/proc".into()), e.into()))
+}
+
+fn parse_pid(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let pid = name.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    u32::try_from(pid).ok().filter(|p| *p != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_entries_that_are_pids() {
+        assert_eq!(parse_pid(b"1"), Some(1));
+        assert_eq!(parse_pid(b"4194304"), Some(4194304));
+        for not in [&b""[..], b"0", b"self", b"12a", b"99999999999", b"-1"] {
+            assert_eq!(parse_pid(not), None, "{not:?}");
+        }
+    }
+}

@@ -1,0 +1,687 @@
+//! The builder ([`Command`]) and the value types its setters take.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Output};
+
+use super::child::Child;
+use super::launch::launch;
+use super::plan::Prepared;
+use crate::error::Result;
+use crate::idmap::IdMap;
+use crate::kind::NamespaceSet;
+use crate::mount::Mount;
+use crate::namespace::Namespace;
+use crate::timens::TimeClock;
+
+/// Where a child's standard input, output or error goes.
+#[derive(Debug)]
+pub enum Stdio {
+    /// The parent's fd (the default for [`Command::spawn`] and [`Command::status`]).
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// A new pipe; the parent's end is in [`Child::stdin`], [`Child::stdout`] or
+    /// [`Child::stderr`].
+    Piped,
+    /// This fd (a file, a socket, one end of a pipe the caller made).
+    Fd(OwnedFd),
+}
+
+impl Stdio {
+    /// [`Stdio::Inherit`].
+    pub fn inherit() -> Stdio {
+        Stdio::Inherit
+    }
+    /// [`Stdio::Null`].
+    pub fn null() -> Stdio {
+        Stdio::Null
+    }
+    /// [`Stdio::Piped`].
+    pub fn piped() -> Stdio {
+        Stdio::Piped
+    }
+}
+
+impl From<OwnedFd> for Stdio {
+    fn from(fd: OwnedFd) -> Stdio {
+        Stdio::Fd(fd)
+    }
+}
+
+impl From<File> for Stdio {
+    fn from(f: File) -> Stdio {
+        Stdio::Fd(f.into())
+    }
+}
+
+/// What `/proc/<pid>/setgroups` of a new user namespace is set to.
+///
+/// # References
+///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
+///    "The /proc/pid/setgroups file"
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetGroups {
+    /// `allow`: processes in the namespace may call `setgroups(2)` (the kernel's default).
+    Allow,
+    /// `deny`: they may not; required before an unprivileged `gid_map` write.
+    Deny,
+}
+
+/// One classic BPF instruction of a seccomp filter (`struct sock_filter`).
+///
+/// # References
+///  - [seccomp(2)](https://man7.org/linux/man-pages/man2/seccomp.2.html)
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BpfInstruction {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Operand.
+    pub k: u32,
+}
+
+static_assertions::assert_eq_size!(BpfInstruction, libc::sock_filter);
+
+/// A resource limit (`RLIMIT_*`).
+///
+/// # References
+///  - [getrlimit(2)](https://man7.org/linux/man-pages/man2/getrlimit.2.html)
+#[allow(missing_docs)]
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    AddressSpace,
+    Core,
+    Cpu,
+    Data,
+    FileSize,
+    Locks,
+    MemLock,
+    MsgQueue,
+    Nice,
+    NoFile,
+    NProc,
+    Rss,
+    RtPrio,
+    RtTime,
+    SigPending,
+    Stack,
+}
+
+impl Resource {
+    #[allow(clippy::unnecessary_cast)] // c_int on musl, c_uint on glibc
+    pub(super) fn raw(self) -> u32 {
+        (match self {
+            Resource::AddressSpace => libc::RLIMIT_AS,
+            Resource::Core => libc::RLIMIT_CORE,
+            Resource::Cpu => libc::RLIMIT_CPU,
+            Resource::Data => libc::RLIMIT_DATA,
+            Resource::FileSize => libc::RLIMIT_FSIZE,
+            Resource::Locks => libc::RLIMIT_LOCKS,
+            Resource::MemLock => libc::RLIMIT_MEMLOCK,
+            Resource::MsgQueue => libc::RLIMIT_MSGQUEUE,
+            Resource::Nice => libc::RLIMIT_NICE,
+            Resource::NoFile => libc::RLIMIT_NOFILE,
+            Resource::NProc => libc::RLIMIT_NPROC,
+            Resource::Rss => libc::RLIMIT_RSS,
+            Resource::RtPrio => libc::RLIMIT_RTPRIO,
+            Resource::RtTime => libc::RLIMIT_RTTIME,
+            Resource::SigPending => libc::RLIMIT_SIGPENDING,
+            Resource::Stack => libc::RLIMIT_STACK,
+        }) as u32
+    }
+}
+
+/// A process builder, shaped like [`std::process::Command`], that can place the process in
+/// new or existing namespaces and set it up before it runs.
+///
+/// ```no_run
+/// use linux_namespaces::{Command, Mount, NamespaceSet};
+///
+/// # fn main() -> linux_namespaces::Result<()> {
+/// let status = Command::new("/bin/sh")
+///     .arg("-c")
+///     .arg("hostname; id -u; cat /proc/self/uid_map")
+///     .unshare(NamespaceSet::USER | NamespaceSet::PID | NamespaceSet::MOUNT | NamespaceSet::UTS)
+///     .map_root()
+///     .hostname("box")
+///     .mount(Mount::proc("/proc"))
+///     .status()?;
+/// assert!(status.success());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Setup happens in the child in this order: user namespace maps, joining namespaces, time
+/// namespace offsets, host and domain name, mount steps, working directory, session, umask,
+/// resource limits, `no_new_privs`, file descriptors, groups/gid/uid, capabilities,
+/// parent-death signal, (init), signals, seccomp, `execve`.
+///
+/// # References
+///  - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html),
+///    [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
+#[derive(Debug)]
+pub struct Command {
+    pub(super) program: OsString,
+    pub(super) arg0: Option<OsString>,
+    pub(super) args: Vec<OsString>,
+    pub(super) env_clear: bool,
+    pub(super) env: BTreeMap<OsString, Option<OsString>>,
+    pub(super) cwd: Option<PathBuf>,
+    pub(super) stdin: Option<Stdio>,
+    pub(super) stdout: Option<Stdio>,
+    pub(super) stderr: Option<Stdio>,
+    pub(super) fds: Vec<(RawFd, OwnedFd)>,
+    pub(super) unshare: NamespaceSet,
+    pub(super) joins: Vec<Namespace>,
+    pub(super) uid_map: Option<IdMap>,
+    pub(super) gid_map: Option<IdMap>,
+    pub(super) setgroups: Option<SetGroups>,
+    pub(super) newidmap: bool,
+    pub(super) uid: Option<u32>,
+    pub(super) gid: Option<u32>,
+    pub(super) groups: Option<Vec<u32>>,
+    pub(super) hostname: Option<OsString>,
+    pub(super) domainname: Option<OsString>,
+    pub(super) mounts: Vec<Mount>,
+    pub(super) monotonic: Option<(i64, u32)>,
+    pub(super) boottime: Option<(i64, u32)>,
+    pub(super) cgroup: Option<PathBuf>,
+    pub(super) setsid: bool,
+    pub(super) pdeathsig: Option<i32>,
+    pub(super) no_new_privs: bool,
+    pub(super) umask: Option<u32>,
+    pub(super) rlimits: Vec<(Resource, u64, u64)>,
+    pub(super) seccomp: Option<Vec<BpfInstruction>>,
+    pub(super) reset_signals: bool,
+    pub(super) sigmask: Vec<i32>,
+    pub(super) inheritable_caps: u64,
+    pub(super) ambient_caps: u64,
+    pub(super) init: bool,
+    pub(super) kill_on_drop: bool,
+    pub(super) loopback_up: bool,
+    /// The validated plan, kept across spawns until a setter changes the command.
+    pub(super) cache: Option<Prepared>,
+}
+
+impl Command {
+    /// A command for `program`: a path, or a name looked up in `PATH` (the child's `PATH` if
+    /// the command sets one, else the parent's). Nothing is configured: no namespaces, stdio
+    /// inherited, environment inherited.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command {
+            program: program.as_ref().to_owned(),
+            arg0: None,
+            args: Vec::new(),
+            env_clear: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            fds: Vec::new(),
+            unshare: NamespaceSet::empty(),
+            joins: Vec::new(),
+            uid_map: None,
+            gid_map: None,
+            setgroups: None,
+            newidmap: false,
+            uid: None,
+            gid: None,
+            groups: None,
+            hostname: None,
+            domainname: None,
+            mounts: Vec::new(),
+            monotonic: None,
+            boottime: None,
+            cgroup: None,
+            setsid: false,
+            pdeathsig: None,
+            no_new_privs: false,
+            umask: None,
+            rlimits: Vec::new(),
+            seccomp: None,
+            reset_signals: false,
+            sigmask: Vec::new(),
+            inheritable_caps: 0,
+            ambient_caps: 0,
+            init: false,
+            kill_on_drop: false,
+            loopback_up: false,
+            cache: None,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cache = None;
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets `argv[0]` (by default the program as given).
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
+        self.arg0 = Some(arg0.as_ref().to_owned());
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
+        self.env
+            .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self.env(k, v);
+        }
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
+        self.env.insert(key.as_ref().to_owned(), None);
+        self
+    }
+
+    /// Starts from an empty environment instead of the parent's.
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.cache = None;
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// The working directory, entered after the mount steps (so it is a path in the new root
+    /// if one is set up).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.cache = None;
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Standard input.
+    pub fn stdin(&mut self, s: impl Into<Stdio>) -> &mut Command {
+        self.cache = None;
+        self.stdin = Some(s.into());
+        self
+    }
+
+    /// Standard output.
+    pub fn stdout(&mut self, s: impl Into<Stdio>) -> &mut Command {
+        self.cache = None;
+        self.stdout = Some(s.into());
+        self
+    }
+
+    /// Standard error.
+    pub fn stderr(&mut self, s: impl Into<Stdio>) -> &mut Command {
+        self.cache = None;
+        self.stderr = Some(s.into());
+        self
+    }
+
+    /// Passes `fd` to the child as fd number `child_fd`. The child gets 0, 1, 2 and the fds
+    /// passed this way, nothing else: every other fd is closed when it `execve`s, whether or
+    /// not it was marked close-on-exec.
+    pub fn fd(&mut self, child_fd: RawFd, fd: impl Into<OwnedFd>) -> &mut Command {
+        self.cache = None;
+        self.fds.push((child_fd, fd.into()));
+        self
+    }
+
+    /// Creates new namespaces of the kinds in `set` for the child (`clone3` flags; a new time
+    /// namespace is made with `unshare(2)` in the child so offsets can be set first). With
+    /// `PID`, the program is PID 1 of the new pid namespace.
+    pub fn unshare(&mut self, set: NamespaceSet) -> &mut Command {
+        self.cache = None;
+        self.unshare |= set;
+        self
+    }
+
+    /// Makes the child enter `ns` (`setns(2)` in the child) instead of staying in the
+    /// caller's namespace of that kind. Joined namespaces are entered in a safe order: the
+    /// user namespace after the namespaces the caller's privileges allow entering and before
+    /// those that need the new user namespace's privileges. A duplicate of the handle is kept
+    /// (`F_DUPFD_CLOEXEC`), so `ns` may be dropped afterwards.
+    ///
+    /// New namespaces ([`unshare`](Self::unshare)) are created by `clone3` before any join, so
+    /// they are owned by the caller's user namespace (or by the new one, with `USER`), not by
+    /// a joined user namespace. A joined time namespace makes the spawn fork-like (the kernel
+    /// refuses `setns` into it from a child sharing the parent's memory).
+    pub fn join(&mut self, ns: &Namespace) -> Result<&mut Command> {
+        self.cache = None;
+        self.joins.push(ns.try_clone()?);
+        Ok(self)
+    }
+
+    /// The `uid_map` of the new user namespace. The child writes a single-line map of the
+    /// caller's own uid itself; other maps are written by the parent (which needs
+    /// `CAP_SETUID` over the parent user namespace) or by `newuidmap` with
+    /// [`use_newidmap`](Self::use_newidmap).
+    pub fn uid_map(&mut self, map: IdMap) -> &mut Command {
+        self.cache = None;
+        self.uid_map = Some(map);
+        self
+    }
+
+    /// The `gid_map` of the new user namespace (see [`uid_map`](Self::uid_map)). Without
+    /// `CAP_SETGID`, [`setgroups(SetGroups::Deny)`](Self::setgroups) must be set too.
+    pub fn gid_map(&mut self, map: IdMap) -> &mut Command {
+        self.cache = None;
+        self.gid_map = Some(map);
+        self
+    }
+
+    /// What to write to `/proc/<pid>/setgroups` (before `gid_map`). Nothing is written unless
+    /// this is called (or [`map_root`](Self::map_root)).
+    pub fn setgroups(&mut self, s: SetGroups) -> &mut Command {
+        self.cache = None;
+        self.setgroups = Some(s);
+        self
+    }
+
+    /// A new user namespace in which the caller's uid and gid are 0: `unshare(USER)`, the maps
+    /// `0 <euid> 1` and `0 <egid> 1`, and `setgroups` "deny" (which an unprivileged `gid_map`
+    /// write requires). Like `unshare --map-root-user`.
+    pub fn map_root(&mut self) -> &mut Command {
+        self.cache = None;
+        let (uid, gid) = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        self.unshare |= NamespaceSet::USER;
+        self.uid_map = Some(IdMap::single(0, uid));
+        self.gid_map = Some(IdMap::single(0, gid));
+        self.setgroups = Some(SetGroups::Deny);
+        self
+    }
+
+    /// Writes the maps with the setuid helpers `newuidmap(1)`/`newgidmap(1)` (from shadow's
+    /// `uidmap` package), which let an unprivileged user map the ranges `/etc/subuid` and
+    /// `/etc/subgid` grant. Off by default.
+    pub fn use_newidmap(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.newidmap = on;
+        self
+    }
+
+    /// Switches the child to this uid (`setresuid(2)`), after the namespace setup.
+    pub fn uid(&mut self, uid: u32) -> &mut Command {
+        self.cache = None;
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Switches the child to this gid (`setresgid(2)`).
+    pub fn gid(&mut self, gid: u32) -> &mut Command {
+        self.cache = None;
+        self.gid = Some(gid);
+        self
+    }
+
+    /// Sets the supplementary groups (`setgroups(2)`; needs `setgroups` "allow" in a new user
+    /// namespace).
+    pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
+        self.cache = None;
+        self.groups = Some(groups.to_vec());
+        self
+    }
+
+    /// The host name in the child's UTS namespace (`sethostname(2)`); at most 64 bytes. Needs
+    /// a new or joined UTS namespace: the caller's own is never changed.
+    pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
+        self.hostname = Some(name.as_ref().to_owned());
+        self
+    }
+
+    /// The NIS domain name (`setdomainname(2)`); as for [`hostname`](Self::hostname).
+    pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
+        self.cache = None;
+        self.domainname = Some(name.as_ref().to_owned());
+        self
+    }
+
+    /// Adds a mount step (applied in order). Needs a new or joined mount namespace.
+    pub fn mount(&mut self, m: Mount) -> &mut Command {
+        self.cache = None;
+        self.mounts.push(m);
+        self
+    }
+
+    /// An offset of a clock in the child's new time namespace (needs `unshare(TIME)`),
+    /// written to `/proc/self/timens_offsets` before the program enters the namespace at
+    /// `execve`. `nanos` must be below 1e9.
+    pub fn time_offset(&mut self, clock: TimeClock, secs: i64, nanos: u32) -> &mut Command {
+        self.cache = None;
+        match clock {
+            TimeClock::Monotonic => self.monotonic = Some((secs, nanos)),
+            TimeClock::Boottime => self.boottime = Some((secs, nanos)),
+        }
+        self
+    }
+
+    /// Brings the loopback interface up in the child's new or joined network namespace before
+    /// the program starts (`ioctl(SIOCSIFFLAGS)` on `lo` with `IFF_UP`, the way `ifconfig lo up`
+    /// does it: no netlink, nothing allocated in the child). Needs `CAP_NET_ADMIN` over the
+    /// namespace, which a new user namespace gives.
+    ///
+    /// # References
+    ///  - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
+    pub fn loopback_up(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.loopback_up = on;
+        self
+    }
+
+    /// Starts the child directly in the cgroup v2 directory `dir` (`CLONE_INTO_CGROUP`,
+    /// Linux 5.7): it never runs a moment outside it.
+    pub fn cgroup(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.cache = None;
+        self.cgroup = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Makes the child a session leader (`setsid(2)`).
+    pub fn setsid(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.setsid = on;
+        self
+    }
+
+    /// The signal the child gets when the thread that spawned it exits (`PR_SET_PDEATHSIG`).
+    /// If the parent is already gone by the time it is set, the child does not run on. Note:
+    /// the kernel ties it to the spawning *thread*, and clears it on set-user-ID execs.
+    pub fn parent_death_signal(&mut self, signal: i32) -> &mut Command {
+        self.cache = None;
+        self.pdeathsig = Some(signal);
+        self
+    }
+
+    /// Sets `PR_SET_NO_NEW_PRIVS`: no set-user-ID or file-capability gains across `execve`.
+    pub fn no_new_privs(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.no_new_privs = on;
+        self
+    }
+
+    /// The child's umask.
+    pub fn umask(&mut self, mask: u32) -> &mut Command {
+        self.cache = None;
+        self.umask = Some(mask);
+        self
+    }
+
+    /// A resource limit (`prlimit(2)`), soft and hard.
+    pub fn rlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> &mut Command {
+        self.cache = None;
+        self.rlimits.push((resource, soft, hard));
+        self
+    }
+
+    /// A seccomp BPF program installed right before `execve` (`seccomp(2)`,
+    /// `SECCOMP_SET_MODE_FILTER`). The crate ships no profile: the program is the caller's.
+    /// Needs [`no_new_privs`](Self::no_new_privs) or `CAP_SYS_ADMIN`.
+    pub fn seccomp_filter(&mut self, program: &[BpfInstruction]) -> &mut Command {
+        self.cache = None;
+        self.seccomp = Some(program.to_vec());
+        self
+    }
+
+    /// Resets every signal disposition to `SIG_DFL` in the child, ignored ones included.
+    /// Without it, handlers are reset (the kernel does that at `execve` anyway), ignored
+    /// signals stay ignored, except `SIGPIPE`, which is reset as `std::process` does.
+    pub fn reset_signals(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.reset_signals = on;
+        self
+    }
+
+    /// Signals blocked in the child when it starts the program (by default none).
+    pub fn signal_mask(&mut self, signals: &[i32]) -> &mut Command {
+        self.cache = None;
+        self.sigmask = signals.to_vec();
+        self
+    }
+
+    /// Inheritable capabilities (bit n = capability n, see capabilities(7)); empty by default.
+    pub fn inheritable_capabilities(&mut self, caps: u64) -> &mut Command {
+        self.cache = None;
+        self.inheritable_caps = caps;
+        self
+    }
+
+    /// Ambient capabilities to raise (they also become inheritable); empty by default. Each
+    /// must be permitted in the child.
+    pub fn ambient_capabilities(&mut self, caps: u64) -> &mut Command {
+        self.cache = None;
+        self.ambient_caps = caps;
+        self
+    }
+
+    /// Runs a minimal init as PID 1 of the new pid namespace (needs `unshare(PID)`): it forks
+    /// the program, reaps every process that ends up its child, forwards the signals it gets
+    /// to the program, and exits with the program's status (128 + signal if killed). For
+    /// programs not written to be PID 1.
+    pub fn init(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.init = on;
+        self
+    }
+
+    /// Kill (`SIGKILL`) and reap the child when its [`Child`] is dropped. Off by default.
+    pub fn kill_on_drop(&mut self, on: bool) -> &mut Command {
+        self.cache = None;
+        self.kill_on_drop = on;
+        self
+    }
+
+    /// Spawns the child and returns once it runs the program; see the type docs for the
+    /// order of setup steps.
+    ///
+    /// The first spawn validates the command and builds the child's plan (argv, the
+    /// environment, the program's path, the id maps, ...); later spawns reuse it until a setter
+    /// changes the command or the caller's effective uid or gid changes. So the parent's
+    /// environment and a program name's `PATH` lookup are read when the plan is built, not at
+    /// every spawn: after changing the process environment, call a setter (or build a new
+    /// `Command`) for the children to see it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for bad input (before any process exists), [`Error::Spawn`]
+    /// for a failed step (the child has been reaped).
+    pub fn spawn(&mut self) -> Result<Child> {
+        let creds = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        if self.cache.as_ref().is_none_or(|p| p.creds != creds) {
+            self.cache = None;
+            self.cache = Some(self.prepare(creds)?);
+        }
+        let prepared = self.cache.as_ref().expect("prepared above");
+        let stdio = [
+            self.stdin.as_ref(),
+            self.stdout.as_ref(),
+            self.stderr.as_ref(),
+        ];
+        let kill_on_drop = self.kill_on_drop;
+        let mut child = launch(self, prepared, stdio)?;
+        child.kill_on_drop = kill_on_drop;
+        Ok(child)
+    }
+
+    /// Spawns with stdio inherited unless set, and waits for the child.
+    pub fn status(&mut self) -> Result<ExitStatus> {
+        self.spawn()?.wait()
+    }
+
+    /// Spawns with stdin from `/dev/null` and stdout/stderr captured unless set, and waits,
+    /// collecting the output.
+    pub fn output(&mut self) -> Result<Output> {
+        let defaults = [
+            self.stdin.is_none(),
+            self.stdout.is_none(),
+            self.stderr.is_none(),
+        ];
+        if defaults[0] {
+            self.stdin = Some(Stdio::Null);
+        }
+        if defaults[1] {
+            self.stdout = Some(Stdio::Piped);
+        }
+        if defaults[2] {
+            self.stderr = Some(Stdio::Piped);
+        }
+        let r = self.spawn();
+        // Leave the builder as it was.
+        for (set, slot) in
+            defaults
+                .into_iter()
+                .zip([&mut self.stdin, &mut self.stdout, &mut self.stderr])
+        {
+            if set {
+                *slot = None;
+            }
+        }
+        r?.wait_with_output()
+    }
+
+    pub(super) fn program_display(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+
+    pub(super) fn new_root(&self) -> Option<&Path> {
+        self.mounts.iter().rev().find_map(Mount::new_root)
+    }
+}

@@ -1,0 +1,67 @@
+//! The minimal init for a new pid namespace.
+#![allow(unsafe_code)]
+
+use super::{Code, OrFail, Step};
+use crate::sys::raw;
+
+/// The minimal init: this process stays as PID 1, forks the program (which goes on to exec),
+/// reaps every child, forwards signals to the program and exits with its status.
+pub(super) fn init() -> Step<()> {
+    let mut args = raw::CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: fork-like clones return twice; both branches are handled right below, and the
+    // child's copy of memory is its own (init mode never shares the address space).
+    let pid = unsafe {
+        raw::clone3_fork(&mut args).or_else(|e| {
+            if e == libc::ENOSYS {
+                let mut unused = 0;
+                raw::clone_fork(libc::SIGCHLD as u64, &mut unused)
+            } else {
+                Err(e)
+            }
+        })
+    }
+    .at(Code::InitFork, 0)? as i32;
+    if pid == 0 {
+        // The program: carry on to exec.
+        return Ok(());
+    }
+    // Init: hold no fd, so the parent sees the error pipe close when the program execs, and
+    // pipes to the program reach EOF when it exits.
+    let _ = raw::close_range(0, u32::MAX);
+    let _ = raw::sigaction_default(libc::SIGCHLD);
+    let all: u64 = !0;
+    let _ = raw::sigprocmask(libc::SIG_SETMASK, &all);
+    // SAFETY: siginfo_t is plain old data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    loop {
+        // Reap before every wait, the first one included: a program that exited before the
+        // SIGCHLD disposition was reset above had its pending SIGCHLD discarded by that reset
+        // (setting SIG_DFL drops a pending signal whose default action is to ignore it), so
+        // no SIGCHLD may ever come for it.
+        loop {
+            let mut status = 0;
+            match raw::wait4(-1, &mut status, libc::WNOHANG) {
+                Ok(0) | Err(_) => break,
+                Ok(reaped) if reaped as i32 == pid => {
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else {
+                        128 + libc::WTERMSIG(status)
+                    };
+                    raw::exit(code);
+                }
+                Ok(_) => {}
+            }
+        }
+        let sig = match raw::sigwaitinfo(&all, &mut info) {
+            Ok(s) => s as i32,
+            Err(_) => continue,
+        };
+        if sig != libc::SIGCHLD {
+            let _ = raw::kill(pid, sig);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The code that runs in the child between `clone3` and `execve`, and nothing else.
+//!
+//! Rules, because the child may share the parent's memory (`CLONE_VM`) and runs while other
+//! parent threads may hold locks: no allocation, no locks, no libc (raw system calls only, so no
+//! `errno`), no panics, no thread-locals; read only the [`Plan`] and [`Args`] the parent built,
+//! write only to this stack and to the `scratch` slice the parent set aside. Every failing
+//! step sends one [`Record`] over the error pipe and exits.
+//!
+//! Layout: [`run`] is the sequence of steps from entry to `execve`; [`mounts`], [`fds`],
+//! [`creds`], [`signals`] and [`init`] are the steps that take more than a call or two.
+#![allow(unsafe_code)]
+
+mod creds;
+mod fds;
+mod init;
+mod mounts;
+mod run;
+mod signals;
+
+use core::ffi::{CStr, c_char};
+use std::ffi::CString;
+
+use super::report::{Code, RECORD_LEN};
+use crate::mount::PreparedMount;
+use crate::sys::raw;
+
+pub(crate) use run::start;
+
+/// A namespace to enter in the child: the fd the `Command` owns and its `CLONE_NEW*` flag.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Join {
+    pub(crate) fd: i32,
+    pub(crate) nstype: u32,
+}
+
+/// Everything the child does, prepared by the parent: strings are C strings, lists are ready
+/// to walk, nothing is left to compute.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// Paths to try, in order, for `execve` (one unless the program is searched in `PATH`
+    /// inside a new root).
+    pub(crate) programs: Vec<CString>,
+    pub(crate) argv: Vec<*const c_char>,
+    pub(crate) argv_store: Vec<CString>,
+    pub(crate) envp: Vec<*const c_char>,
+    pub(crate) envp_store: Vec<CString>,
+    /// Maps the child writes for itself: `setgroups` text, `uid_map`, `gid_map`.
+    pub(crate) setgroups: Option<&'static CStr>,
+    pub(crate) uid_map: Option<CString>,
+    pub(crate) gid_map: Option<CString>,
+    /// The parent has work between clone and the child going on: wait for its byte.
+    pub(crate) wait_parent: bool,
+    pub(crate) joins: Vec<Join>,
+    pub(crate) unshare_time: bool,
+    pub(crate) time_offsets: Option<CString>,
+    pub(crate) loopback_up: bool,
+    pub(crate) hostname: Option<Vec<u8>>,
+    pub(crate) domainname: Option<Vec<u8>>,
+    pub(crate) mounts: Vec<PreparedMount>,
+    pub(crate) cwd: Option<CString>,
+    pub(crate) setsid: bool,
+    pub(crate) umask: Option<u32>,
+    pub(crate) rlimits: Vec<(u32, libc::rlimit64)>,
+    pub(crate) no_new_privs: bool,
+    pub(crate) groups: Option<Vec<u32>>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) uid: Option<u32>,
+    pub(crate) inheritable_caps: u64,
+    pub(crate) ambient_caps: u64,
+    pub(crate) keep_caps_for_ambient: bool,
+    pub(crate) pdeathsig: i32,
+    /// Reset every signal disposition to `SIG_DFL` (not only handlers).
+    pub(crate) reset_all_signals: bool,
+    /// The kernel already reset handlers (`CLONE_CLEAR_SIGHAND`).
+    pub(crate) handlers_cleared: bool,
+    pub(crate) reset_sigpipe: bool,
+    pub(crate) sigmask: u64,
+    pub(crate) seccomp: Option<Vec<libc::sock_filter>>,
+    pub(crate) init: bool,
+}
+
+// SAFETY: the raw pointers in `argv`/`envp` point into the heap buffers of the CStrings in
+// `argv_store`/`envp_store` of the same Plan, which owns them, never mutates them after building
+// the arrays, and drops them together with the arrays. Sharing or sending the Plan shares or
+// sends those buffers, which are plain immutable bytes.
+unsafe impl Send for Plan {}
+// SAFETY: as above; nothing in a Plan is mutated through a shared reference.
+unsafe impl Sync for Plan {}
+
+/// Per-spawn inputs that are not part of the reusable [`Plan`].
+pub(crate) struct Args<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) err_w: i32,
+    pub(crate) sync_r: i32,
+    /// The parent's end of the sync pipe: the child closes its copy first, so that the read
+    /// sees EOF if the parent dies before writing.
+    pub(crate) sync_w: i32,
+    /// `(source, target)` fd pairs, sorted by target; targets 0..=2 included where stdio is
+    /// not inherited.
+    pub(crate) moves: &'a [(i32, i32)],
+    /// Every fd number the program keeps (0, 1, 2 and the targets), sorted, unique.
+    pub(crate) keep: &'a [i32],
+    /// One slot per move, for the child's temporary fds.
+    pub(crate) scratch: *mut i32,
+    /// The parent's pid, to see whether it died before `PR_SET_PDEATHSIG` took hold.
+    pub(crate) parent_pid: i32,
+    /// Whether the kernel reset signal handlers at clone (`CLONE_CLEAR_SIGHAND`); cleared by
+    /// [`start`] when it falls back to `clone(2)`.
+    pub(crate) handlers_cleared: core::cell::Cell<bool>,
+}
+
+struct Fail {
+    code: Code,
+    index: u32,
+    errno: i32,
+}
+
+type Step<T = usize> = Result<T, Fail>;
+
+trait OrFail<T> {
+    fn at(self, code: Code, index: u32) -> Step<T>;
+}
+
+impl<T> OrFail<T> for Result<T, raw::Errno> {
+    #[inline(always)]
+    fn at(self, code: Code, index: u32) -> Step<T> {
+        self.map_err(|errno| Fail { code, index, errno })
+    }
+}
+
+/// An fd the child closes when done with it (on every path, errors included).
+pub(super) struct Fd(pub(super) i32);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        let _ = raw::close(self.0);
+    }
+}
+
+const _: () = assert!(RECORD_LEN == core::mem::size_of::<[u8; 12]>());

@@ -1,0 +1,310 @@
+//! The child's steps in order, from the entry point to `execve`.
+#![allow(unsafe_code)]
+
+use core::ffi::CStr;
+
+use super::super::report::{Code, Record};
+use super::{Args, Fail, Fd, Join, OrFail, Plan, Step};
+use super::{creds, fds, init, mounts, signals};
+use crate::sys::raw;
+
+/// Creates the child and, in it, runs [`entry`]. `vm`: share the address space (the flags in
+/// `clone_args` say whether with `CLONE_VFORK`) on the stack `clone_args` names. Falls back to
+/// a fork-like `clone(2)` where `clone3` is missing. Returns the child's pid.
+pub(crate) fn start(
+    clone_args: &mut raw::CloneArgs,
+    args: &Args<'_>,
+    vm: bool,
+) -> Result<i32, raw::Errno> {
+    let arg = args as *const Args<'_> as usize;
+    let r = if vm {
+        // SAFETY: the caller set `stack`/`stack_size` to a mapping used by nothing else and
+        // keeps it, `args` and everything `args` points to alive and unmodified until the child
+        // has exec'd or exited (it reads the error pipe to EOF or reaps the child first).
+        // `entry` never returns and writes only its own stack and `args.scratch`.
+        unsafe { raw::clone3_vm(clone_args, entry, arg) }
+    } else {
+        // SAFETY: fork-like clone3 returns twice; the child branch below runs `entry`, which
+        // never returns, on its own copy of the address space.
+        unsafe { raw::clone3_fork(clone_args) }
+    };
+    let r = match r {
+        Err(libc::ENOSYS) => {
+            if clone_args.flags >> 32 & !(CLONE_CLEAR_SIGHAND >> 32) != 0 {
+                // CLONE_INTO_CGROUP has no clone(2) form.
+                return Err(libc::ENOSYS);
+            }
+            args.handlers_cleared.set(false);
+            let flags =
+                (clone_args.flags & 0xffff_ffff & !((libc::CLONE_VM | libc::CLONE_VFORK) as u64))
+                    | libc::SIGCHLD as u64;
+            let mut pidfd: i32 = -1;
+            // SAFETY: as for the fork-like clone3 above.
+            let r = unsafe { raw::clone_fork(flags, &mut pidfd) };
+            if r.is_ok_and(|pid| pid != 0) {
+                // SAFETY: clone_args.pidfd is the address of the caller's i32 for the pidfd.
+                unsafe { *(clone_args.pidfd as *mut i32) = pidfd };
+            }
+            r
+        }
+        r => r,
+    };
+    match r? {
+        0 => entry(arg),
+        pid => Ok(pid as i32),
+    }
+}
+
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+
+/// The child's entry point, for both the `CLONE_VM` trampoline and the fork-like path.
+///
+/// # Safety
+/// `arg` is the address of an [`Args`] that stays valid until the child execs or exits.
+pub(crate) extern "C" fn entry(arg: usize) -> ! {
+    // SAFETY: the parent passes the address of a live `Args` and keeps it (and what it points
+    // to) alive and unmodified until this child has exec'd or exited.
+    let args = unsafe { &*(arg as *const Args<'_>) };
+    let mut err_w = args.err_w;
+    let Err(fail) = run(args, &mut err_w);
+    let rec = Record {
+        code: fail.code as u32,
+        index: fail.index,
+        errno: fail.errno,
+    }
+    .encode();
+    let _ = raw::write(err_w, &rec);
+    raw::exit(127)
+}
+
+fn write_file(path: &CStr, text: &[u8], code: Code) -> Step<()> {
+    let fd = raw::open(path, libc::O_WRONLY, 0).at(code, 0)? as i32;
+    let r = raw::write(fd, text);
+    let _ = raw::close(fd);
+    match r {
+        Ok(n) if n == text.len() => Ok(()),
+        Ok(_) => Err(Fail {
+            code,
+            index: 0,
+            errno: libc::EIO,
+        }),
+        Err(errno) => Err(Fail {
+            code,
+            index: 0,
+            errno,
+        }),
+    }
+}
+
+fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail> {
+    let plan = a.plan;
+
+    if plan.wait_parent {
+        let _ = raw::close(a.sync_w);
+        let mut b = [0u8; 1];
+        let n = loop {
+            match raw::read(a.sync_r, &mut b) {
+                Err(libc::EINTR) => continue,
+                r => break r.at(Code::WaitParent, 0)?,
+            }
+        };
+        if n != 1 {
+            // The parent closed the pipe without its byte: its part failed, it reports that.
+            raw::exit(127);
+        }
+        let _ = raw::close(a.sync_r);
+    }
+
+    if let Some(text) = plan.setgroups {
+        write_file(
+            c"/proc/self/setgroups",
+            text.to_bytes(),
+            Code::SetgroupsFile,
+        )?;
+    }
+    if let Some(map) = &plan.uid_map {
+        write_file(c"/proc/self/uid_map", map.to_bytes(), Code::UidMap)?;
+    }
+    if let Some(map) = &plan.gid_map {
+        write_file(c"/proc/self/gid_map", map.to_bytes(), Code::GidMap)?;
+    }
+
+    join_namespaces(&plan.joins)?;
+
+    if plan.unshare_time {
+        raw::unshare(libc::CLONE_NEWTIME as u32).at(Code::TimeNamespace, 0)?;
+    }
+    if let Some(text) = &plan.time_offsets {
+        write_file(
+            c"/proc/self/timens_offsets",
+            text.to_bytes(),
+            Code::TimeOffsets,
+        )?;
+    }
+    if plan.loopback_up {
+        loopback_up().at(Code::Loopback, 0)?;
+    }
+    if let Some(name) = &plan.hostname {
+        raw::sethostname(name).at(Code::Hostname, 0)?;
+    }
+    if let Some(name) = &plan.domainname {
+        raw::setdomainname(name).at(Code::Domainname, 0)?;
+    }
+    let mut fd_based = true;
+    for (i, m) in plan.mounts.iter().enumerate() {
+        if fd_based {
+            match mounts::mount_step_fd(m) {
+                // No openat2 (before 5.6): the path-based steps, for this and later mounts.
+                Err(libc::ENOSYS) => fd_based = false,
+                r => {
+                    r.at(Code::Mount, i as u32)?;
+                    continue;
+                }
+            }
+        }
+        mounts::mount_step(m).at(Code::Mount, i as u32)?;
+    }
+    if let Some(cwd) = &plan.cwd {
+        raw::chdir(cwd).at(Code::Chdir, 0)?;
+    }
+    if plan.setsid {
+        raw::setsid().at(Code::Setsid, 0)?;
+    }
+    if let Some(mask) = plan.umask {
+        let _ = raw::umask(mask);
+    }
+    for (res, lim) in &plan.rlimits {
+        raw::prlimit(*res, lim).at(Code::Rlimit, *res)?;
+    }
+    if plan.no_new_privs {
+        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Code::NoNewPrivs, 0)?;
+    }
+
+    fds::place_fds(a, err_w)?;
+
+    if plan.keep_caps_for_ambient {
+        raw::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(Code::Capabilities, 0)?;
+    }
+    if let Some(groups) = &plan.groups {
+        raw::setgroups(groups).at(Code::Groups, 0)?;
+    }
+    if let Some(gid) = plan.gid {
+        raw::setresgid(gid, gid, gid).at(Code::Gid, gid)?;
+    }
+    if let Some(uid) = plan.uid {
+        raw::setresuid(uid, uid, uid).at(Code::Uid, uid)?;
+    }
+    creds::set_capabilities(plan)?;
+
+    // After the credential changes: the kernel clears the parent-death signal on those.
+    if plan.pdeathsig != 0 {
+        raw::prctl(libc::PR_SET_PDEATHSIG, plan.pdeathsig as usize, 0, 0, 0)
+            .at(Code::ParentDeathSignal, 0)?;
+        // The parent may have died before the prctl: then nobody will send the signal.
+        // getppid() is 0 in a new pid namespace; the error pipe's read end, which only the
+        // parent holds, tells in every case (POLLERR once it is closed).
+        let ppid = raw::getppid().unwrap_or(0) as i32;
+        let orphaned = ppid != 0 && ppid != a.parent_pid;
+        let reader_gone =
+            raw::poll_one(*err_w, libc::POLLOUT).is_ok_and(|ev| ev & libc::POLLERR != 0);
+        if orphaned || reader_gone {
+            return Err(Fail {
+                code: Code::ParentExited,
+                index: 0,
+                errno: libc::ESRCH,
+            });
+        }
+    }
+
+    if plan.init {
+        init::init()?;
+    }
+
+    signals::reset_signals(plan, a.handlers_cleared.get())?;
+
+    if let Some(prog) = &plan.seccomp {
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_ptr() as *mut libc::sock_filter,
+        };
+        raw::seccomp_filter(&fprog).at(Code::Seccomp, 0)?;
+    }
+
+    exec(plan)
+}
+
+fn exec(plan: &Plan) -> Result<core::convert::Infallible, Fail> {
+    // Like execvp over the candidates: go on past ENOENT/ENOTDIR/EACCES, report EACCES if any
+    // candidate gave it, else the last error; any other error ends the search.
+    let mut errno = libc::ENOENT;
+    let mut denied = false;
+    for (i, prog) in plan.programs.iter().enumerate() {
+        match raw::execve(prog, plan.argv.as_ptr(), plan.envp.as_ptr()) {
+            Err(e @ (libc::ENOENT | libc::ENOTDIR)) if !denied => errno = e,
+            Err(libc::ENOENT | libc::ENOTDIR) => {}
+            Err(libc::EACCES) => {
+                denied = true;
+                errno = libc::EACCES;
+            }
+            Err(e) => {
+                return Err(Fail {
+                    code: Code::Exec,
+                    index: i as u32,
+                    errno: e,
+                });
+            }
+            Ok(_) => {}
+        }
+    }
+    Err(Fail {
+        code: Code::Exec,
+        index: 0,
+        errno,
+    })
+}
+
+/// Enters the joined namespaces: the others first while the child still has its privileges,
+/// then the user namespace, then whatever needed the user namespace's privileges.
+fn join_namespaces(joins: &[Join]) -> Step<()> {
+    let user = joins
+        .iter()
+        .find(|j| j.nstype == libc::CLONE_NEWUSER as u32);
+    let mut deferred: u32 = 0;
+    for (i, j) in joins.iter().enumerate() {
+        if j.nstype == libc::CLONE_NEWUSER as u32 {
+            continue;
+        }
+        match raw::setns(j.fd, j.nstype) {
+            Ok(_) => {}
+            Err(libc::EPERM) if user.is_some() => deferred |= 1 << i,
+            Err(errno) => {
+                return Err(Fail {
+                    code: Code::Join,
+                    index: j.nstype,
+                    errno,
+                });
+            }
+        }
+    }
+    if let Some(u) = user {
+        raw::setns(u.fd, u.nstype).at(Code::Join, u.nstype)?;
+    }
+    for (i, j) in joins.iter().enumerate() {
+        if deferred & (1 << i) != 0 {
+            raw::setns(j.fd, j.nstype).at(Code::Join, j.nstype)?;
+        }
+    }
+    Ok(())
+}
+
+/// `ifconfig lo up`: read the flags of `lo` and set `IFF_UP`, over an `AF_INET` socket.
+fn loopback_up() -> raw::R {
+    let sock = Fd(raw::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)? as i32);
+    // struct ifreq: 16 bytes of name, then a union whose first member here is the short flags.
+    let mut ifr = [0u8; 40];
+    ifr[..2].copy_from_slice(b"lo");
+    raw::ioctl_ptr(sock.0, libc::SIOCGIFFLAGS, ifr.as_mut_ptr())?;
+    let flags = i16::from_ne_bytes([ifr[16], ifr[17]]) | libc::IFF_UP as i16;
+    ifr[16..18].copy_from_slice(&flags.to_ne_bytes());
+    raw::ioctl_ptr(sock.0, libc::SIOCSIFFLAGS, ifr.as_mut_ptr())
+}

@@ -1,0 +1,373 @@
+//! One spawn: per-spawn fds (stdio, the error and sync pipes, the cgroup), the clone, the
+//! parent's part (id maps), and reading the error pipe.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdin, ChildStdout};
+
+use super::child::Child;
+use super::command::{Command, Stdio};
+use super::in_child::{self, Args};
+use super::plan::{CGROUP2_SUPER_MAGIC, CLONE_INTO_CGROUP, Mode, ParentMaps, Prepared};
+use super::report::{self, Step};
+use crate::diagnose::Hint;
+use crate::error::{Error, Result};
+use crate::kind::NamespaceKind;
+use crate::pidfd::PidFd;
+use crate::sys;
+
+fn spawn_error(cmd: &Command, step: Step, source: io::Error, new_user: bool) -> Error {
+    let hint = source
+        .raw_os_error()
+        .and_then(|e| Hint::for_spawn(&step, e, new_user));
+    Error::Spawn {
+        program: cmd.program_display(),
+        step,
+        source,
+        hint,
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from)
+}
+
+/// Kills and reaps a child on drop unless disarmed: nothing is left behind when the parent's
+/// part of the setup fails or panics.
+struct ReapGuard<'a> {
+    pidfd: Option<&'a mut PidFd>,
+}
+
+impl Drop for ReapGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.pidfd.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
+pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<Child> {
+    let io_err = |step: Step| move |e: io::Error| spawn_error(cmd, step.clone(), e, prep.new_user);
+
+    // Per-spawn fds: stdio, the error pipe, the sync pipe, the cgroup.
+    let mut child_ends: Vec<OwnedFd> = Vec::new();
+    let mut parent_ends: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut moves: Vec<(RawFd, RawFd)> = Vec::new();
+    for (n, s) in stdio.iter().enumerate() {
+        let src = match s {
+            None | Some(Stdio::Inherit) => continue,
+            Some(Stdio::Null) => {
+                let fd = rustix::fs::open(
+                    "/dev/null",
+                    rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .map_err(|e| io_err(Step::Open("/dev/null".into()))(e.into()))?;
+                let raw = fd.as_raw_fd();
+                child_ends.push(fd);
+                raw
+            }
+            Some(Stdio::Piped) => {
+                let (r, w) = pipe().map_err(io_err(Step::Pipe))?;
+                let (mine, theirs) = if n == 0 { (w, r) } else { (r, w) };
+                let raw = theirs.as_raw_fd();
+                parent_ends[n] = Some(mine);
+                child_ends.push(theirs);
+                raw
+            }
+            Some(Stdio::Fd(fd)) => fd.as_raw_fd(),
+        };
+        moves.push((src, n as RawFd));
+    }
+    for (target, fd) in &cmd.fds {
+        if *target <= 2 && moves.iter().any(|m| m.1 == *target) {
+            return Err(Error::invalid(
+                "fd",
+                format!("fd {target} is given twice (as stdio and as a passed fd)"),
+            ));
+        }
+        moves.push((fd.as_raw_fd(), *target));
+    }
+    moves.sort_by_key(|m| m.1);
+    // With stdio inherited and no fds passed (the common case) nothing here allocates.
+    let keep_moved: Vec<RawFd>;
+    let keep: &[RawFd] = if moves.is_empty() {
+        &[0, 1, 2]
+    } else {
+        let mut k: Vec<RawFd> = (0..3).chain(moves.iter().map(|m| m.1)).collect();
+        k.sort_unstable();
+        k.dedup();
+        keep_moved = k;
+        &keep_moved
+    };
+    let mut scratch = vec![-1i32; moves.len()];
+
+    let (err_r, err_w) = pipe().map_err(io_err(Step::Pipe))?;
+    let sync = if prep.plan.wait_parent {
+        Some(pipe().map_err(io_err(Step::Pipe))?)
+    } else {
+        None
+    };
+    let mut flags = prep.flags;
+    let cgroup_fd = match &cmd.cgroup {
+        Some(dir) => Some(open_cgroup(dir).map_err(|e| match e {
+            Error::Os { source, .. } => io_err(Step::Open(dir.clone()))(source),
+            other => other,
+        })?),
+        None => None,
+    };
+    if cgroup_fd.is_some() {
+        flags |= CLONE_INTO_CGROUP;
+    }
+
+    let stack = match prep.mode {
+        Mode::Vfork | Mode::SharedVm => Some(sys::Stack::take().map_err(io_err(Step::Clone))?),
+        Mode::Fork => None,
+    };
+    if prep.mode == Mode::Vfork {
+        flags |= (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    } else if prep.mode == Mode::SharedVm {
+        flags |= libc::CLONE_VM as u64;
+    }
+
+    let args = Args {
+        plan: &prep.plan,
+        err_w: err_w.as_raw_fd(),
+        sync_r: sync.as_ref().map_or(-1, |s| s.0.as_raw_fd()),
+        sync_w: sync.as_ref().map_or(-1, |s| s.1.as_raw_fd()),
+        moves: &moves,
+        keep,
+        scratch: scratch.as_mut_ptr(),
+        parent_pid: std::process::id() as i32,
+        handlers_cleared: std::cell::Cell::new(prep.plan.handlers_cleared),
+    };
+    let mut pidfd_raw: RawFd = -1;
+    let mut clone_args = sys::raw::CloneArgs {
+        flags,
+        pidfd: &mut pidfd_raw as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_fd.as_ref().map_or(0, |f| f.as_raw_fd() as u64),
+        ..Default::default()
+    };
+    if let Some(s) = &stack {
+        let (lo, size) = s.region();
+        clone_args.stack = lo;
+        clone_args.stack_size = size;
+    }
+    let started = {
+        let _blocked = sys::block_all_signals();
+        in_child::start(&mut clone_args, &args, prep.mode != Mode::Fork)
+    };
+    let pid = started.map_err(|errno| {
+        if errno == libc::ENOSYS {
+            return Error::Unsupported {
+                feature: "clone3 or clone with CLONE_PIDFD",
+                min_kernel: "5.3",
+            };
+        }
+        if errno == libc::EINVAL && cgroup_fd.is_some() && sys::kernel_version() < (5, 7) {
+            return Error::Unsupported {
+                feature: "CLONE_INTO_CGROUP",
+                min_kernel: "5.7",
+            };
+        }
+        spawn_error(
+            cmd,
+            Step::Clone,
+            io::Error::from_raw_os_error(errno),
+            prep.new_user,
+        )
+    })?;
+    let pidfd_owned = sys::pidfd_from_clone(pidfd_raw);
+    let mut handle = PidFd::from_parts(pidfd_owned, pid as u32);
+
+    // The child has its own copies of these now.
+    drop(err_w);
+    drop(child_ends);
+    drop(cgroup_fd);
+
+    {
+        let mut guard = ReapGuard {
+            pidfd: Some(&mut handle),
+        };
+        if let Some((sync_r, sync_w)) = sync {
+            drop(sync_r);
+            if let Some(maps) = &prep.parent_maps {
+                write_parent_maps(pid as u32, maps)
+                    .map_err(|(step, e)| spawn_error(cmd, step, e, prep.new_user))?;
+            }
+            rustix::io::write(&sync_w, &[1]).map_err(|e| io_err(Step::WaitParent)(e.into()))?;
+        }
+
+        // EOF: the program runs. A record: a step failed, and the child exits.
+        let mut rec = [0u8; report::RECORD_LEN];
+        let mut got = 0;
+        let mut f = File::from(err_r);
+        while got < rec.len() {
+            match f.read(&mut rec[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_err(Step::Pipe)(e)),
+            }
+        }
+        if got == rec.len() {
+            let r = report::Record::decode(&rec);
+            // The guard reaps the child when this returns.
+            return Err(spawn_error(
+                cmd,
+                decode_step(cmd, prep, &r),
+                io::Error::from_raw_os_error(r.errno),
+                prep.new_user,
+            ));
+        }
+        guard.pidfd = None;
+    }
+    // The child has exec'd (or, on the error path above, was reaped by the guard before the
+    // stack is dropped): nothing runs on the stack any more.
+    if let Some(s) = stack {
+        s.release();
+    }
+    drop(scratch);
+
+    let [stdin, stdout, stderr] = parent_ends;
+    Ok(Child {
+        handle,
+        stdin: stdin.map(ChildStdin::from),
+        stdout: stdout.map(ChildStdout::from),
+        stderr: stderr.map(ChildStderr::from),
+        kill_on_drop: false,
+    })
+}
+
+fn open_cgroup(dir: &Path) -> Result<OwnedFd> {
+    let fd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| {
+        Error::os(
+            crate::Operation::Open,
+            crate::Target::Path(dir.into()),
+            e.into(),
+        )
+    })?;
+    let fs = rustix::fs::fstatfs(&fd).map_err(|e| {
+        Error::os(
+            crate::Operation::Stat,
+            crate::Target::Path(dir.into()),
+            e.into(),
+        )
+    })?;
+    if fs.f_type as i64 != CGROUP2_SUPER_MAGIC {
+        return Err(Error::invalid(
+            "cgroup",
+            format!(
+                "{} is not a cgroup v2 directory (CLONE_INTO_CGROUP needs the unified hierarchy; this system may mount only cgroup v1 there)",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(fd)
+}
+
+fn write_parent_maps(pid: u32, maps: &ParentMaps) -> std::result::Result<(), (Step, io::Error)> {
+    let proc_write =
+        |file: &str, text: &[u8], step: Step| -> std::result::Result<(), (Step, io::Error)> {
+            std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| (step, e))
+        };
+    if let Some(s) = maps.setgroups {
+        proc_write("setgroups", s.to_bytes(), Step::Setgroups)?;
+    }
+    for (map, file, helper, step) in [
+        (&maps.uid_map, "uid_map", "newuidmap", Step::UidMap),
+        (&maps.gid_map, "gid_map", "newgidmap", Step::GidMap),
+    ] {
+        let Some(map) = map else { continue };
+        if maps.newidmap {
+            let mut c = std::process::Command::new(helper);
+            c.arg(pid.to_string());
+            for r in map.ranges() {
+                c.args([
+                    r.inside.to_string(),
+                    r.outside.to_string(),
+                    r.count.to_string(),
+                ]);
+            }
+            let out = c.stdin(std::process::Stdio::null()).output().map_err(|e| {
+                (
+                    step.clone(),
+                    io::Error::new(e.kind(), format!("running {helper}: {e}")),
+                )
+            })?;
+            if !out.status.success() {
+                let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                return Err((
+                    step,
+                    io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("{helper} failed ({}): {msg}", out.status),
+                    ),
+                ));
+            }
+        } else {
+            proc_write(file, map.to_string().as_bytes(), step)?;
+        }
+    }
+    Ok(())
+}
+
+fn decode_step(cmd: &Command, prep: &Prepared, r: &report::Record) -> Step {
+    use report::Code;
+    let Some(code) = Code::from_u32(r.code) else {
+        return Step::Unknown(r.code);
+    };
+    match code {
+        Code::WaitParent => Step::WaitParent,
+        Code::SetgroupsFile => Step::Setgroups,
+        Code::UidMap => Step::UidMap,
+        Code::GidMap => Step::GidMap,
+        Code::Join => {
+            NamespaceKind::from_clone_flag(r.index).map_or(Step::Unknown(r.code), Step::Join)
+        }
+        Code::TimeNamespace => Step::TimeNamespace,
+        Code::TimeOffsets => Step::TimeOffsets,
+        Code::Hostname => Step::Hostname,
+        Code::Domainname => Step::Domainname,
+        Code::Mount => Step::Mount {
+            index: r.index as usize,
+            mount: cmd
+                .mounts
+                .get(r.index as usize)
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+        },
+        Code::Chdir => Step::Chdir(cmd.cwd.clone().unwrap_or_default()),
+        Code::Setsid => Step::Setsid,
+        Code::Rlimit => Step::Rlimit(r.index),
+        Code::NoNewPrivs => Step::NoNewPrivs,
+        Code::Fd => Step::Fd(r.index as i32),
+        Code::CloseFds => Step::CloseFds,
+        Code::Groups => Step::Groups,
+        Code::Gid => Step::Gid,
+        Code::Uid => Step::Uid,
+        Code::Capabilities => Step::Capabilities,
+        Code::ParentDeathSignal => Step::ParentDeathSignal,
+        Code::ParentExited => Step::ParentExited,
+        Code::Signals => Step::Signals,
+        Code::Seccomp => Step::Seccomp,
+        // A single path names itself; a search over PATH names the program as given.
+        Code::Exec => Step::Exec(match prep.plan.programs.as_slice() {
+            [one] => PathBuf::from(OsStr::from_bytes(one.to_bytes())),
+            _ => PathBuf::from(&cmd.program),
+        }),
+        Code::InitFork => Step::InitFork,
+        Code::Loopback => Step::Loopback,
+    }
+}

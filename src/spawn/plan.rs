@@ -1,0 +1,457 @@
+//! Validation and preparation: everything the child will need, built and checked in the
+//! parent before any process exists, and the choice of how the child is created.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use super::command::{Command, SetGroups};
+use super::in_child::{Join, Plan};
+use super::report::Step;
+use crate::error::{Error, Result};
+use crate::idmap::IdMap;
+use crate::kind::{NamespaceKind, NamespaceSet};
+use crate::mount::Mount;
+use crate::namespace::Namespace;
+use crate::sys;
+use crate::timens::{TimeClock, offsets_text};
+use crate::validate::cstring;
+
+impl Command {
+    /// Validates everything and builds the child's plan, for a caller with the effective
+    /// `(uid, gid)` `creds`.
+    pub(super) fn prepare(&self, creds: (u32, u32)) -> Result<Prepared> {
+        if self.program.is_empty() {
+            return Err(Error::invalid("program", "empty program name"));
+        }
+        let program_c = cstring("program", &self.program)?;
+        let joined: NamespaceSet = self.joins.iter().map(Namespace::kind).collect();
+        for (i, ns) in self.joins.iter().enumerate() {
+            if self.joins[..i].iter().any(|o| o.kind() == ns.kind()) {
+                return Err(Error::invalid(
+                    "join",
+                    format!("two {} namespaces to join", ns.kind()),
+                ));
+            }
+            if self.unshare.has(ns.kind()) {
+                return Err(Error::invalid(
+                    "join",
+                    format!(
+                        "the {} namespace is both created (unshare) and joined",
+                        ns.kind()
+                    ),
+                ));
+            }
+        }
+        let has = |k: NamespaceKind| self.unshare.has(k) || joined.has(k);
+        let new_user = self.unshare.has(NamespaceKind::User);
+        let need = |cond: bool, what: &'static str, why: &str| -> Result<()> {
+            if cond {
+                Ok(())
+            } else {
+                Err(Error::invalid(what, why.to_string()))
+            }
+        };
+        need(
+            (self.uid_map.is_none() && self.gid_map.is_none() && self.setgroups.is_none())
+                || new_user,
+            "id map",
+            "uid/gid maps and setgroups need a new user namespace (unshare USER)",
+        )?;
+        need(
+            (self.hostname.is_none() && self.domainname.is_none()) || has(NamespaceKind::Uts),
+            "hostname",
+            "setting a host or domain name needs a new or joined UTS namespace; the caller's is never changed",
+        )?;
+        need(
+            !self.mounts.iter().any(Mount::changes_mounts) || has(NamespaceKind::Mount),
+            "mount",
+            "mount steps need a new or joined mount namespace; the caller's is never changed",
+        )?;
+        need(
+            !self.loopback_up || has(NamespaceKind::Network),
+            "loopback",
+            "bringing loopback up needs a new or joined network namespace; the caller's is never changed",
+        )?;
+        need(
+            (self.monotonic.is_none() && self.boottime.is_none())
+                || self.unshare.has(NamespaceKind::Time),
+            "time offset",
+            "clock offsets need a new time namespace (unshare TIME)",
+        )?;
+        need(
+            !self.init || self.unshare.has(NamespaceKind::Pid),
+            "init",
+            "init needs a new pid namespace (unshare PID)",
+        )?;
+
+        let mut plan = Plan::default();
+
+        // Program, argv, envp.
+        let mut env: BTreeMap<OsString, OsString> = if self.env_clear {
+            BTreeMap::new()
+        } else {
+            std::env::vars_os().collect()
+        };
+        for (k, v) in &self.env {
+            if k.is_empty() || k.as_bytes().contains(&b'=') {
+                return Err(Error::invalid(
+                    "environment",
+                    format!(
+                        "{:?} is not a variable name (empty or contains '=')",
+                        k.to_string_lossy()
+                    ),
+                ));
+            }
+            match v {
+                Some(v) => env.insert(k.clone(), v.clone()),
+                None => env.remove(k),
+            };
+        }
+        plan.envp_store = env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.clone().into_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).map_err(|_| {
+                    Error::invalid(
+                        "environment",
+                        format!("{:?} contains a NUL byte", k.to_string_lossy()),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        plan.argv_store.push(cstring(
+            "argument",
+            self.arg0.as_deref().unwrap_or(&self.program),
+        )?);
+        for a in &self.args {
+            plan.argv_store.push(cstring("argument", a)?);
+        }
+        // The pointer arrays point into the CStrings' heap buffers, which stay put when the
+        // Vecs holding them move.
+        plan.argv = plan
+            .argv_store
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        plan.envp = plan
+            .envp_store
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        let path_var = env
+            .get(OsStr::new("PATH"))
+            .cloned()
+            .or_else(|| std::env::var_os("PATH"));
+        plan.programs = resolve_program(
+            &self.program,
+            program_c,
+            path_var.as_deref(),
+            self.new_root(),
+        )?;
+
+        // User namespace maps: which side writes them.
+        let (euid, egid) = creds;
+        let deny = self.setgroups == Some(SetGroups::Deny);
+        let child_writes = !self.newidmap
+            && self.uid_map.as_ref().is_none_or(|m| m.is_single_id(euid))
+            && self
+                .gid_map
+                .as_ref()
+                .is_none_or(|m| m.is_single_id(egid) && deny);
+        let caps = rustix::thread::capabilities(None).ok();
+        let has_cap =
+            |c: rustix::thread::CapabilitySet| caps.is_some_and(|s| s.effective.contains(c));
+        if !child_writes && !self.newidmap {
+            if self.uid_map.is_some() && !has_cap(rustix::thread::CapabilitySet::SETUID) {
+                return Err(Error::invalid(
+                    "uid map",
+                    format!(
+                        "without CAP_SETUID only the caller's own uid can be mapped (a single line '<id> {euid} 1'); use_newidmap(true) maps subordinate ranges"
+                    ),
+                ));
+            }
+            if self.gid_map.is_some() && !has_cap(rustix::thread::CapabilitySet::SETGID) {
+                return Err(Error::invalid(
+                    "gid map",
+                    format!(
+                        "without CAP_SETGID only the caller's own gid can be mapped (a single line '<id> {egid} 1'), after setgroups(SetGroups::Deny); use_newidmap(true) maps subordinate ranges"
+                    ),
+                ));
+            }
+        }
+        let setgroups_text: Option<&'static std::ffi::CStr> = self.setgroups.map(|s| match s {
+            SetGroups::Allow => c"allow",
+            SetGroups::Deny => c"deny",
+        });
+        let mut parent_maps = None;
+        if child_writes {
+            plan.setgroups = setgroups_text;
+            plan.uid_map = self
+                .uid_map
+                .as_ref()
+                .map(|m| CString::new(m.to_string()).expect("digits"));
+            plan.gid_map = self
+                .gid_map
+                .as_ref()
+                .map(|m| CString::new(m.to_string()).expect("digits"));
+        } else {
+            parent_maps = Some(ParentMaps {
+                setgroups: setgroups_text,
+                uid_map: self.uid_map.clone(),
+                gid_map: self.gid_map.clone(),
+                newidmap: self.newidmap,
+            });
+            plan.wait_parent = true;
+        }
+
+        // Joins: the user namespace is left out when it is the caller's own (setns refuses it).
+        let own_user = match joined.has(NamespaceKind::User) {
+            true => Some(Namespace::current(NamespaceKind::User)?.id()),
+            false => None,
+        };
+        plan.joins = self
+            .joins
+            .iter()
+            .filter(|ns| new_user || ns.kind() != NamespaceKind::User || Some(ns.id()) != own_user)
+            .map(|ns| Join {
+                fd: ns.as_raw_fd(),
+                nstype: ns.kind().clone_flag(),
+            })
+            .collect();
+
+        // Time namespace.
+        plan.unshare_time = self.unshare.has(NamespaceKind::Time);
+        let offsets = offsets_text(
+            [
+                (TimeClock::Monotonic, self.monotonic),
+                (TimeClock::Boottime, self.boottime),
+            ]
+            .into_iter()
+            .filter_map(|(c, o)| o.map(|(s, n)| (c, s, n))),
+        )?;
+        if !offsets.is_empty() {
+            plan.time_offsets = Some(CString::new(offsets).expect("digits"));
+        }
+
+        // UTS.
+        let name = |what: &'static str, n: &Option<OsString>| -> Result<Option<Vec<u8>>> {
+            let Some(n) = n else { return Ok(None) };
+            let b = n.as_bytes();
+            if b.len() > 64 {
+                return Err(Error::invalid(
+                    what,
+                    format!("{} bytes; the kernel allows at most 64", b.len()),
+                ));
+            }
+            if b.contains(&0) {
+                return Err(Error::invalid(what, "contains a NUL byte"));
+            }
+            Ok(Some(b.to_vec()))
+        };
+        plan.loopback_up = self.loopback_up;
+        plan.hostname = name("hostname", &self.hostname)?;
+        plan.domainname = name("domainname", &self.domainname)?;
+
+        plan.mounts = self
+            .mounts
+            .iter()
+            .map(Mount::prepare)
+            .collect::<Result<_>>()?;
+        plan.cwd = self
+            .cwd
+            .as_ref()
+            .map(|d| cstring("working directory", d.as_os_str()))
+            .transpose()?;
+        plan.setsid = self.setsid;
+        plan.umask = self.umask;
+        for &(res, soft, hard) in &self.rlimits {
+            if soft > hard {
+                return Err(Error::invalid(
+                    "rlimit",
+                    format!("{res:?}: soft limit {soft} above hard limit {hard}"),
+                ));
+            }
+            plan.rlimits.push((
+                res.raw(),
+                libc::rlimit64 {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                },
+            ));
+        }
+        plan.no_new_privs = self.no_new_privs;
+        plan.groups = self.groups.clone();
+        plan.gid = self.gid;
+        plan.uid = self.uid;
+        plan.inheritable_caps = self.inheritable_caps;
+        plan.ambient_caps = self.ambient_caps;
+        plan.keep_caps_for_ambient = self.ambient_caps != 0 && self.uid.is_some();
+        if let Some(sig) = self.pdeathsig {
+            if !(1..=64).contains(&sig) {
+                return Err(Error::invalid(
+                    "parent death signal",
+                    format!("{sig} is not a signal number"),
+                ));
+            }
+            plan.pdeathsig = sig;
+        }
+        plan.reset_all_signals = self.reset_signals;
+        plan.reset_sigpipe = true;
+        plan.handlers_cleared = sys::kernel_version() >= (5, 5);
+        for &sig in &self.sigmask {
+            if !(1..=64).contains(&sig) {
+                return Err(Error::invalid(
+                    "signal mask",
+                    format!("{sig} is not a signal number"),
+                ));
+            }
+            plan.sigmask |= 1 << (sig - 1);
+        }
+        if let Some(prog) = &self.seccomp {
+            if prog.is_empty() || prog.len() > 4096 {
+                return Err(Error::invalid(
+                    "seccomp filter",
+                    format!("{} instructions; 1 to 4096 allowed", prog.len()),
+                ));
+            }
+            plan.seccomp = Some(
+                prog.iter()
+                    .map(|i| libc::sock_filter {
+                        code: i.code,
+                        jt: i.jt,
+                        jf: i.jf,
+                        k: i.k,
+                    })
+                    .collect(),
+            );
+        }
+        plan.init = self.init;
+
+        // Fds passed explicitly (conflicts with stdio are checked per spawn: `output()`
+        // changes stdio without touching the plan).
+        let mut targets: Vec<RawFd> = Vec::new();
+        for (n, _) in &self.fds {
+            if *n < 0 {
+                return Err(Error::invalid("fd", format!("{n} is not an fd number")));
+            }
+            if targets.contains(n) {
+                return Err(Error::invalid("fd", format!("fd {n} is given twice")));
+            }
+            targets.push(*n);
+        }
+
+        // setns(2) into a time namespace fails with EUSERS while the caller shares its memory
+        // with another process, as a vfork or shared-VM child shares the parent's.
+        let needs_own_address_space = self.init || joined.has(NamespaceKind::Time);
+        let mode = if needs_own_address_space || !sys::raw::HAS_CLONE_VM_TRAMPOLINE {
+            Mode::Fork
+        } else if plan.wait_parent {
+            Mode::SharedVm
+        } else {
+            Mode::Vfork
+        };
+        let mut flags =
+            (self.unshare - NamespaceSet::TIME).bits() as u64 | libc::CLONE_PIDFD as u64;
+        if plan.handlers_cleared {
+            flags |= CLONE_CLEAR_SIGHAND;
+        }
+        Ok(Prepared {
+            plan,
+            mode,
+            flags,
+            parent_maps,
+            new_user,
+            creds,
+        })
+    }
+}
+
+pub(super) const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+pub(super) const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+pub(super) const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// How the child is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// `CLONE_VM|CLONE_VFORK` on a separate stack: no page-table copy, the parent sleeps until
+    /// the child execs or exits.
+    Vfork,
+    /// `CLONE_VM` without `CLONE_VFORK`: the parent writes the id maps while the child waits
+    /// on a pipe.
+    SharedVm,
+    /// Fork-like: the child gets a copy of the address space (init mode, or no trampoline for
+    /// this architecture).
+    Fork,
+}
+
+#[derive(Debug)]
+pub(super) struct ParentMaps {
+    pub(super) setgroups: Option<&'static std::ffi::CStr>,
+    pub(super) uid_map: Option<IdMap>,
+    pub(super) gid_map: Option<IdMap>,
+    pub(super) newidmap: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub(super) plan: Plan,
+    pub(super) mode: Mode,
+    pub(super) flags: u64,
+    pub(super) parent_maps: Option<ParentMaps>,
+    pub(super) new_user: bool,
+    /// The effective uid and gid the plan was built for (which side writes the maps, and
+    /// what they may contain, depend on them).
+    pub(super) creds: (u32, u32),
+}
+
+/// Finds what to `execve`: a path as given, or a name searched in `PATH`, in the parent
+/// (checked now) or, when the root changes, as a list of candidates the child tries in turn.
+fn resolve_program(
+    program: &OsStr,
+    c: CString,
+    path: Option<&OsStr>,
+    new_root: Option<&Path>,
+) -> Result<Vec<CString>> {
+    if program.as_bytes().contains(&b'/') {
+        return Ok(vec![c]);
+    }
+    let path = path.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+    let dirs = path.as_bytes().split(|b| *b == b':').map(|d| {
+        if d.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(d))
+        }
+    });
+    if new_root.is_some() {
+        return dirs
+            .map(|d| cstring("program", d.join(program).as_os_str()))
+            .collect();
+    }
+    // As execvp: the first candidate that can be executed; EACCES if some candidate (or a
+    // directory on the way) was there but not permitted, else ENOENT.
+    let mut errno = libc::ENOENT;
+    for d in dirs {
+        let cand = d.join(program);
+        match rustix::fs::access(&cand, rustix::fs::Access::EXEC_OK) {
+            Ok(()) if !cand.is_dir() => return Ok(vec![cstring("program", cand.as_os_str())?]),
+            Ok(()) => errno = libc::EACCES,
+            Err(rustix::io::Errno::ACCESS) => errno = libc::EACCES,
+            Err(_) => {}
+        }
+    }
+    Err(Error::Spawn {
+        program: program.to_string_lossy().into_owned(),
+        step: Step::Exec(PathBuf::from(program)),
+        source: io::Error::from_raw_os_error(errno),
+        hint: None,
+    })
+}

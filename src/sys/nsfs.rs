@@ -1,0 +1,159 @@
+//! The nsfs and pidfs ioctls, and the few namespace and pidfd system calls rustix does not wrap.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use crate::kind::{NamespaceKind, NamespaceSet};
+
+const NSIO: libc::c_ulong = 0xb7;
+/// `NS_GET_USERNS` (Linux 4.9): an fd for the user namespace that owns a namespace.
+pub(crate) const NS_GET_USERNS: libc::c_ulong = (NSIO << 8) | 0x1;
+/// `NS_GET_PARENT` (Linux 4.9): an fd for the parent of a pid or user namespace.
+pub(crate) const NS_GET_PARENT: libc::c_ulong = (NSIO << 8) | 0x2;
+/// `NS_GET_NSTYPE` (Linux 4.11): the `CLONE_NEW*` flag of a namespace.
+const NS_GET_NSTYPE: libc::c_ulong = (NSIO << 8) | 0x3;
+/// `NS_GET_OWNER_UID` (Linux 4.11): the uid that created a user namespace.
+const NS_GET_OWNER_UID: libc::c_ulong = (NSIO << 8) | 0x4;
+
+/// `PIDFS_IOCTL_MAGIC`; the `PIDFD_GET_*_NAMESPACE` ioctls are `_IO(0xFF, n)` (Linux 6.11).
+const PIDFS_IOCTL_MAGIC: libc::c_ulong = 0xFF;
+
+/// `NSFS_MAGIC`, the `f_type` of every namespace file.
+pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+static_assertions::const_assert_eq!(NS_GET_USERNS, 0xb701);
+static_assertions::const_assert_eq!(NS_GET_OWNER_UID, 0xb704);
+
+fn pidfd_ioctl_for(kind: NamespaceKind) -> libc::c_ulong {
+    let nr = match kind {
+        NamespaceKind::Cgroup => 1,
+        NamespaceKind::Ipc => 2,
+        NamespaceKind::Mount => 3,
+        NamespaceKind::Network => 4,
+        NamespaceKind::Pid => 5,
+        NamespaceKind::Time => 7,
+        NamespaceKind::User => 9,
+        NamespaceKind::Uts => 10,
+    };
+    (PIDFS_IOCTL_MAGIC << 8) | nr
+}
+
+/// An ioctl without argument that returns a new fd (`NS_GET_USERNS`, `NS_GET_PARENT`,
+/// `PIDFD_GET_*_NAMESPACE`).
+fn ioctl_fd(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Result<OwnedFd> {
+    // The argument is passed as an explicit 0: `ioctl` is variadic, and without a third
+    // argument the kernel sees whatever the register holds; the pidfd ioctls refuse any
+    // non-zero argument with EINVAL.
+    // SAFETY: these requests read no memory through the argument and return a new file
+    // descriptor (opened O_CLOEXEC by the kernel) or -1; `fd` is borrowed and stays open for
+    // the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, 0 as libc::c_ulong) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a non-negative return is a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// `ioctl(fd, NS_GET_USERNS)`.
+pub(crate) fn ns_get_userns(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    ioctl_fd(fd, NS_GET_USERNS)
+}
+
+/// `ioctl(fd, NS_GET_PARENT)`.
+pub(crate) fn ns_get_parent(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    ioctl_fd(fd, NS_GET_PARENT)
+}
+
+/// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)`.
+pub(crate) fn pidfd_get_namespace(
+    pidfd: BorrowedFd<'_>,
+    kind: NamespaceKind,
+) -> io::Result<OwnedFd> {
+    ioctl_fd(pidfd, pidfd_ioctl_for(kind))
+}
+
+/// `ioctl(pidfd, PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE)` (Linux 6.11): unlike
+/// `/proc/<pid>/ns/pid_for_children`, this opens a pid namespace that has no process yet.
+pub(crate) fn pidfd_get_pid_for_children(pidfd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    ioctl_fd(pidfd, (PIDFS_IOCTL_MAGIC << 8) | 6)
+}
+
+/// `PIDFD_THREAD` (Linux 6.9): a pidfd for one thread rather than a thread group.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// `pidfd_open(tid, PIDFD_THREAD)`: a pidfd for the thread (or thread-group leader) `tid`.
+/// rustix's `PidfdFlags` has no `PIDFD_THREAD`, hence the raw call.
+pub(crate) fn pidfd_open_thread(tid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new fd (O_CLOEXEC) or -1.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, tid as libc::pid_t, PIDFD_THREAD) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a non-negative return is a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
+/// `ioctl(fd, NS_GET_NSTYPE)`: the `CLONE_NEW*` value.
+pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    // SAFETY: NS_GET_NSTYPE reads no memory through its (explicitly zero) argument and
+    // returns the type or -1.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _, 0 as libc::c_ulong) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as u32)
+    }
+}
+
+/// `ioctl(fd, NS_GET_OWNER_UID, &uid)`.
+pub(crate) fn ns_get_owner_uid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which points to a live
+    // local of that type.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_OWNER_UID as _, &mut uid) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(uid)
+    }
+}
+
+/// `unshare(2)` of namespace flags only.
+pub(crate) fn unshare(set: NamespaceSet) -> io::Result<()> {
+    // SAFETY: rustix marks unshare unsafe because CLONE_FILES would split the fd table between
+    // threads. A NamespaceSet can hold only CLONE_NEW* bits (checked at compile time in
+    // kind.rs), none of which touch the fd table.
+    unsafe {
+        rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::from_bits_retain(set.bits()))
+    }
+    .map_err(io::Error::from)
+}
+
+/// Whether the process behind `pidfd` is still alive: `pidfd_send_signal(pidfd, 0, NULL, 0)`
+/// (Linux 5.1), which checks existence and permission without sending anything. rustix's
+/// `Signal` cannot express signal 0, hence the raw call.
+pub(crate) fn pidfd_is_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: signal 0 sends nothing; the siginfo pointer may be NULL; `pidfd` is borrowed
+    // and stays open for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            0 as libc::c_int,
+            std::ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_uint,
+        )
+    };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ESRCH) => Ok(false),
+        // It exists, we just may not signal it.
+        Some(libc::EPERM) => Ok(true),
+        _ => Err(e),
+    }
+}
