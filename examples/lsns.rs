@@ -142,7 +142,7 @@ where
 
 fn parse_kind(name: &str) -> Result<NamespaceSet, String> {
     name.parse::<NamespaceKind>()
-        .map(NamespaceKind::set)
+        .map(NamespaceKind::as_set)
         .map_err(|_| format!("unknown namespace type: {name}"))
 }
 

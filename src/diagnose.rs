@@ -7,7 +7,7 @@ use std::io;
 use crate::error::{Operation, Target};
 use crate::kind::NamespaceSet;
 
-/// A likely cause of an [`Error::Os`], found by looking at the errno, the operation and the
+/// A likely cause of an [`Error::Os`](crate::Error::Os), found by looking at the errno, the operation and the
 /// system's configuration when the error happened.
 ///
 /// # References
@@ -164,8 +164,8 @@ impl Hint {
         let errno = source.raw_os_error()?;
         let kinds = match target {
             Target::Caller(set) | Target::Pidfd(set) => *set,
-            Target::Process { kind: Some(k), .. } => k.set(),
-            Target::Namespace(id) => id.kind.set(),
+            Target::Process { kind: Some(k), .. } => k.as_set(),
+            Target::Namespace(id) => id.kind.as_set(),
             _ => NamespaceSet::empty(),
         };
         let user_or_mount = kinds.intersects(NamespaceSet::USER | NamespaceSet::MOUNT);

@@ -5,6 +5,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::diagnose::Hint;
+use crate::kernel::KernelFeature;
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::NamespaceId;
 
@@ -81,12 +82,10 @@ pub enum Error {
         ns: NamespaceId,
     },
     /// The running kernel lacks a feature.
-    #[error("{feature} is not supported by the running kernel (needs Linux {min_kernel} or newer)")]
+    #[error("{feature} is not supported by the running kernel")]
     Unsupported {
-        /// The feature, named as the kernel names it.
-        feature: &'static str,
-        /// The first kernel version that has it.
-        min_kernel: &'static str,
+        /// The feature, with the first kernel that has it.
+        feature: KernelFeature,
     },
     /// Spawning a process failed at a setup step. When this is returned the child (if one was
     /// created) has been reaped and nothing of it is left.

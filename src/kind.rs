@@ -3,9 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::ffi::CStr;
+
 use bitflags::bitflags;
+use rustix::thread::LinkNameSpaceType;
 
 use crate::error::Error;
+use crate::kernel::KernelFeature;
 
 /// One kind of Linux namespace.
 ///
@@ -35,6 +39,111 @@ pub enum NamespaceKind {
     Uts,
 }
 
+/// What the kernel says about one kind, in one place: every other part of the crate reads
+/// these instead of matching on the kind.
+struct Facts {
+    /// The link name in `/proc/<pid>/ns/` and the name in the link text.
+    proc_name: &'static str,
+    /// The same, as a C string, for `readlinkat(2)` relative to `/proc/<pid>/ns`.
+    link: &'static CStr,
+    /// The link relative to `/proc/<pid>`.
+    ns_path: &'static CStr,
+    /// The `CLONE_NEW*` flag.
+    flag: u32,
+    /// The `nstype` argument of `setns(2)`, as rustix names it.
+    setns_type: LinkNameSpaceType,
+    /// `n` of `PIDFD_GET_<KIND>_NAMESPACE`, `_IO(0xFF, n)` (Linux 6.11).
+    pidfd_ioctl: u8,
+    /// The kernel that introduced the kind.
+    since: KernelFeature,
+    /// The `*_for_children` link, for kinds whose `unshare(2)` moves only future children.
+    for_children: Option<&'static str>,
+}
+
+/// Indexed by `NamespaceKind as usize`; the order of [`NamespaceKind::ALL`].
+const FACTS: [Facts; 8] = [
+    Facts {
+        proc_name: "cgroup",
+        link: c"cgroup",
+        ns_path: c"ns/cgroup",
+        flag: libc::CLONE_NEWCGROUP as u32,
+        setns_type: LinkNameSpaceType::ControlGroup,
+        pidfd_ioctl: 1,
+        since: KernelFeature::CgroupNamespaces,
+        for_children: None,
+    },
+    Facts {
+        proc_name: "ipc",
+        link: c"ipc",
+        ns_path: c"ns/ipc",
+        flag: libc::CLONE_NEWIPC as u32,
+        setns_type: LinkNameSpaceType::InterProcessCommunication,
+        pidfd_ioctl: 2,
+        since: KernelFeature::NamespaceFiles,
+        for_children: None,
+    },
+    Facts {
+        proc_name: "mnt",
+        link: c"mnt",
+        ns_path: c"ns/mnt",
+        flag: libc::CLONE_NEWNS as u32,
+        setns_type: LinkNameSpaceType::Mount,
+        pidfd_ioctl: 3,
+        since: KernelFeature::NamespaceFiles,
+        for_children: None,
+    },
+    Facts {
+        proc_name: "net",
+        link: c"net",
+        ns_path: c"ns/net",
+        flag: libc::CLONE_NEWNET as u32,
+        setns_type: LinkNameSpaceType::Network,
+        pidfd_ioctl: 4,
+        since: KernelFeature::NamespaceFiles,
+        for_children: None,
+    },
+    Facts {
+        proc_name: "pid",
+        link: c"pid",
+        ns_path: c"ns/pid",
+        flag: libc::CLONE_NEWPID as u32,
+        setns_type: LinkNameSpaceType::ProcessID,
+        pidfd_ioctl: 5,
+        since: KernelFeature::NamespaceFiles,
+        for_children: Some("pid_for_children"),
+    },
+    Facts {
+        proc_name: "time",
+        link: c"time",
+        ns_path: c"ns/time",
+        flag: libc::CLONE_NEWTIME as u32,
+        setns_type: LinkNameSpaceType::Time,
+        pidfd_ioctl: 7,
+        since: KernelFeature::TimeNamespaces,
+        for_children: Some("time_for_children"),
+    },
+    Facts {
+        proc_name: "user",
+        link: c"user",
+        ns_path: c"ns/user",
+        flag: libc::CLONE_NEWUSER as u32,
+        setns_type: LinkNameSpaceType::User,
+        pidfd_ioctl: 9,
+        since: KernelFeature::NamespaceFiles,
+        for_children: None,
+    },
+    Facts {
+        proc_name: "uts",
+        link: c"uts",
+        ns_path: c"ns/uts",
+        flag: libc::CLONE_NEWUTS as u32,
+        setns_type: LinkNameSpaceType::HostNameAndNISDomainName,
+        pidfd_ioctl: 10,
+        since: KernelFeature::NamespaceFiles,
+        for_children: None,
+    },
+];
+
 impl NamespaceKind {
     /// Every kind, in the order of their proc names.
     pub const ALL: [NamespaceKind; 8] = [
@@ -48,28 +157,20 @@ impl NamespaceKind {
         NamespaceKind::Uts,
     ];
 
+    const fn facts(self) -> &'static Facts {
+        &FACTS[self as usize]
+    }
+
     /// The name of this kind's link in `/proc/<pid>/ns/` and in the link's text
     /// (`"cgroup"`, `"ipc"`, `"mnt"`, `"net"`, `"pid"`, `"time"`, `"user"`, `"uts"`).
     ///
     /// # References
     ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html), "The /proc/pid/ns/ directory"
     pub const fn proc_name(self) -> &'static str {
-        match self {
-            NamespaceKind::Cgroup => "cgroup",
-            NamespaceKind::Ipc => "ipc",
-            NamespaceKind::Mount => "mnt",
-            NamespaceKind::Network => "net",
-            NamespaceKind::Pid => "pid",
-            NamespaceKind::Time => "time",
-            NamespaceKind::User => "user",
-            NamespaceKind::Uts => "uts",
-        }
+        self.facts().proc_name
     }
 
     /// The kind whose proc name is `name` (see [`proc_name`](Self::proc_name)).
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn from_proc_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.proc_name() == name)
     }
@@ -80,32 +181,17 @@ impl NamespaceKind {
     /// # References
     ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub const fn clone_flag(self) -> u32 {
-        self.set().bits()
+        self.facts().flag
     }
 
     /// The kind whose `CLONE_NEW*` flag is exactly `flag`.
-    ///
-    /// # References
-    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub fn from_clone_flag(flag: u32) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.clone_flag() == flag)
     }
 
     /// The set that holds only this kind.
-    ///
-    /// # References
-    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
-    pub const fn set(self) -> NamespaceSet {
-        match self {
-            NamespaceKind::Cgroup => NamespaceSet::CGROUP,
-            NamespaceKind::Ipc => NamespaceSet::IPC,
-            NamespaceKind::Mount => NamespaceSet::MOUNT,
-            NamespaceKind::Network => NamespaceSet::NET,
-            NamespaceKind::Pid => NamespaceSet::PID,
-            NamespaceKind::Time => NamespaceSet::TIME,
-            NamespaceKind::User => NamespaceSet::USER,
-            NamespaceKind::Uts => NamespaceSet::UTS,
-        }
+    pub const fn as_set(self) -> NamespaceSet {
+        NamespaceSet::from_bits_retain(self.clone_flag())
     }
 
     /// Index of this kind in [`NamespaceKind::ALL`].
@@ -128,11 +214,32 @@ impl NamespaceKind {
     /// # References
     ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub const fn for_children_proc_name(self) -> Option<&'static str> {
-        match self {
-            NamespaceKind::Pid => Some("pid_for_children"),
-            NamespaceKind::Time => Some("time_for_children"),
-            _ => None,
-        }
+        self.facts().for_children
+    }
+
+    /// The kernel feature that introduced this kind (for [`Error::Unsupported`]).
+    pub(crate) const fn since(self) -> KernelFeature {
+        self.facts().since
+    }
+
+    /// The link name under `/proc/<pid>/ns/`, as a C string.
+    pub(crate) const fn link_name(self) -> &'static CStr {
+        self.facts().link
+    }
+
+    /// The link relative to `/proc/<pid>`, as a C string.
+    pub(crate) const fn ns_path(self) -> &'static CStr {
+        self.facts().ns_path
+    }
+
+    /// The `nstype` of `setns(2)` that accepts only this kind.
+    pub(crate) const fn setns_type(self) -> LinkNameSpaceType {
+        self.facts().setns_type
+    }
+
+    /// The number `n` of the `PIDFD_GET_<KIND>_NAMESPACE` ioctl, `_IO(0xFF, n)`.
+    pub(crate) const fn pidfd_ioctl_nr(self) -> u8 {
+        self.facts().pidfd_ioctl
     }
 }
 
@@ -204,7 +311,7 @@ impl NamespaceSet {
     pub fn kinds(self) -> impl Iterator<Item = NamespaceKind> + Clone {
         NamespaceKind::ALL
             .into_iter()
-            .filter(move |k| self.contains(k.set()))
+            .filter(move |k| self.contains(k.as_set()))
     }
 
     /// Whether the set holds `kind`.
@@ -212,20 +319,20 @@ impl NamespaceSet {
     /// # References
     ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub const fn has(self, kind: NamespaceKind) -> bool {
-        self.contains(kind.set())
+        self.contains(kind.as_set())
     }
 }
 
 impl From<NamespaceKind> for NamespaceSet {
     fn from(kind: NamespaceKind) -> Self {
-        kind.set()
+        kind.as_set()
     }
 }
 
 impl FromIterator<NamespaceKind> for NamespaceSet {
     fn from_iter<I: IntoIterator<Item = NamespaceKind>>(iter: I) -> Self {
         iter.into_iter()
-            .fold(NamespaceSet::empty(), |s, k| s | k.set())
+            .fold(NamespaceSet::empty(), |s, k| s | k.as_set())
     }
 }
 
@@ -279,6 +386,19 @@ mod tests {
                 NamespaceKind::ALL.iter().position(|x| *x == k).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn the_facts_table_is_in_the_order_of_all() {
+        for k in NamespaceKind::ALL {
+            let f = k.facts();
+            assert_eq!(f.link.to_str().unwrap(), f.proc_name);
+            assert_eq!(f.ns_path.to_str().unwrap(), format!("ns/{}", f.proc_name));
+            assert_eq!(f.setns_type as u32, f.flag, "{k:?}");
+            assert_eq!(k.as_set().bits(), f.flag);
+        }
+        // The discriminants are the table's indices.
+        assert_eq!(NamespaceKind::Uts as usize, 7);
     }
 
     #[test]

@@ -273,7 +273,7 @@ pub fn orphans(table: MountTable) -> Result<Vec<Persisted>> {
 pub fn remove(p: &Persisted, force: bool) -> Result<()> {
     check_table(&p.mount)?;
     if !force {
-        let found = inspect::processes_by_namespace(p.mount.kind().set())?;
+        let found = inspect::processes_by_namespace(p.mount.kind().as_set())?;
         if let Some(pids) = found.get(&p.mount.id).filter(|v| !v.is_empty()) {
             return Err(in_use(&p.mount, pids.clone()));
         }

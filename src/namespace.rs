@@ -4,11 +4,11 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Error, Operation, Result, Target};
+use crate::kernel::{KernelFeature, Probe, Probed};
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespaces::Namespaces;
 use crate::sys;
@@ -163,18 +163,6 @@ fn proc_ns_path(pid: &str, link: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/ns/{link}"))
 }
 
-fn kind_feature(kind: NamespaceKind) -> Error {
-    let (feature, min_kernel) = match kind {
-        NamespaceKind::Time => ("time namespaces (CLONE_NEWTIME)", "5.6"),
-        NamespaceKind::Cgroup => ("cgroup namespaces (CLONE_NEWCGROUP)", "4.6"),
-        _ => ("namespace links in /proc/<pid>/ns", "3.8"),
-    };
-    Error::Unsupported {
-        feature,
-        min_kernel,
-    }
-}
-
 /// Opens `/proc/<pid>/ns/<link>` and turns the errors into the crate's: a missing process is
 /// [`Error::NoSuchProcess`], a missing link on a live process means the kernel lacks the kind.
 fn open_proc_link(pid: u32, kind: NamespaceKind, link: &str) -> Result<Namespace> {
@@ -199,7 +187,9 @@ fn open_proc_link(pid: u32, kind: NamespaceKind, link: &str) -> Result<Namespace
             let kernel_has_kind = proc_ns_path("thread-self", link).exists();
             return Err(
                 if !kernel_has_kind && Path::new(&format!("/proc/{pid}/ns")).exists() {
-                    kind_feature(kind)
+                    Error::Unsupported {
+                        feature: kind.since(),
+                    }
                 } else {
                     Error::NoSuchProcess { pid }
                 },
@@ -220,9 +210,7 @@ fn pid_for_children_by_pidfd(tid: u32) -> Result<Namespace> {
         kind: Some(kind),
     };
     let unsupported = || Error::Unsupported {
-        feature: "opening a pid namespace that has no process yet \
-                  (PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE)",
-        min_kernel: "6.11",
+        feature: KernelFeature::PidfdNamespaceIoctls,
     };
     let pidfd = match sys::pidfd_open_thread(tid as i32) {
         Ok(fd) => fd,
@@ -253,7 +241,7 @@ fn pid_for_children_by_pidfd(tid: u32) -> Result<Namespace> {
 
 fn open_self_link(kind: NamespaceKind, link: &str) -> Result<Namespace> {
     let path = proc_ns_path("thread-self", link);
-    let target = || Target::Caller(kind.set());
+    let target = || Target::Caller(kind.as_set());
     match open_ro(&path) {
         Ok(fd) => Namespace::with_kind(fd, kind, target),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) && link == "pid_for_children" => {
@@ -263,14 +251,16 @@ fn open_self_link(kind: NamespaceKind, link: &str) -> Result<Namespace> {
             if e.raw_os_error() == Some(libc::ENOENT)
                 && Path::new("/proc/thread-self/ns").exists() =>
         {
-            Err(kind_feature(kind))
+            Err(Error::Unsupported {
+                feature: kind.since(),
+            })
         }
         Err(e) => Err(Error::os(Operation::Open, Target::Path(path), e)),
     }
 }
 
-// Whether PIDFD_GET_*_NAMESPACE works here: 0 unknown, 1 yes, 2 no (use /proc).
-static PIDFD_IOCTLS: AtomicU8 = AtomicU8::new(0);
+/// Whether the `PIDFD_GET_*_NAMESPACE` ioctls work here (else `/proc` is used).
+static PIDFD_IOCTLS: Probe = Probe::new();
 
 /// The pid (in the caller's pid namespace) of the process a pidfd refers to, from the `Pid:`
 /// line of `/proc/self/fdinfo/<fd>` (Linux 5.3). `None` if the fd is not a pidfd; `Some(-1)`
@@ -306,8 +296,7 @@ impl Namespace {
         let flag = sys::ns_get_nstype(fd.as_fd()).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENOTTY) {
                 Error::Unsupported {
-                    feature: "NS_GET_NSTYPE",
-                    min_kernel: "4.11",
+                    feature: KernelFeature::NsGetNstype,
                 }
             } else {
                 Error::os(Operation::GetType, target(), e)
@@ -422,11 +411,11 @@ impl Namespace {
     ///    [ioctl_pidfd(2)](https://man7.org/linux/man-pages/man2/ioctl_pidfd.2.html)
     #[doc(alias = "PIDFD_GET_NET_NAMESPACE")]
     pub fn from_pidfd(pidfd: BorrowedFd<'_>, kind: NamespaceKind) -> Result<Self> {
-        let target = || Target::Pidfd(kind.set());
-        if PIDFD_IOCTLS.load(Ordering::Relaxed) != 2 {
+        let target = || Target::Pidfd(kind.as_set());
+        if PIDFD_IOCTLS.get() != Probed::Absent {
             match sys::pidfd_get_namespace(pidfd, kind) {
                 Ok(fd) => {
-                    PIDFD_IOCTLS.store(1, Ordering::Relaxed);
+                    PIDFD_IOCTLS.set(Probed::Present);
                     return Self::with_kind(fd, kind, target);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
@@ -443,7 +432,9 @@ impl Namespace {
                     // /proc/self/fdinfo tells which.
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                    return Err(kind_feature(kind));
+                    return Err(Error::Unsupported {
+                        feature: kind.since(),
+                    });
                 }
                 Err(e) => return Err(Error::os(Operation::PidfdGetNamespace, target(), e)),
             }
@@ -459,7 +450,7 @@ impl Namespace {
             Some(pid) => pid as u32,
         };
         // The fd was a pidfd, so the ioctl failure meant an old kernel: stop asking.
-        PIDFD_IOCTLS.store(2, Ordering::Relaxed);
+        PIDFD_IOCTLS.set(Probed::Absent);
         let ns = Self::open(pid, kind)?;
         // The pid might have been recycled between reading fdinfo and opening /proc/<pid>:
         // if the pidfd's process is still alive, the pid still names it.
@@ -508,7 +499,7 @@ impl Namespace {
     ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
     #[doc(alias = "setns")]
     pub fn enter(&self) -> Result<()> {
-        rustix::thread::move_into_link_name_space(self.fd.as_fd(), Some(link_type(self.kind())))
+        rustix::thread::move_into_link_name_space(self.fd.as_fd(), Some(self.kind().setns_type()))
             .map_err(|e| Error::os(Operation::Setns, Target::Namespace(self.id), e.into()))
     }
 
@@ -697,20 +688,6 @@ impl Namespace {
         )
         .map_err(|e| Error::os(Operation::Unmount, target(), e.into()))?;
         rustix::fs::unlink(path).map_err(|e| Error::os(Operation::Remove, target(), e.into()))
-    }
-}
-
-fn link_type(kind: NamespaceKind) -> rustix::thread::LinkNameSpaceType {
-    use rustix::thread::LinkNameSpaceType as T;
-    match kind {
-        NamespaceKind::Cgroup => T::ControlGroup,
-        NamespaceKind::Ipc => T::InterProcessCommunication,
-        NamespaceKind::Mount => T::Mount,
-        NamespaceKind::Network => T::Network,
-        NamespaceKind::Pid => T::ProcessID,
-        NamespaceKind::Time => T::Time,
-        NamespaceKind::User => T::User,
-        NamespaceKind::Uts => T::HostNameAndNISDomainName,
     }
 }
 

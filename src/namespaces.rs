@@ -3,9 +3,9 @@
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::error::{Error, Operation, Result, Target};
+use crate::kernel::KernelFeature;
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::{Namespace, pidfd_pid};
-use crate::sys;
 
 /// At most one [`Namespace`] per kind: the namespaces of one process, or a set to enter together.
 ///
@@ -126,7 +126,7 @@ impl Namespaces {
         let mut deferred = Vec::new();
         for ns in self.iter().filter(|ns| ns.kind() != NamespaceKind::User) {
             match ns.enter() {
-                Ok(()) => entered |= ns.kind().set(),
+                Ok(()) => entered |= ns.kind().as_set(),
                 // Without the user namespace's privileges yet; try again after entering it.
                 Err(e) if user.is_some() && e.raw_os_error() == Some(libc::EPERM) => {
                     deferred.push(ns)
@@ -140,7 +140,7 @@ impl Namespaces {
         }
         for ns in deferred {
             ns.enter()?;
-            entered |= ns.kind().set();
+            entered |= ns.kind().as_set();
         }
         Ok(entered)
     }
@@ -167,7 +167,7 @@ impl Namespaces {
         if set.is_empty() {
             return Ok(set);
         }
-        if sys::kernel_version() < (5, 8) {
+        if !KernelFeature::SetnsPidfd.in_kernel_version() {
             return Self::from_pidfd(pidfd, set)?.enter();
         }
         let flags = rustix::thread::ThreadNameSpaceType::from_bits_retain(set.bits());

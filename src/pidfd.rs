@@ -10,6 +10,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Signal, WaitId, WaitIdOptions};
 
 use crate::error::{Error, Operation, Result, Target};
+use crate::kernel::KernelFeature;
 
 /// A child process of the caller, held by a pidfd.
 ///
@@ -47,16 +48,13 @@ impl PidFd {
     /// Opens a pidfd for `pid` (`pidfd_open(2)`, Linux 5.3). Waiting works only for children
     /// of the caller; signalling works for any process the caller may signal.
     pub fn open(pid: u32) -> Result<PidFd> {
-        let raw = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-            .ok_or_else(|| Error::invalid("pid", format!("{pid} is not a process id")))?;
+        crate::validate::check_pid(pid)?;
+        let raw = rustix::process::Pid::from_raw(pid as i32).expect("checked: 1..=i32::MAX");
         match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
             Ok(fd) => Ok(PidFd::from_parts(fd, pid)),
             Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid }),
             Err(rustix::io::Errno::NOSYS) => Err(Error::Unsupported {
-                feature: "pidfd_open",
-                min_kernel: "5.3",
+                feature: KernelFeature::PidfdOpen,
             }),
             Err(e) => Err(Error::os(
                 Operation::PidfdOpen,

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use crate::diagnose::Hint;
 use crate::error::{Error, Operation, Result, Target};
+use crate::kernel::KernelFeature;
 use crate::kind::NamespaceKind;
 
 /// A clock of a time namespace.
@@ -73,8 +74,7 @@ pub fn set_time_offsets(pid: u32, offsets: &[(TimeClock, i64, u32)]) -> Result<(
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
             return Err(if std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 Error::Unsupported {
-                    feature: "time namespaces (CLONE_NEWTIME)",
-                    min_kernel: "5.6",
+                    feature: KernelFeature::TimeNamespaces,
                 }
             } else {
                 Error::NoSuchProcess { pid }

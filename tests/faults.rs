@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use linux_namespaces::{
-    Command, Error, Hint, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd, Step,
+    Command, Error, Hint, KernelFeature, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd,
+    Step,
 };
 
 type R = Result<(), String>;
@@ -177,7 +178,12 @@ fn cgroup_placement_without_clone3_is_unsupported_not_a_silent_drop() {
             Ok(()) => {
                 let e = Command::new("/bin/true").cgroup(&dir).spawn().unwrap_err();
                 let _ = rustix::mount::unmount(&dir, rustix::mount::UnmountFlags::DETACH);
-                if matches!(e, Error::Unsupported { feature, .. } if feature.contains("clone")) {
+                if matches!(
+                    e,
+                    Error::Unsupported {
+                        feature: KernelFeature::Clone3
+                    }
+                ) {
                     Ok(())
                 } else {
                     Err(format!("{e}"))
@@ -237,8 +243,7 @@ fn without_pidfd_open_pidfd_handles_are_unsupported() {
             matches!(
                 e,
                 Error::Unsupported {
-                    feature: "pidfd_open",
-                    min_kernel: "5.3"
+                    feature: KernelFeature::PidfdOpen
                 }
             ),
             "{e}"

@@ -317,7 +317,7 @@ fn zombies_keep_only_pid_and_user() -> Result<(), String> {
             "zombie counted in a namespace not ours: {}",
             n.id
         );
-        counted |= n.id.kind().set();
+        counted |= n.id.kind().as_set();
     }
     ensure!(
         counted == NamespaceSet::PID | NamespaceSet::USER,
@@ -603,7 +603,7 @@ fn rootless_list_shows_only_readable_processes() {
         );
         for n in &list {
             for &pid in &n.pids {
-                match ProcessNamespaces::of_kinds(pid, n.id.kind().set()) {
+                match ProcessNamespaces::of_kinds(pid, n.id.kind().as_set()) {
                     Ok(_) | Err(Error::NoSuchProcess { .. }) => {}
                     Err(e) => return Err(format!("listed pid {pid} is unreadable: {e}")),
                 }

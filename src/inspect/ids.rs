@@ -40,34 +40,6 @@ impl Unreadable {
     }
 }
 
-/// The link names under `/proc/<pid>/ns/`, as C strings.
-const fn link_name(kind: NamespaceKind) -> &'static CStr {
-    match kind {
-        NamespaceKind::Cgroup => c"cgroup",
-        NamespaceKind::Ipc => c"ipc",
-        NamespaceKind::Mount => c"mnt",
-        NamespaceKind::Network => c"net",
-        NamespaceKind::Pid => c"pid",
-        NamespaceKind::Time => c"time",
-        NamespaceKind::User => c"user",
-        NamespaceKind::Uts => c"uts",
-    }
-}
-
-/// The same links relative to `/proc/<pid>`.
-pub(super) const fn link_path(kind: NamespaceKind) -> &'static CStr {
-    match kind {
-        NamespaceKind::Cgroup => c"ns/cgroup",
-        NamespaceKind::Ipc => c"ns/ipc",
-        NamespaceKind::Mount => c"ns/mnt",
-        NamespaceKind::Network => c"ns/net",
-        NamespaceKind::Pid => c"ns/pid",
-        NamespaceKind::Time => c"ns/time",
-        NamespaceKind::User => c"ns/user",
-        NamespaceKind::Uts => c"ns/uts",
-    }
-}
-
 /// The inode in a link text of the expected kind (`net:[4026531840]` → 4026531840).
 fn parse_link_ino(text: &[u8], kind: NamespaceKind) -> Option<u64> {
     crate::namespace::parse_link_bytes(text)
@@ -131,7 +103,7 @@ pub(super) fn read_links(
     };
     let mut buf = [MaybeUninit::<u8>::uninit(); 64];
     for kind in kinds.kinds() {
-        match rustix::fs::readlinkat_raw(&ns, link_name(kind), &mut buf) {
+        match rustix::fs::readlinkat_raw(&ns, kind.link_name(), &mut buf) {
             Ok((text, _)) => {
                 let ino = parse_link_ino(text, kind).ok_or_else(|| {
                     Error::invalid(
@@ -286,8 +258,8 @@ impl ProcessNamespaces {
 ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
 ///    [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
 pub fn same_namespace(a: u32, b: u32, kind: NamespaceKind) -> Result<bool> {
-    let ia = ProcessNamespaces::of_kinds(a, kind.set())?;
-    let ib = ProcessNamespaces::of_kinds(b, kind.set())?;
+    let ia = ProcessNamespaces::of_kinds(a, kind.as_set())?;
+    let ib = ProcessNamespaces::of_kinds(b, kind.as_set())?;
     Ok(ia.get(kind) == ib.get(kind))
 }
 

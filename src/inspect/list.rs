@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::ids::{link_path, read_links};
+use super::ids::read_links;
 use super::{nsfs_dev, nsfs_mounts, parse_pid, proc_dir};
 use crate::error::{Error, Operation, Result, Target};
 use crate::kind::{NamespaceKind, NamespaceSet};
@@ -214,7 +214,7 @@ impl Describer<'_> {
             };
             // Through the directory fd, a pid recycled since the scan is never looked at; the
             // id check catches a process that moved to another namespace.
-            let Some(ns) = open_checked(dir.as_fd(), link_path(id.kind()), id) else {
+            let Some(ns) = open_checked(dir.as_fd(), id.kind().ns_path(), id) else {
                 continue;
             };
             let Some(shown) = self.shown(pid) else {

@@ -36,7 +36,7 @@ use crate::error::{Error, Operation, Result, Target};
 /// The device number (`st_dev`) of nsfs, the filesystem of every namespace file.
 ///
 /// The text of a `/proc/<pid>/ns` link (`net:[4026531840]`) carries only the inode; this
-/// supplies the device that makes it a [`NamespaceId`]. Found once with `stat(2)` of
+/// supplies the device that makes it a [`NamespaceId`](crate::NamespaceId). Found once with `stat(2)` of
 /// `/proc/self/ns/user` and cached for the life of the process.
 ///
 /// # Errors

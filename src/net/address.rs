@@ -24,8 +24,8 @@ impl Netlink {
     /// [`wait_address_ready`](Self::wait_address_ready) and [`AddressOptions::nodad`].
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] if `prefix_len` is too long for the address;
-    /// [`Error::Netlink`] with `EEXIST` if the link has it already.
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) if `prefix_len` is too long for the address;
+    /// [`Error::Netlink`](crate::Error::Netlink) with `EEXIST` if the link has it already.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
@@ -77,7 +77,7 @@ impl Netlink {
     /// Removes an address from a link (`RTM_DELADDR`; `ip address del ADDR/LEN dev LINK`).
     ///
     /// # Errors
-    /// [`Error::Netlink`] with `EADDRNOTAVAIL` if the link does not have it.
+    /// [`Error::Netlink`](crate::Error::Netlink) with `EADDRNOTAVAIL` if the link does not have it.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
@@ -160,7 +160,7 @@ impl Netlink {
     /// second socket and looks at the address again after each one: no timer polling.
     ///
     /// # Errors
-    /// [`Error::Netlink`] with `EADDRNOTAVAIL` if the link does not have the address,
+    /// [`Error::Netlink`](crate::Error::Netlink) with `EADDRNOTAVAIL` if the link does not have the address,
     /// `EADDRINUSE` if detection found it in use elsewhere (`IFA_F_DADFAILED`), `ETIMEDOUT`
     /// when `timeout` passes first.
     ///

@@ -13,7 +13,7 @@ use crate::pidfd::PidFd;
 /// A spawned process. Waiting and signalling go through its pidfd.
 ///
 /// Dropping a `Child` does not kill or wait for it, unless
-/// [`Command::kill_on_drop`] was set.
+/// [`Command::kill_on_drop`](crate::Command::kill_on_drop) was set.
 #[derive(Debug)]
 pub struct Child {
     pub(super) handle: PidFd,

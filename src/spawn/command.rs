@@ -618,7 +618,7 @@ impl Command {
     /// `Command`) for the children to see it.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for bad input (before any process exists), [`Error::Spawn`]
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for bad input (before any process exists), [`Error::Spawn`](crate::Error::Spawn)
     /// for a failed step (the child has been reaped).
     pub fn spawn(&mut self) -> Result<Child> {
         let creds = (

@@ -16,6 +16,7 @@ use super::plan::{CGROUP2_SUPER_MAGIC, CLONE_INTO_CGROUP, Mode, ParentMaps, Prep
 use super::report::{self, Step};
 use crate::diagnose::Hint;
 use crate::error::{Error, Result};
+use crate::kernel::KernelFeature;
 use crate::kind::NamespaceKind;
 use crate::pidfd::PidFd;
 use crate::sys;
@@ -166,14 +167,15 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
     let pid = started.map_err(|errno| {
         if errno == libc::ENOSYS {
             return Error::Unsupported {
-                feature: "clone3 or clone with CLONE_PIDFD",
-                min_kernel: "5.3",
+                feature: KernelFeature::Clone3,
             };
         }
-        if errno == libc::EINVAL && cgroup_fd.is_some() && sys::kernel_version() < (5, 7) {
+        if errno == libc::EINVAL
+            && cgroup_fd.is_some()
+            && !KernelFeature::CloneIntoCgroup.in_kernel_version()
+        {
             return Error::Unsupported {
-                feature: "CLONE_INTO_CGROUP",
-                min_kernel: "5.7",
+                feature: KernelFeature::CloneIntoCgroup,
             };
         }
         spawn_error(

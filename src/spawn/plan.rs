@@ -13,6 +13,7 @@ use super::in_child::{Join, Plan};
 use super::report::Step;
 use crate::error::{Error, Result};
 use crate::idmap::IdMap;
+use crate::kernel::KernelFeature;
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::mount::Mount;
 use crate::namespace::Namespace;
@@ -305,7 +306,7 @@ impl Command {
         }
         plan.reset_all_signals = self.reset_signals;
         plan.reset_sigpipe = true;
-        plan.handlers_cleared = sys::kernel_version() >= (5, 5);
+        plan.handlers_cleared = KernelFeature::ClearSighand.in_kernel_version();
         for &sig in &self.sigmask {
             if !(1..=64).contains(&sig) {
                 return Err(Error::invalid(

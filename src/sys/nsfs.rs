@@ -25,20 +25,6 @@ pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;
 static_assertions::const_assert_eq!(NS_GET_USERNS, 0xb701);
 static_assertions::const_assert_eq!(NS_GET_OWNER_UID, 0xb704);
 
-fn pidfd_ioctl_for(kind: NamespaceKind) -> libc::c_ulong {
-    let nr = match kind {
-        NamespaceKind::Cgroup => 1,
-        NamespaceKind::Ipc => 2,
-        NamespaceKind::Mount => 3,
-        NamespaceKind::Network => 4,
-        NamespaceKind::Pid => 5,
-        NamespaceKind::Time => 7,
-        NamespaceKind::User => 9,
-        NamespaceKind::Uts => 10,
-    };
-    (PIDFS_IOCTL_MAGIC << 8) | nr
-}
-
 /// An ioctl without argument that returns a new fd (`NS_GET_USERNS`, `NS_GET_PARENT`,
 /// `PIDFD_GET_*_NAMESPACE`).
 fn ioctl_fd(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Result<OwnedFd> {
@@ -71,7 +57,10 @@ pub(crate) fn pidfd_get_namespace(
     pidfd: BorrowedFd<'_>,
     kind: NamespaceKind,
 ) -> io::Result<OwnedFd> {
-    ioctl_fd(pidfd, pidfd_ioctl_for(kind))
+    ioctl_fd(
+        pidfd,
+        (PIDFS_IOCTL_MAGIC << 8) | libc::c_ulong::from(kind.pidfd_ioctl_nr()),
+    )
 }
 
 /// `ioctl(pidfd, PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE)` (Linux 6.11): unlike
