@@ -50,7 +50,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use linux_namespaces::{Command, Error, Mount, NamespaceSet, Propagation, Step};
+use linux_namespaces::{Command, Error, Mount, NamespaceSet, Propagation, StepKind};
 
 const USAGE: &str = "\
 Usage:
@@ -122,14 +122,7 @@ impl From<Error> for Fatal {
     /// be executed, 1 for any other failure.
     fn from(e: Error) -> Fatal {
         match (&e, e.raw_os_error()) {
-            (
-                Error::Spawn {
-                    step: Step::Exec(_),
-                    program,
-                    ..
-                },
-                Some(n),
-            ) => {
+            (Error::Spawn { step, program, .. }, Some(n)) if step.kind() == StepKind::Exec => {
                 let text = std::io::Error::from_raw_os_error(n).to_string();
                 let text = text.split(" (os error").next().unwrap_or(&text);
                 Fatal {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use linux_namespaces::{
-    Command, Error, IdMap, Mount, NamespaceSet, Propagation, SetGroups, Step, TimeClock,
+    Command, Error, IdMap, Mount, NamespaceSet, Propagation, SetGroups, StepKind, TimeClock,
 };
 
 const USAGE: &str = "\
@@ -271,39 +271,26 @@ fn spawn_failure(opts: &Options, e: Error) -> Fatal {
         s.split(" (os error").next().unwrap_or(&s).to_string()
     };
     match (&e, errno) {
-        (
-            Error::Spawn {
-                step: Step::Exec(_),
-                program,
-                ..
-            },
-            Some(n),
-        ) => Fatal {
+        (Error::Spawn { step, program, .. }, Some(n)) if step.kind() == StepKind::Exec => Fatal {
             message: format!("failed to execute {program}: {}", strerror(n)),
             status: if n == libc::ENOENT { 127 } else { 126 },
         },
-        (
-            Error::Spawn {
-                step: Step::Chdir(dir),
-                ..
-            },
-            Some(n),
-        ) => Fatal::new(format!(
-            "cannot chdir to '{}': {}",
-            dir.display(),
-            strerror(n)
-        )),
-        (
-            Error::Spawn {
-                step: Step::Mount { mount, .. },
-                ..
-            },
-            Some(n),
-        ) if mount.starts_with("chroot") => Fatal::new(format!(
-            "cannot change root directory to '{}': {}",
-            opts.root.as_deref().unwrap_or(Path::new("")).display(),
-            strerror(n)
-        )),
+        (Error::Spawn { step, .. }, Some(n)) if step.kind() == StepKind::Chdir => {
+            Fatal::new(format!(
+                "cannot chdir to '{}': {}",
+                step.file().unwrap_or(Path::new("")).display(),
+                strerror(n)
+            ))
+        }
+        (Error::Spawn { step, .. }, Some(n))
+            if step.mount_text().is_some_and(|m| m.starts_with("chroot")) =>
+        {
+            Fatal::new(format!(
+                "cannot change root directory to '{}': {}",
+                opts.root.as_deref().unwrap_or(Path::new("")).display(),
+                strerror(n)
+            ))
+        }
         _ => Fatal::new(e.to_string()),
     }
 }

@@ -6,6 +6,7 @@ use std::io;
 
 use crate::error::{Operation, Target};
 use crate::kind::NamespaceSet;
+use crate::spawn::{Step, StepKind};
 
 /// A likely cause of an [`Error::Os`](crate::Error::Os), found by looking at the errno, the operation and the
 /// system's configuration when the error happened.
@@ -137,24 +138,23 @@ impl Hint {
     }
 
     /// The hint for a failed spawn step.
-    pub(crate) fn for_spawn(step: &crate::spawn::Step, errno: i32, new_user: bool) -> Option<Hint> {
-        use crate::spawn::Step;
-        match (step, errno) {
-            (Step::Clone, _) if new_user => Hint::user_namespace_creation(errno),
-            (Step::GidMap, libc::EPERM) => Some(Hint::SetgroupsNotDenied),
-            (Step::Seccomp, libc::EACCES) => Some(Hint::SeccompNeedsNoNewPrivs),
-            (Step::Mount { .. }, libc::ELOOP) => Some(Hint::SymlinkInMountPath),
-            (Step::Mount { mount, .. }, libc::EINVAL) if mount.starts_with("pivot_root") => {
+    pub(crate) fn for_spawn(step: &Step, errno: i32, new_user: bool) -> Option<Hint> {
+        use StepKind as K;
+        match (step.kind(), errno) {
+            (K::Clone, _) if new_user => Hint::user_namespace_creation(errno),
+            (K::GidMap, libc::EPERM) => Some(Hint::SetgroupsNotDenied),
+            (K::Seccomp, libc::EACCES) => Some(Hint::SeccompNeedsNoNewPrivs),
+            (K::Mount, libc::ELOOP) => Some(Hint::SymlinkInMountPath),
+            (K::Mount, libc::EINVAL)
+                if step
+                    .mount_text()
+                    .is_some_and(|m| m.starts_with("pivot_root")) =>
+            {
                 Some(Hint::PivotRootShared)
             }
-            (
-                Step::Clone
-                | Step::Hostname
-                | Step::Domainname
-                | Step::Mount { .. }
-                | Step::Join(_),
-                libc::EPERM,
-            ) => Some(Hint::NeedsCapSysAdmin),
+            (K::Clone | K::Hostname | K::Domainname | K::Mount | K::Join, libc::EPERM) => {
+                Some(Hint::NeedsCapSysAdmin)
+            }
             _ => None,
         }
     }

@@ -90,5 +90,5 @@ pub use mount::{Mount, Propagation};
 pub use namespace::{Namespace, NamespaceId, PersistedNamespace};
 pub use namespaces::Namespaces;
 pub use pidfd::PidFd;
-pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step};
+pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step, StepKind};
 pub use timens::{TimeClock, set_time_offsets};

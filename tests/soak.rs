@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::*;
-use linux_namespaces::{Command, Error, Mount, NamespaceSet, Propagation, Stdio, Step};
+use linux_namespaces::{Command, Error, Mount, NamespaceSet, Propagation, Stdio};
 
 fn spawns() -> usize {
     std::env::var("LNS_SOAK_SPAWNS")
@@ -116,11 +116,12 @@ fn every_tenth_spawn_fails_at_a_step_and_nothing_leaks() {
         for i in 0..1000 {
             if i % 10 == 9 {
                 match bad.spawn() {
-                    Err(Error::Spawn {
-                        step: Step::Mount { index: 1, .. },
-                        source,
-                        ..
-                    }) if source.raw_os_error() == Some(libc::ENOENT) => failed += 1,
+                    Err(Error::Spawn { step, source, .. })
+                        if step.mount_index() == Some(1)
+                            && source.raw_os_error() == Some(libc::ENOENT) =>
+                    {
+                        failed += 1
+                    }
                     other => {
                         return Err(format!(
                             "spawn {i}: expected a mount failure, got {other:?}"

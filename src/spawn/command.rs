@@ -118,7 +118,7 @@ pub enum Resource {
 
 impl Resource {
     #[allow(clippy::unnecessary_cast)] // c_int on musl, c_uint on glibc
-    pub(super) fn raw(self) -> u32 {
+    pub(crate) fn raw(self) -> u32 {
         (match self {
             Resource::AddressSpace => libc::RLIMIT_AS,
             Resource::Core => libc::RLIMIT_CORE,

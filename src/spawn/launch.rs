@@ -13,7 +13,7 @@ use super::child::Child;
 use super::command::{Command, Stdio};
 use super::in_child::{self, Args};
 use super::plan::{CGROUP2_SUPER_MAGIC, CLONE_INTO_CGROUP, Mode, ParentMaps, Prepared};
-use super::report::{self, Step};
+use super::report::{self, Step, StepKind};
 use crate::diagnose::Hint;
 use crate::error::{Error, Result};
 use crate::kernel::KernelFeature;
@@ -68,13 +68,13 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
                     rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
                     rustix::fs::Mode::empty(),
                 )
-                .map_err(|e| io_err(Step::Open("/dev/null".into()))(e.into()))?;
+                .map_err(|e| io_err(Step::path(StepKind::Open, "/dev/null"))(e.into()))?;
                 let raw = fd.as_raw_fd();
                 child_ends.push(fd);
                 raw
             }
             Some(Stdio::Piped) => {
-                let (r, w) = pipe().map_err(io_err(Step::Pipe))?;
+                let (r, w) = pipe().map_err(io_err(Step::new(StepKind::Pipe)))?;
                 let (mine, theirs) = if n == 0 { (w, r) } else { (r, w) };
                 let raw = theirs.as_raw_fd();
                 parent_ends[n] = Some(mine);
@@ -108,16 +108,16 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
     };
     let mut scratch = vec![-1i32; moves.len()];
 
-    let (err_r, err_w) = pipe().map_err(io_err(Step::Pipe))?;
+    let (err_r, err_w) = pipe().map_err(io_err(Step::new(StepKind::Pipe)))?;
     let sync = if prep.plan.wait_parent {
-        Some(pipe().map_err(io_err(Step::Pipe))?)
+        Some(pipe().map_err(io_err(Step::new(StepKind::Pipe)))?)
     } else {
         None
     };
     let mut flags = prep.flags;
     let cgroup_fd = match &cmd.cgroup {
         Some(dir) => Some(open_cgroup(dir).map_err(|e| match e {
-            Error::Os { source, .. } => io_err(Step::Open(dir.clone()))(source),
+            Error::Os { source, .. } => io_err(Step::path(StepKind::Open, dir.clone()))(source),
             other => other,
         })?),
         None => None,
@@ -127,7 +127,9 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
     }
 
     let stack = match prep.mode {
-        Mode::Vfork | Mode::SharedVm => Some(sys::Stack::take().map_err(io_err(Step::Clone))?),
+        Mode::Vfork | Mode::SharedVm => {
+            Some(sys::Stack::take().map_err(io_err(Step::new(StepKind::Clone)))?)
+        }
         Mode::Fork => None,
     };
     if prep.mode == Mode::Vfork {
@@ -180,7 +182,7 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
         }
         spawn_error(
             cmd,
-            Step::Clone,
+            Step::new(StepKind::Clone),
             io::Error::from_raw_os_error(errno),
             prep.new_user,
         )
@@ -203,7 +205,8 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
                 write_parent_maps(pid as u32, maps)
                     .map_err(|(step, e)| spawn_error(cmd, step, e, prep.new_user))?;
             }
-            rustix::io::write(&sync_w, &[1]).map_err(|e| io_err(Step::WaitParent)(e.into()))?;
+            rustix::io::write(&sync_w, &[1])
+                .map_err(|e| io_err(Step::new(StepKind::WaitParent))(e.into()))?;
         }
 
         // EOF: the program runs. A record: a step failed, and the child exits.
@@ -215,18 +218,29 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err(Step::Pipe)(e)),
+                Err(e) => return Err(io_err(Step::new(StepKind::Pipe))(e)),
             }
         }
         if got == rec.len() {
             let r = report::Record::decode(&rec);
             // The guard reaps the child when this returns.
-            return Err(spawn_error(
-                cmd,
-                decode_step(cmd, prep, &r),
-                io::Error::from_raw_os_error(r.errno),
-                prep.new_user,
-            ));
+            return Err(match decode_step(cmd, prep, &r) {
+                Some(step) => spawn_error(
+                    cmd,
+                    step,
+                    io::Error::from_raw_os_error(r.errno),
+                    prep.new_user,
+                ),
+                None => spawn_error(
+                    cmd,
+                    Step::new(StepKind::Pipe),
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("unknown step {} in the child's report", r.code),
+                    ),
+                    prep.new_user,
+                ),
+            });
         }
         guard.pidfd = None;
     }
@@ -285,11 +299,21 @@ fn write_parent_maps(pid: u32, maps: &ParentMaps) -> std::result::Result<(), (St
             std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| (step, e))
         };
     if let Some(s) = maps.setgroups {
-        proc_write("setgroups", s.to_bytes(), Step::Setgroups)?;
+        proc_write("setgroups", s.to_bytes(), Step::new(StepKind::Setgroups))?;
     }
     for (map, file, helper, step) in [
-        (&maps.uid_map, "uid_map", "newuidmap", Step::UidMap),
-        (&maps.gid_map, "gid_map", "newgidmap", Step::GidMap),
+        (
+            &maps.uid_map,
+            "uid_map",
+            "newuidmap",
+            Step::new(StepKind::UidMap),
+        ),
+        (
+            &maps.gid_map,
+            "gid_map",
+            "newgidmap",
+            Step::new(StepKind::GidMap),
+        ),
     ] {
         let Some(map) = map else { continue };
         if maps.newidmap {
@@ -325,51 +349,26 @@ fn write_parent_maps(pid: u32, maps: &ParentMaps) -> std::result::Result<(), (St
     Ok(())
 }
 
-fn decode_step(cmd: &Command, prep: &Prepared, r: &report::Record) -> Step {
-    use report::Code;
-    let Some(code) = Code::from_u32(r.code) else {
-        return Step::Unknown(r.code);
-    };
-    match code {
-        Code::WaitParent => Step::WaitParent,
-        Code::SetgroupsFile => Step::Setgroups,
-        Code::UidMap => Step::UidMap,
-        Code::GidMap => Step::GidMap,
-        Code::Join => {
-            NamespaceKind::from_clone_flag(r.index).map_or(Step::Unknown(r.code), Step::Join)
-        }
-        Code::TimeNamespace => Step::TimeNamespace,
-        Code::TimeOffsets => Step::TimeOffsets,
-        Code::Hostname => Step::Hostname,
-        Code::Domainname => Step::Domainname,
-        Code::Mount => Step::Mount {
-            index: r.index as usize,
-            mount: cmd
-                .mounts
-                .get(r.index as usize)
-                .map(|m| m.to_string())
-                .unwrap_or_default(),
-        },
-        Code::Chdir => Step::Chdir(cmd.cwd.clone().unwrap_or_default()),
-        Code::Setsid => Step::Setsid,
-        Code::Rlimit => Step::Rlimit(r.index),
-        Code::NoNewPrivs => Step::NoNewPrivs,
-        Code::Fd => Step::Fd(r.index as i32),
-        Code::CloseFds => Step::CloseFds,
-        Code::Groups => Step::Groups,
-        Code::Gid => Step::Gid,
-        Code::Uid => Step::Uid,
-        Code::Capabilities => Step::Capabilities,
-        Code::ParentDeathSignal => Step::ParentDeathSignal,
-        Code::ParentExited => Step::ParentExited,
-        Code::Signals => Step::Signals,
-        Code::Seccomp => Step::Seccomp,
+/// The [`Step`] a record from the child names, with its item looked up in the command
+/// (the child sends only numbers). `None` for a record no child of this build writes.
+fn decode_step(cmd: &Command, prep: &Prepared, r: &report::Record) -> Option<Step> {
+    let kind = StepKind::from_wire(r.code)?;
+    let index = r.index as usize;
+    Some(match kind {
+        StepKind::Join => Step::join(NamespaceKind::from_clone_flag(r.index)?),
+        StepKind::Mount => Step::mount(index, cmd.mounts.get(index)?.to_string()),
+        StepKind::Chdir => Step::path(kind, cmd.cwd.clone()?),
+        StepKind::Rlimit => Step::rlimit(cmd.rlimits.get(index)?.0),
+        StepKind::Fd => Step::fd(r.index as i32),
+        StepKind::Uid | StepKind::Gid => Step::id(kind, r.index),
         // A single path names itself; a search over PATH names the program as given.
-        Code::Exec => Step::Exec(match prep.plan.programs.as_slice() {
-            [one] => PathBuf::from(OsStr::from_bytes(one.to_bytes())),
-            _ => PathBuf::from(&cmd.program),
-        }),
-        Code::InitFork => Step::InitFork,
-        Code::Loopback => Step::Loopback,
-    }
+        StepKind::Exec => Step::path(
+            kind,
+            match prep.plan.programs.as_slice() {
+                [one] => PathBuf::from(OsStr::from_bytes(one.to_bytes())),
+                _ => PathBuf::from(&cmd.program),
+            },
+        ),
+        _ => Step::new(kind),
+    })
 }

@@ -23,4 +23,4 @@ mod report;
 
 pub use child::Child;
 pub use command::{BpfInstruction, Command, Resource, SetGroups, Stdio};
-pub use report::Step;
+pub use report::{Step, StepKind};

@@ -6,11 +6,11 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::command::{Command, SetGroups};
 use super::in_child::{Join, Plan};
-use super::report::Step;
+use super::report::{Step, StepKind};
 use crate::error::{Error, Result};
 use crate::idmap::IdMap;
 use crate::kernel::KernelFeature;
@@ -451,7 +451,7 @@ fn resolve_program(
     }
     Err(Error::Spawn {
         program: program.to_string_lossy().into_owned(),
-        step: Step::Exec(PathBuf::from(program)),
+        step: Step::path(StepKind::Exec, program),
         source: io::Error::from_raw_os_error(errno),
         hint: None,
     })

@@ -1,7 +1,7 @@
 //! Capability sets.
 #![allow(unsafe_code)]
 
-use super::{Code, Fail, OrFail, Plan, Step};
+use super::{Fail, OrFail, Plan, Step, StepKind};
 use crate::sys::raw;
 
 pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
@@ -10,13 +10,13 @@ pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
         pid: 0,
     };
     let mut data = [raw::CapData::default(); 2];
-    raw::capget(&mut hdr, &mut data).at(Code::Capabilities, 0)?;
+    raw::capget(&mut hdr, &mut data).at(StepKind::Capabilities, 0)?;
     let want = plan.inheritable_caps | plan.ambient_caps;
     let have = u64::from(data[0].inheritable) | (u64::from(data[1].inheritable) << 32);
     if have != want {
         data[0].inheritable = want as u32;
         data[1].inheritable = (want >> 32) as u32;
-        raw::capset(&mut hdr, &data).at(Code::Capabilities, 0)?;
+        raw::capset(&mut hdr, &data).at(StepKind::Capabilities, 0)?;
     }
     // Ambient capabilities: cleared unless asked for. The kernel keeps every ambient
     // capability permitted and inheritable (capabilities(7)), so with no inheritable ones
@@ -36,7 +36,7 @@ pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
         Ok(_) | Err(libc::EINVAL) => {}
         Err(errno) => {
             return Err(Fail {
-                code: Code::Capabilities,
+                code: StepKind::Capabilities,
                 index: 0,
                 errno,
             });
@@ -52,7 +52,7 @@ pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
             0,
             0,
         )
-        .at(Code::Capabilities, cap)?;
+        .at(StepKind::Capabilities, cap)?;
         bits &= bits - 1;
     }
     Ok(())

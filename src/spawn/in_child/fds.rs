@@ -1,7 +1,7 @@
 //! Placing the passed fds at their numbers and closing every other fd.
 #![allow(unsafe_code)]
 
-use super::{Args, Code, Fail, OrFail, Step};
+use super::{Args, Fail, OrFail, Step, StepKind};
 use crate::sys::raw;
 
 /// Gets every fd in `[lo, hi]` closed by the time the program runs: marked close-on-exec with
@@ -15,7 +15,7 @@ fn close_span(lo: u32, hi: u32) -> Step<()> {
         Err(libc::EINVAL | libc::ENOSYS) => {}
         Err(errno) => {
             return Err(Fail {
-                code: Code::CloseFds,
+                code: StepKind::CloseFds,
                 index: lo,
                 errno,
             });
@@ -42,7 +42,7 @@ fn close_span(lo: u32, hi: u32) -> Step<()> {
             Ok(())
         }
         Err(errno) => Err(Fail {
-            code: Code::CloseFds,
+            code: StepKind::CloseFds,
             index: lo,
             errno,
         }),
@@ -60,10 +60,12 @@ pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
     let floor = (top + 1).max(3) as usize;
     if *err_w <= top {
         // Failing here means fds up to `top` cannot exist (fd limit): report that fd.
-        *err_w = raw::fcntl(*err_w, libc::F_DUPFD_CLOEXEC, floor).at(Code::Fd, top as u32)? as i32;
+        *err_w =
+            raw::fcntl(*err_w, libc::F_DUPFD_CLOEXEC, floor).at(StepKind::Fd, top as u32)? as i32;
     }
     for (i, (src, dst)) in a.moves.iter().enumerate() {
-        let tmp = raw::fcntl(*src, libc::F_DUPFD_CLOEXEC, floor).at(Code::Fd, *dst as u32)? as i32;
+        let tmp =
+            raw::fcntl(*src, libc::F_DUPFD_CLOEXEC, floor).at(StepKind::Fd, *dst as u32)? as i32;
         // SAFETY: the parent allocated `moves.len()` slots behind `scratch` for this child
         // alone and does not touch them until the child has exec'd or exited.
         unsafe { *a.scratch.add(i) = tmp };
@@ -71,7 +73,7 @@ pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
     for (i, (_, dst)) in a.moves.iter().enumerate() {
         // SAFETY: as above; slot i was written in the loop before.
         let tmp = unsafe { *a.scratch.add(i) };
-        raw::dup3(tmp, *dst, 0).at(Code::Fd, *dst as u32)?;
+        raw::dup3(tmp, *dst, 0).at(StepKind::Fd, *dst as u32)?;
     }
     // Close the gaps between the kept fds (the error pipe is one more to keep).
     let mut lo: u32 = 0;

@@ -1,7 +1,7 @@
 //! The minimal init for a new pid namespace.
 #![allow(unsafe_code)]
 
-use super::{Code, OrFail, Step};
+use super::{OrFail, Step, StepKind};
 use crate::sys::raw;
 
 /// The minimal init: this process stays as PID 1, forks the program (which goes on to exec),
@@ -23,7 +23,7 @@ pub(super) fn init() -> Step<()> {
             }
         })
     }
-    .at(Code::InitFork, 0)? as i32;
+    .at(StepKind::InitFork, 0)? as i32;
     if pid == 0 {
         // The program: carry on to exec.
         return Ok(());

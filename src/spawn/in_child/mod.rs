@@ -20,7 +20,7 @@ mod signals;
 use core::ffi::{CStr, c_char};
 use std::ffi::CString;
 
-use super::report::{Code, RECORD_LEN};
+use super::report::{RECORD_LEN, StepKind};
 use crate::mount::PreparedMount;
 use crate::sys::raw;
 
@@ -110,7 +110,7 @@ pub(crate) struct Args<'a> {
 }
 
 struct Fail {
-    code: Code,
+    code: StepKind,
     index: u32,
     errno: i32,
 }
@@ -118,12 +118,12 @@ struct Fail {
 type Step<T = usize> = Result<T, Fail>;
 
 trait OrFail<T> {
-    fn at(self, code: Code, index: u32) -> Step<T>;
+    fn at(self, code: StepKind, index: u32) -> Step<T>;
 }
 
 impl<T> OrFail<T> for Result<T, raw::Errno> {
     #[inline(always)]
-    fn at(self, code: Code, index: u32) -> Step<T> {
+    fn at(self, code: StepKind, index: u32) -> Step<T> {
         self.map_err(|errno| Fail { code, index, errno })
     }
 }

@@ -3,7 +3,7 @@
 
 use core::ffi::CStr;
 
-use super::super::report::{Code, Record};
+use super::super::report::{Record, StepKind};
 use super::{Args, Fail, Fd, Join, OrFail, Plan, Step};
 use super::{creds, fds, init, mounts, signals};
 use crate::sys::raw;
@@ -77,7 +77,7 @@ pub(crate) extern "C" fn entry(arg: usize) -> ! {
     raw::exit(127)
 }
 
-fn write_file(path: &CStr, text: &[u8], code: Code) -> Step<()> {
+fn write_file(path: &CStr, text: &[u8], code: StepKind) -> Step<()> {
     let fd = raw::open(path, libc::O_WRONLY, 0).at(code, 0)? as i32;
     let r = raw::write(fd, text);
     let _ = raw::close(fd);
@@ -105,7 +105,7 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
         let n = loop {
             match raw::read(a.sync_r, &mut b) {
                 Err(libc::EINTR) => continue,
-                r => break r.at(Code::WaitParent, 0)?,
+                r => break r.at(StepKind::WaitParent, 0)?,
             }
         };
         if n != 1 {
@@ -119,36 +119,36 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
         write_file(
             c"/proc/self/setgroups",
             text.to_bytes(),
-            Code::SetgroupsFile,
+            StepKind::Setgroups,
         )?;
     }
     if let Some(map) = &plan.uid_map {
-        write_file(c"/proc/self/uid_map", map.to_bytes(), Code::UidMap)?;
+        write_file(c"/proc/self/uid_map", map.to_bytes(), StepKind::UidMap)?;
     }
     if let Some(map) = &plan.gid_map {
-        write_file(c"/proc/self/gid_map", map.to_bytes(), Code::GidMap)?;
+        write_file(c"/proc/self/gid_map", map.to_bytes(), StepKind::GidMap)?;
     }
 
     join_namespaces(&plan.joins)?;
 
     if plan.unshare_time {
-        raw::unshare(libc::CLONE_NEWTIME as u32).at(Code::TimeNamespace, 0)?;
+        raw::unshare(libc::CLONE_NEWTIME as u32).at(StepKind::TimeNamespace, 0)?;
     }
     if let Some(text) = &plan.time_offsets {
         write_file(
             c"/proc/self/timens_offsets",
             text.to_bytes(),
-            Code::TimeOffsets,
+            StepKind::TimeOffsets,
         )?;
     }
     if plan.loopback_up {
-        loopback_up().at(Code::Loopback, 0)?;
+        loopback_up().at(StepKind::Loopback, 0)?;
     }
     if let Some(name) = &plan.hostname {
-        raw::sethostname(name).at(Code::Hostname, 0)?;
+        raw::sethostname(name).at(StepKind::Hostname, 0)?;
     }
     if let Some(name) = &plan.domainname {
-        raw::setdomainname(name).at(Code::Domainname, 0)?;
+        raw::setdomainname(name).at(StepKind::Domainname, 0)?;
     }
     let mut fd_based = true;
     for (i, m) in plan.mounts.iter().enumerate() {
@@ -157,49 +157,49 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
                 // No openat2 (before 5.6): the path-based steps, for this and later mounts.
                 Err(libc::ENOSYS) => fd_based = false,
                 r => {
-                    r.at(Code::Mount, i as u32)?;
+                    r.at(StepKind::Mount, i as u32)?;
                     continue;
                 }
             }
         }
-        mounts::mount_step(m).at(Code::Mount, i as u32)?;
+        mounts::mount_step(m).at(StepKind::Mount, i as u32)?;
     }
     if let Some(cwd) = &plan.cwd {
-        raw::chdir(cwd).at(Code::Chdir, 0)?;
+        raw::chdir(cwd).at(StepKind::Chdir, 0)?;
     }
     if plan.setsid {
-        raw::setsid().at(Code::Setsid, 0)?;
+        raw::setsid().at(StepKind::Setsid, 0)?;
     }
     if let Some(mask) = plan.umask {
         let _ = raw::umask(mask);
     }
-    for (res, lim) in &plan.rlimits {
-        raw::prlimit(*res, lim).at(Code::Rlimit, *res)?;
+    for (i, (res, lim)) in plan.rlimits.iter().enumerate() {
+        raw::prlimit(*res, lim).at(StepKind::Rlimit, i as u32)?;
     }
     if plan.no_new_privs {
-        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Code::NoNewPrivs, 0)?;
+        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(StepKind::NoNewPrivs, 0)?;
     }
 
     fds::place_fds(a, err_w)?;
 
     if plan.keep_caps_for_ambient {
-        raw::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(Code::Capabilities, 0)?;
+        raw::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(StepKind::Capabilities, 0)?;
     }
     if let Some(groups) = &plan.groups {
-        raw::setgroups(groups).at(Code::Groups, 0)?;
+        raw::setgroups(groups).at(StepKind::Groups, 0)?;
     }
     if let Some(gid) = plan.gid {
-        raw::setresgid(gid, gid, gid).at(Code::Gid, gid)?;
+        raw::setresgid(gid, gid, gid).at(StepKind::Gid, gid)?;
     }
     if let Some(uid) = plan.uid {
-        raw::setresuid(uid, uid, uid).at(Code::Uid, uid)?;
+        raw::setresuid(uid, uid, uid).at(StepKind::Uid, uid)?;
     }
     creds::set_capabilities(plan)?;
 
     // After the credential changes: the kernel clears the parent-death signal on those.
     if plan.pdeathsig != 0 {
         raw::prctl(libc::PR_SET_PDEATHSIG, plan.pdeathsig as usize, 0, 0, 0)
-            .at(Code::ParentDeathSignal, 0)?;
+            .at(StepKind::ParentDeathSignal, 0)?;
         // The parent may have died before the prctl: then nobody will send the signal.
         // getppid() is 0 in a new pid namespace; the error pipe's read end, which only the
         // parent holds, tells in every case (POLLERR once it is closed).
@@ -209,7 +209,7 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
             raw::poll_one(*err_w, libc::POLLOUT).is_ok_and(|ev| ev & libc::POLLERR != 0);
         if orphaned || reader_gone {
             return Err(Fail {
-                code: Code::ParentExited,
+                code: StepKind::ParentExited,
                 index: 0,
                 errno: libc::ESRCH,
             });
@@ -227,7 +227,7 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
             len: prog.len() as u16,
             filter: prog.as_ptr() as *mut libc::sock_filter,
         };
-        raw::seccomp_filter(&fprog).at(Code::Seccomp, 0)?;
+        raw::seccomp_filter(&fprog).at(StepKind::Seccomp, 0)?;
     }
 
     exec(plan)
@@ -248,7 +248,7 @@ fn exec(plan: &Plan) -> Result<core::convert::Infallible, Fail> {
             }
             Err(e) => {
                 return Err(Fail {
-                    code: Code::Exec,
+                    code: StepKind::Exec,
                     index: i as u32,
                     errno: e,
                 });
@@ -257,7 +257,7 @@ fn exec(plan: &Plan) -> Result<core::convert::Infallible, Fail> {
         }
     }
     Err(Fail {
-        code: Code::Exec,
+        code: StepKind::Exec,
         index: 0,
         errno,
     })
@@ -279,7 +279,7 @@ fn join_namespaces(joins: &[Join]) -> Step<()> {
             Err(libc::EPERM) if user.is_some() => deferred |= 1 << i,
             Err(errno) => {
                 return Err(Fail {
-                    code: Code::Join,
+                    code: StepKind::Join,
                     index: j.nstype,
                     errno,
                 });
@@ -287,11 +287,11 @@ fn join_namespaces(joins: &[Join]) -> Step<()> {
         }
     }
     if let Some(u) = user {
-        raw::setns(u.fd, u.nstype).at(Code::Join, u.nstype)?;
+        raw::setns(u.fd, u.nstype).at(StepKind::Join, u.nstype)?;
     }
     for (i, j) in joins.iter().enumerate() {
         if deferred & (1 << i) != 0 {
-            raw::setns(j.fd, j.nstype).at(Code::Join, j.nstype)?;
+            raw::setns(j.fd, j.nstype).at(StepKind::Join, j.nstype)?;
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Signal dispositions and the signal mask the program starts with.
 #![allow(unsafe_code)]
 
-use super::{Code, Fail, OrFail, Plan, Step};
+use super::{Fail, OrFail, Plan, Step, StepKind};
 use crate::sys::raw;
 
 pub(super) fn reset_signals(plan: &Plan, handlers_cleared: bool) -> Step<()> {
@@ -18,7 +18,7 @@ pub(super) fn reset_signals(plan: &Plan, handlers_cleared: bool) -> Step<()> {
                 Ok(_) | Err(libc::EINVAL) => {}
                 Err(errno) => {
                     return Err(Fail {
-                        code: Code::Signals,
+                        code: StepKind::Signals,
                         index: sig as u32,
                         errno,
                     });
@@ -26,6 +26,6 @@ pub(super) fn reset_signals(plan: &Plan, handlers_cleared: bool) -> Step<()> {
             }
         }
     }
-    raw::sigprocmask(libc::SIG_SETMASK, &plan.sigmask).at(Code::Signals, 0)?;
+    raw::sigprocmask(libc::SIG_SETMASK, &plan.sigmask).at(StepKind::Signals, 0)?;
     Ok(())
 }
