@@ -1,11 +1,12 @@
 //! Mount operations as values. A [`Command`](crate::Command) applies them in order in the
 //! child, inside its mount namespace, before it executes the program.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::validate::cstring;
 
 /// Mount propagation type.
 ///
@@ -336,15 +337,6 @@ impl Mount {
 
     /// Checks paths and flags and builds what the child needs, allocated now in the parent.
     pub(crate) fn prepare(&self) -> Result<PreparedMount> {
-        let abs = |p: &Path| -> Result<CString> {
-            if !p.is_absolute() {
-                return Err(Error::invalid(
-                    "mount path",
-                    format!("{} is not absolute", p.display()),
-                ));
-            }
-            crate::validate::cstring("mount path", p.as_os_str())
-        };
         let flags = self.attr_flags();
         let only_flags = |what: &str, allowed: u64| -> Result<()> {
             if flags & !allowed != 0
@@ -357,43 +349,35 @@ impl Mount {
             }
             Ok(())
         };
-        let mut p = PreparedMount::default();
-        match &self.op {
+        const FS_FLAGS: u64 = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
+        let recursive = self.recursive;
+        Ok(match &self.op {
             Op::Propagation {
                 target,
                 propagation,
             } => {
                 only_flags("propagation", 0)?;
-                p.kind = MountKind::Propagation;
-                p.target = abs(target)?;
-                p.flags = propagation.flag() | if self.recursive { libc::MS_REC } else { 0 };
-                p.recursive = self.recursive;
+                PreparedMount::Propagation {
+                    target: absolute(target)?,
+                    flags: propagation.flag() | if recursive { libc::MS_REC } else { 0 },
+                    recursive,
+                }
             }
             Op::Proc { target } => {
-                only_flags(
-                    "proc",
-                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
-                )?;
-                p.kind = MountKind::Mount;
-                p.source = Some(c"proc".into());
-                p.fstype = Some(c"proc".into());
-                p.target = abs(target)?;
-                p.flags = flags;
-                p.options = vec![(c"source".into(), Some(c"proc".into()))];
+                only_flags("proc", FS_FLAGS)?;
+                PreparedMount::NewFs(NewFs {
+                    fstype: c"proc".into(),
+                    target: absolute(target)?,
+                    flags,
+                    data: None,
+                    options: Vec::new(),
+                })
             }
             Op::Tmpfs { target, size, mode } => {
-                only_flags(
-                    "tmpfs",
-                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
-                )?;
-                p.kind = MountKind::Mount;
-                p.source = Some(c"tmpfs".into());
-                p.fstype = Some(c"tmpfs".into());
-                p.target = abs(target)?;
-                p.flags = flags;
-                let mut data = Vec::new();
+                only_flags("tmpfs", FS_FLAGS)?;
+                let mut options = Vec::new();
                 if let Some(s) = size {
-                    data.push(format!("size={s}"));
+                    options.push(("size".to_string(), Some(s.to_string())));
                 }
                 if let Some(m) = mode {
                     if *m > 0o7777 {
@@ -402,73 +386,24 @@ impl Mount {
                             format!("{m:o} is not a file mode"),
                         ));
                     }
-                    data.push(format!("mode={m:o}"));
+                    options.push(("mode".to_string(), Some(format!("{m:o}"))));
                 }
-                if !data.is_empty() {
-                    p.data = Some(CString::new(data.join(",")).expect("digits"));
-                }
-                p.options.push((c"source".into(), Some(c"tmpfs".into())));
-                for kv in &data {
-                    let (k, v) = kv.split_once('=').expect("key=value");
-                    p.options.push((
-                        CString::new(k).expect("no NUL"),
-                        Some(CString::new(v).expect("no NUL")),
-                    ));
-                }
+                PreparedMount::NewFs(NewFs::new("tmpfs", absolute(target)?, flags, &options)?)
             }
             Op::Fs {
                 fstype,
                 target,
                 options,
             } => {
-                only_flags(
-                    "a new filesystem",
-                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
-                )?;
-                let text = |what: &'static str, v: &str| -> Result<CString> {
-                    if v.is_empty() || v.contains(',') {
-                        return Err(Error::invalid(
-                            what,
-                            format!("{v:?} is empty or contains ','"),
-                        ));
-                    }
-                    crate::validate::cstring(what, std::ffi::OsStr::new(v))
-                };
-                p.kind = MountKind::Mount;
-                p.fstype = Some(text("filesystem type", fstype)?);
-                p.source = p.fstype.clone();
-                p.target = abs(target)?;
-                p.flags = flags;
-                p.options.push((c"source".into(), p.fstype.clone()));
-                let mut data = Vec::new();
-                for (k, v) in options {
-                    if k.contains('=') {
-                        return Err(Error::invalid(
-                            "mount option",
-                            format!("key {k:?} contains '='"),
-                        ));
-                    }
-                    p.options.push((
-                        text("mount option", k)?,
-                        v.as_deref().map(|v| text("mount option", v)).transpose()?,
-                    ));
-                    data.push(match v {
-                        Some(v) => format!("{k}={v}"),
-                        None => k.clone(),
-                    });
-                }
-                if !data.is_empty() {
-                    p.data = Some(CString::new(data.join(",")).expect("checked for NUL"));
-                }
+                only_flags("a new filesystem", FS_FLAGS)?;
+                PreparedMount::NewFs(NewFs::new(fstype, absolute(target)?, flags, options)?)
             }
-            Op::Bind { source, target } => {
-                p.kind = MountKind::Bind;
-                p.source = Some(abs(source)?);
-                p.target = abs(target)?;
-                p.flags = libc::MS_BIND | if self.recursive { libc::MS_REC } else { 0 };
-                p.attrs = flags;
-                p.recursive = self.recursive;
-            }
+            Op::Bind { source, target } => PreparedMount::Bind {
+                source: absolute(source)?,
+                target: absolute(target)?,
+                attrs: flags,
+                recursive,
+            },
             Op::Remount { target } => {
                 if flags == 0 {
                     return Err(Error::invalid(
@@ -476,53 +411,53 @@ impl Mount {
                         format!("{self}: a remount needs a flag to set"),
                     ));
                 }
-                p.kind = MountKind::Remount;
-                p.target = abs(target)?;
-                p.attrs = flags;
-                p.recursive = self.recursive;
+                PreparedMount::Remount {
+                    target: absolute(target)?,
+                    attrs: flags,
+                    recursive,
+                }
             }
             Op::Unmount { target, lazy } => {
                 only_flags("unmount", 0)?;
-                p.kind = MountKind::Unmount;
-                p.target = abs(target)?;
-                p.flags = if *lazy { libc::MNT_DETACH as u64 } else { 0 };
+                PreparedMount::Unmount {
+                    target: absolute(target)?,
+                    flags: if *lazy { libc::MNT_DETACH } else { 0 },
+                }
             }
             Op::PivotRoot { new_root } => {
                 only_flags("pivot_root", 0)?;
-                p.kind = MountKind::PivotRoot;
-                p.target = abs(new_root)?;
+                PreparedMount::PivotRoot {
+                    new_root: absolute(new_root)?,
+                }
             }
             Op::Chroot { path } => {
                 only_flags("chroot", 0)?;
-                p.kind = MountKind::Chroot;
-                p.target = abs(path)?;
+                PreparedMount::Chroot {
+                    path: absolute(path)?,
+                }
             }
             Op::Mkdir { path, mode } => {
                 only_flags("mkdir", 0)?;
-                p.kind = MountKind::Mkdir;
-                p.target = abs(path)?;
-                (p.parent, p.name) = split(path)?;
-                p.flags = u64::from(*mode);
+                PreparedMount::Mkdir {
+                    entry: Entry::new(path)?,
+                    mode: *mode,
+                }
             }
             Op::File { path, mode } => {
                 only_flags("file", 0)?;
-                p.kind = MountKind::File;
-                p.target = abs(path)?;
-                (p.parent, p.name) = split(path)?;
-                p.flags = u64::from(*mode);
+                PreparedMount::File {
+                    entry: Entry::new(path)?,
+                    mode: *mode,
+                }
             }
             Op::Symlink { target, link } => {
                 only_flags("symlink", 0)?;
-                p.kind = MountKind::Symlink;
-                (p.parent, p.name) = split(link)?;
-                p.source = Some(crate::validate::cstring(
-                    "symlink target",
-                    target.as_os_str(),
-                )?);
-                p.target = abs(link)?;
+                PreparedMount::Symlink {
+                    entry: Entry::new(link)?,
+                    text: cstring("symlink target", target.as_os_str())?,
+                }
             }
-        }
-        Ok(p)
+        })
     }
 
     /// Whether this step changes the mount table (and so needs a mount namespace of the
@@ -615,56 +550,152 @@ impl fmt::Display for Mount {
     }
 }
 
-/// What the child does for one mount step.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum MountKind {
-    #[default]
-    Mount,
-    Propagation,
-    Bind,
-    Remount,
-    Unmount,
-    PivotRoot,
-    Chroot,
-    Mkdir,
-    File,
-    Symlink,
+/// A mount step with its strings and flags ready for the child: one variant per thing the
+/// child does, holding only what that needs.
+#[derive(Debug)]
+pub(crate) enum PreparedMount {
+    /// Mount a new filesystem.
+    NewFs(NewFs),
+    /// Change the propagation type (`MS_SHARED`... with `MS_REC` when `recursive`).
+    Propagation {
+        target: CString,
+        flags: u64,
+        recursive: bool,
+    },
+    /// Bind `source` on `target`, then set `attrs` (`MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC`).
+    Bind {
+        source: CString,
+        target: CString,
+        attrs: u64,
+        recursive: bool,
+    },
+    /// Set `attrs` on the mount at `target`.
+    Remount {
+        target: CString,
+        attrs: u64,
+        recursive: bool,
+    },
+    /// `umount2` with these flags.
+    Unmount {
+        target: CString,
+        flags: i32,
+    },
+    PivotRoot {
+        new_root: CString,
+    },
+    Chroot {
+        path: CString,
+    },
+    Mkdir {
+        entry: Entry,
+        mode: u32,
+    },
+    File {
+        entry: Entry,
+        mode: u32,
+    },
+    /// A symlink at `entry` whose text is `text`.
+    Symlink {
+        entry: Entry,
+        text: CString,
+    },
 }
 
-/// A mount step with its strings and flags ready for the child.
-#[derive(Debug, Default)]
-pub(crate) struct PreparedMount {
-    pub(crate) kind: MountKind,
-    pub(crate) source: Option<CString>,
+/// A new filesystem: its type, where, its `MS_*` flags, and its options both as `fsconfig(2)`
+/// pairs and as the comma-separated `data` of `mount(2)`.
+#[derive(Debug)]
+pub(crate) struct NewFs {
+    pub(crate) fstype: CString,
     pub(crate) target: CString,
-    pub(crate) fstype: Option<CString>,
-    pub(crate) data: Option<CString>,
-    /// `mount(2)` flags (or `umount2` flags, or the mkdir mode).
     pub(crate) flags: u64,
-    /// `MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC` to apply after a bind, or for a remount.
-    pub(crate) attrs: u64,
-    pub(crate) recursive: bool,
-    /// `fsconfig(2)` key/value pairs for a new filesystem (the `data` string, split).
+    pub(crate) data: Option<CString>,
     pub(crate) options: Vec<(CString, Option<CString>)>,
-    /// For steps that create an entry: the directory it goes in and its name.
+}
+
+impl NewFs {
+    fn new(
+        fstype: &str,
+        target: CString,
+        flags: u64,
+        options: &[(String, Option<String>)],
+    ) -> Result<NewFs> {
+        let text = |what: &'static str, v: &str| -> Result<CString> {
+            if v.is_empty() || v.contains(',') {
+                return Err(Error::invalid(
+                    what,
+                    format!("{v:?} is empty or contains ','"),
+                ));
+            }
+            cstring(what, OsStr::new(v))
+        };
+        let fstype = text("filesystem type", fstype)?;
+        let mut pairs = Vec::with_capacity(options.len());
+        let mut data = Vec::new();
+        for (k, v) in options {
+            if k.contains('=') {
+                return Err(Error::invalid(
+                    "mount option",
+                    format!("key {k:?} contains '='"),
+                ));
+            }
+            pairs.push((
+                text("mount option", k)?,
+                v.as_deref().map(|v| text("mount option", v)).transpose()?,
+            ));
+            data.push(match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            });
+        }
+        let data =
+            (!data.is_empty()).then(|| CString::new(data.join(",")).expect("checked for NUL"));
+        Ok(NewFs {
+            fstype,
+            target,
+            flags,
+            data,
+            options: pairs,
+        })
+    }
+}
+
+/// A directory entry to create: the whole path (for the path-based fallback), and its parent
+/// directory and last component for the `*at` calls that create it relative to a directory
+/// opened without following symlinks.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) path: CString,
     pub(crate) parent: CString,
     pub(crate) name: CString,
 }
 
-/// Splits an absolute path into its directory and last component, for the `*at` calls that
-/// create entries relative to a directory opened without following symlinks.
-fn split(path: &Path) -> Result<(CString, CString)> {
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path.file_name().ok_or_else(|| {
-        Error::invalid(
+impl Entry {
+    fn new(path: &Path) -> Result<Entry> {
+        let full = absolute(path)?;
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let name = path.file_name().ok_or_else(|| {
+            Error::invalid(
+                "mount path",
+                format!("{} has no last component", path.display()),
+            )
+        })?;
+        Ok(Entry {
+            path: full,
+            parent: cstring("mount path", parent.as_os_str())?,
+            name: cstring("mount path", name)?,
+        })
+    }
+}
+
+/// An absolute path as a C string.
+fn absolute(p: &Path) -> Result<CString> {
+    if !p.is_absolute() {
+        return Err(Error::invalid(
             "mount path",
-            format!("{} has no last component", path.display()),
-        )
-    })?;
-    Ok((
-        crate::validate::cstring("mount path", parent.as_os_str())?,
-        crate::validate::cstring("mount path", name)?,
-    ))
+            format!("{} is not absolute", p.display()),
+        ));
+    }
+    cstring("mount path", p.as_os_str())
 }
 
 #[cfg(test)]
@@ -693,11 +724,13 @@ mod tests {
 
     #[test]
     fn tmpfs_options_become_mount_data() {
-        let p = Mount::tmpfs("/t")
-            .size(1 << 20)
-            .mode(0o755)
-            .prepare()
-            .unwrap();
+        let p = new_fs(
+            Mount::tmpfs("/t")
+                .size(1 << 20)
+                .mode(0o755)
+                .prepare()
+                .unwrap(),
+        );
         assert_eq!(p.data.as_deref(), Some(c"size=1048576,mode=755"));
         assert!(Mount::tmpfs("/t").mode(0o17777).prepare().is_err());
     }
@@ -716,23 +749,23 @@ mod tests {
             let mut m = Mount::tmpfs("/t");
             if let Some(s) = size { m = m.size(s); }
             if let Some(md) = mode { m = m.mode(md); }
-            let p = m.prepare().unwrap();
+            let p = new_fs(m.prepare().unwrap());
             let data = p.data.as_ref().map(|d| d.to_str().unwrap().to_string()).unwrap_or_default();
             let parsed: Vec<(&str, &str)> = data.split(',').filter(|x| !x.is_empty()).map(|kv| kv.split_once('=').unwrap()).collect();
             prop_assert_eq!(parsed.iter().find(|(k, _)| *k == "size").map(|(_, v)| v.parse::<u64>().unwrap()), size);
             prop_assert_eq!(parsed.iter().find(|(k, _)| *k == "mode").map(|(_, v)| u32::from_str_radix(v, 8).unwrap()), mode);
-            // fsconfig gets the same pairs, after the source.
-            prop_assert_eq!(p.options.len(), 1 + parsed.len());
+            // fsconfig gets the same pairs.
+            prop_assert_eq!(p.options.len(), parsed.len());
         }
 
         #[test]
         fn fs_options_become_data_and_fsconfig_pairs(opts in proptest::collection::vec(("[a-z_]{1,8}", proptest::option::of("[a-z0-9]{1,8}")), 0..5)) {
             let mut m = Mount::fs("devpts", "/d");
             for (k, v) in &opts { m = m.option(k.clone(), v.as_deref()); }
-            let p = m.prepare().unwrap();
+            let p = new_fs(m.prepare().unwrap());
             let want: Vec<String> = opts.iter().map(|(k, v)| match v { Some(v) => format!("{k}={v}"), None => k.clone() }).collect();
             prop_assert_eq!(p.data.map(|d| d.into_string().unwrap()).unwrap_or_default(), want.join(","));
-            prop_assert_eq!(p.options.len(), 1 + opts.len());
+            prop_assert_eq!(p.options.len(), opts.len());
             prop_assert!(m_display_is_one_line(&Mount::fs("devpts", "/d")));
         }
 
@@ -740,6 +773,13 @@ mod tests {
         fn separators_in_option_text_are_rejected(k in "[a-z]{0,3}[,=][a-z]{0,3}") {
             prop_assert!(Mount::fs("devpts", "/d").option(k.clone(), None).prepare().is_err());
             prop_assert!(Mount::fs("devpts", "/d").option("x", Some(&k)).prepare().is_err() || !k.contains(','));
+        }
+    }
+
+    fn new_fs(p: PreparedMount) -> NewFs {
+        match p {
+            PreparedMount::NewFs(fs) => fs,
+            other => panic!("not a new filesystem: {other:?}"),
         }
     }
 

@@ -4,7 +4,7 @@
 use core::ffi::CStr;
 
 use super::Fd;
-use crate::mount::{MountKind, PreparedMount};
+use crate::mount::PreparedMount;
 use crate::sys::raw;
 
 /// `statfs` `f_flags` bits that a bind remount must keep (the kernel locks them in a user
@@ -68,71 +68,104 @@ fn open_nofollow(path: &CStr) -> Result<Fd, raw::Errno> {
 pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
     const EMPTY: &CStr = c"";
     let both_empty = raw::MOVE_MOUNT_F_EMPTY_PATH | raw::MOVE_MOUNT_T_EMPTY_PATH;
-    let rec = if m.recursive {
-        libc::AT_RECURSIVE as u32
-    } else {
-        0
+    let rec = |recursive: bool| {
+        if recursive {
+            libc::AT_RECURSIVE as u32
+        } else {
+            0
+        }
     };
-    let t = m.target.as_c_str();
-    match m.kind {
-        MountKind::Mount => {
-            let target = open_nofollow(t)?;
-            let fstype = m.fstype.as_deref().ok_or(libc::EINVAL)?;
-            let fs = Fd(raw::fsopen(fstype, 1 /* FSOPEN_CLOEXEC */)? as i32);
-            for (k, v) in &m.options {
+    match m {
+        PreparedMount::NewFs(fs) => {
+            let target = open_nofollow(&fs.target)?;
+            let ctx = Fd(raw::fsopen(&fs.fstype, 1 /* FSOPEN_CLOEXEC */)? as i32);
+            raw::fsconfig(
+                ctx.0,
+                raw::FSCONFIG_SET_STRING,
+                Some(c"source"),
+                Some(&fs.fstype),
+            )?;
+            for (k, v) in &fs.options {
                 match v {
-                    Some(v) => raw::fsconfig(fs.0, raw::FSCONFIG_SET_STRING, Some(k), Some(v))?,
-                    None => raw::fsconfig(fs.0, raw::FSCONFIG_SET_FLAG, Some(k), None)?,
+                    Some(v) => raw::fsconfig(ctx.0, raw::FSCONFIG_SET_STRING, Some(k), Some(v))?,
+                    None => raw::fsconfig(ctx.0, raw::FSCONFIG_SET_FLAG, Some(k), None)?,
                 };
             }
-            raw::fsconfig(fs.0, raw::FSCONFIG_CMD_CREATE, None, None)?;
+            raw::fsconfig(ctx.0, raw::FSCONFIG_CMD_CREATE, None, None)?;
             // MOUNT_ATTR_RDONLY/NOSUID/NODEV/NOEXEC have the values of the MS_* flags.
-            let mnt = Fd(raw::fsmount(fs.0, 1 /* FSMOUNT_CLOEXEC */, m.flags as u32)? as i32);
+            let mnt = Fd(raw::fsmount(ctx.0, 1 /* FSMOUNT_CLOEXEC */, fs.flags as u32)? as i32);
             raw::move_mount(mnt.0, EMPTY, target.0, EMPTY, both_empty)
         }
-        MountKind::Propagation => {
-            let target = open_nofollow(t)?;
+        PreparedMount::Propagation {
+            target,
+            flags,
+            recursive,
+        } => {
+            let target = open_nofollow(target)?;
             let attr = raw::MountAttr {
-                propagation: m.flags & !libc::MS_REC,
+                propagation: flags & !libc::MS_REC,
                 ..Default::default()
             };
-            raw::mount_setattr(target.0, EMPTY, libc::AT_EMPTY_PATH as u32 | rec, &attr)
+            raw::mount_setattr(
+                target.0,
+                EMPTY,
+                libc::AT_EMPTY_PATH as u32 | rec(*recursive),
+                &attr,
+            )
         }
-        MountKind::Bind => {
-            let target = open_nofollow(t)?;
-            let source = m.source.as_deref().ok_or(libc::EINVAL)?;
+        PreparedMount::Bind {
+            source,
+            target,
+            attrs,
+            recursive,
+        } => {
+            let target = open_nofollow(target)?;
             let tree = Fd(raw::open_tree(
                 libc::AT_FDCWD,
                 source,
-                raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec,
+                raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec(*recursive),
             )? as i32);
-            if m.attrs != 0 {
+            if *attrs != 0 {
                 let attr = raw::MountAttr {
-                    attr_set: m.attrs,
+                    attr_set: *attrs,
                     ..Default::default()
                 };
-                raw::mount_setattr(tree.0, EMPTY, libc::AT_EMPTY_PATH as u32 | rec, &attr)?;
+                raw::mount_setattr(
+                    tree.0,
+                    EMPTY,
+                    libc::AT_EMPTY_PATH as u32 | rec(*recursive),
+                    &attr,
+                )?;
             }
             raw::move_mount(tree.0, EMPTY, target.0, EMPTY, both_empty)
         }
-        MountKind::Remount => {
-            let target = open_nofollow(t)?;
+        PreparedMount::Remount {
+            target,
+            attrs,
+            recursive,
+        } => {
+            let target = open_nofollow(target)?;
             let attr = raw::MountAttr {
-                attr_set: m.attrs,
+                attr_set: *attrs,
                 ..Default::default()
             };
-            raw::mount_setattr(target.0, EMPTY, libc::AT_EMPTY_PATH as u32 | rec, &attr)
+            raw::mount_setattr(
+                target.0,
+                EMPTY,
+                libc::AT_EMPTY_PATH as u32 | rec(*recursive),
+                &attr,
+            )
         }
-        MountKind::Unmount => {
+        PreparedMount::Unmount { target, flags } => {
             // umount2 takes no fd: check the path has no symlinks, and do not follow the last.
-            drop(open_nofollow(t)?);
-            raw::umount2(t, m.flags as i32 | libc::UMOUNT_NOFOLLOW)
+            drop(open_nofollow(target)?);
+            raw::umount2(target, *flags | libc::UMOUNT_NOFOLLOW)
         }
-        MountKind::PivotRoot => {
+        PreparedMount::PivotRoot { new_root } => {
             // Make the new root a mount point by binding it onto itself, then enter the mount
             // on top (reopened by path: the first fd still names what lies beneath it).
             {
-                let below = open_nofollow(t)?;
+                let below = open_nofollow(new_root)?;
                 let tree = Fd(raw::open_tree(
                     below.0,
                     EMPTY,
@@ -143,89 +176,103 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
                 )? as i32);
                 raw::move_mount(tree.0, EMPTY, below.0, EMPTY, both_empty)?;
             }
-            let top = open_nofollow(t)?;
+            let top = open_nofollow(new_root)?;
             raw::fchdir(top.0)?;
             raw::pivot_root(c".", c".")?;
             raw::umount2(c".", libc::MNT_DETACH)?;
             raw::chdir(c"/")
         }
-        MountKind::Chroot => {
-            let dir = open_nofollow(t)?;
+        PreparedMount::Chroot { path } => {
+            let dir = open_nofollow(path)?;
             raw::fchdir(dir.0)?;
             raw::chroot(c".")?;
             raw::chdir(c"/")
         }
-        MountKind::Mkdir => {
-            let parent = open_nofollow(&m.parent)?;
-            match raw::mkdirat(parent.0, &m.name, m.flags as u32) {
+        PreparedMount::Mkdir { entry, mode } => {
+            let parent = open_nofollow(&entry.parent)?;
+            match raw::mkdirat(parent.0, &entry.name, *mode) {
                 Err(libc::EEXIST) => Ok(0),
                 r => r,
             }
         }
-        MountKind::File => {
-            let parent = open_nofollow(&m.parent)?;
+        PreparedMount::File { entry, mode } => {
+            let parent = open_nofollow(&entry.parent)?;
             let fd = raw::openat(
                 parent.0,
-                &m.name,
+                &entry.name,
                 libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
-                m.flags as u32,
+                *mode,
             )?;
             raw::close(fd as i32)
         }
-        MountKind::Symlink => {
-            let parent = open_nofollow(&m.parent)?;
-            raw::symlinkat(m.source.as_deref().ok_or(libc::EINVAL)?, parent.0, &m.name)
+        PreparedMount::Symlink { entry, text } => {
+            let parent = open_nofollow(&entry.parent)?;
+            raw::symlinkat(text, parent.0, &entry.name)
         }
     }
 }
 
 /// The path-based form of a mount step, for kernels before 5.6 (no `openat2`).
 pub(super) fn mount_step(m: &PreparedMount) -> raw::R {
-    let t = m.target.as_c_str();
-    match m.kind {
-        MountKind::Mount => raw::mount(
-            m.source.as_deref(),
-            t,
-            m.fstype.as_deref(),
-            m.flags,
-            m.data.as_deref(),
+    match m {
+        PreparedMount::NewFs(fs) => raw::mount(
+            Some(&fs.fstype),
+            &fs.target,
+            Some(&fs.fstype),
+            fs.flags,
+            fs.data.as_deref(),
         ),
-        MountKind::Propagation => raw::mount(None, t, None, m.flags, None),
-        MountKind::Bind => {
-            raw::mount(m.source.as_deref(), t, None, m.flags, None)?;
-            if m.attrs != 0 {
-                set_attrs(t, m.attrs, m.recursive)?;
+        PreparedMount::Propagation { target, flags, .. } => {
+            raw::mount(None, target, None, *flags, None)
+        }
+        PreparedMount::Bind {
+            source,
+            target,
+            attrs,
+            recursive,
+        } => {
+            let rec = if *recursive { libc::MS_REC } else { 0 };
+            raw::mount(Some(source), target, None, libc::MS_BIND | rec, None)?;
+            if *attrs != 0 {
+                set_attrs(target, *attrs, *recursive)?;
             }
             Ok(0)
         }
-        MountKind::Remount => set_attrs(t, m.attrs, m.recursive),
-        MountKind::Unmount => raw::umount2(t, m.flags as i32),
-        MountKind::PivotRoot => {
-            raw::mount(Some(t), t, None, libc::MS_BIND | libc::MS_REC, None)?;
-            raw::chdir(t)?;
+        PreparedMount::Remount {
+            target,
+            attrs,
+            recursive,
+        } => set_attrs(target, *attrs, *recursive),
+        PreparedMount::Unmount { target, flags } => raw::umount2(target, *flags),
+        PreparedMount::PivotRoot { new_root } => {
+            raw::mount(
+                Some(new_root),
+                new_root,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+            raw::chdir(new_root)?;
             raw::pivot_root(c".", c".")?;
             raw::umount2(c".", libc::MNT_DETACH)?;
             raw::chdir(c"/")
         }
-        MountKind::Chroot => {
-            raw::chroot(t)?;
+        PreparedMount::Chroot { path } => {
+            raw::chroot(path)?;
             raw::chdir(c"/")
         }
-        MountKind::Mkdir => match raw::mkdir(t, m.flags as u32) {
+        PreparedMount::Mkdir { entry, mode } => match raw::mkdir(&entry.path, *mode) {
             Err(libc::EEXIST) => Ok(0),
             r => r,
         },
-        MountKind::File => {
+        PreparedMount::File { entry, mode } => {
             let fd = raw::open(
-                t,
+                &entry.path,
                 libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
-                m.flags as u32,
+                *mode,
             )?;
             raw::close(fd as i32)
         }
-        MountKind::Symlink => match &m.source {
-            Some(target) => raw::symlink(target, t),
-            None => Err(libc::EINVAL),
-        },
+        PreparedMount::Symlink { entry, text } => raw::symlink(text, &entry.path),
     }
 }
