@@ -1,10 +1,11 @@
 //! One spawn: per-spawn fds (stdio, the error and sync pipes, the cgroup), the clone, the
 //! parent's part (id maps), and reading the error pipe.
 
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
@@ -12,7 +13,7 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use super::child::Child;
 use super::command::{Command, Stdio};
 use super::in_child::{self, Args};
-use super::plan::{CGROUP2_SUPER_MAGIC, CLONE_INTO_CGROUP, Mode, ParentMaps, Prepared};
+use super::plan::{Mode, ParentMaps, Prepared};
 use super::report::{self, Step, StepKind};
 use crate::diagnose::Hint;
 use crate::error::{Error, Result};
@@ -106,7 +107,7 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
         keep_moved = k;
         &keep_moved
     };
-    let mut scratch = vec![-1i32; moves.len()];
+    let scratch: Vec<Cell<i32>> = moves.iter().map(|_| Cell::new(-1)).collect();
 
     let (err_r, err_w) = pipe().map_err(io_err(Step::new(StepKind::Pipe)))?;
     let sync = if prep.plan.wait_parent {
@@ -122,9 +123,6 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
         })?),
         None => None,
     };
-    if cgroup_fd.is_some() {
-        flags |= CLONE_INTO_CGROUP;
-    }
 
     let stack = match prep.mode {
         Mode::Vfork | Mode::SharedVm => {
@@ -145,28 +143,20 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
         sync_w: sync.as_ref().map_or(-1, |s| s.1.as_raw_fd()),
         moves: &moves,
         keep,
-        scratch: scratch.as_mut_ptr(),
+        scratch: &scratch,
         parent_pid: std::process::id() as i32,
-        handlers_cleared: std::cell::Cell::new(prep.plan.handlers_cleared),
+        handlers_cleared: Cell::new(prep.plan.handlers_cleared),
     };
-    let mut pidfd_raw: RawFd = -1;
-    let mut clone_args = sys::raw::CloneArgs {
-        flags,
-        pidfd: &mut pidfd_raw as *mut RawFd as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup_fd.as_ref().map_or(0, |f| f.as_raw_fd() as u64),
-        ..Default::default()
-    };
-    if let Some(s) = &stack {
-        let (lo, size) = s.region();
-        clone_args.stack = lo;
-        clone_args.stack_size = size;
-    }
     let started = {
         let _blocked = sys::block_all_signals();
-        in_child::start(&mut clone_args, &args, prep.mode != Mode::Fork)
+        in_child::start(
+            flags,
+            cgroup_fd.as_ref().map(AsFd::as_fd),
+            stack.as_ref(),
+            &args,
+        )
     };
-    let pid = started.map_err(|errno| {
+    let (pid, pidfd) = started.map_err(|errno| {
         if errno == libc::ENOSYS {
             return Error::Unsupported {
                 feature: KernelFeature::Clone3,
@@ -187,8 +177,7 @@ pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3])
             prep.new_user,
         )
     })?;
-    let pidfd_owned = sys::pidfd_from_clone(pidfd_raw);
-    let mut handle = PidFd::from_parts(pidfd_owned, pid as u32);
+    let mut handle = PidFd::from_parts(pidfd, pid as u32);
 
     // The child has its own copies of these now.
     drop(err_w);
@@ -281,7 +270,9 @@ fn open_cgroup(dir: &Path) -> Result<OwnedFd> {
             e.into(),
         )
     })?;
-    if fs.f_type as i64 != CGROUP2_SUPER_MAGIC {
+    #[allow(clippy::unnecessary_cast)] // f_type and the constant are c_long or c_uint, by target
+    let cgroup2 = fs.f_type as i64 == libc::CGROUP2_SUPER_MAGIC as i64;
+    if !cgroup2 {
         return Err(Error::invalid(
             "cgroup",
             format!(

@@ -18,6 +18,8 @@ use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::mount::Mount;
 use crate::namespace::Namespace;
 use crate::sys;
+use crate::sys::clone::CLONE_CLEAR_SIGHAND;
+use crate::sys::raw::CStringArray;
 use crate::timens::{TimeClock, offsets_text};
 use crate::validate::cstring;
 
@@ -112,41 +114,28 @@ impl Command {
                 None => env.remove(k),
             };
         }
-        plan.envp_store = env
-            .iter()
-            .map(|(k, v)| {
-                let mut kv = k.clone().into_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                CString::new(kv).map_err(|_| {
-                    Error::invalid(
-                        "environment",
-                        format!("{:?} contains a NUL byte", k.to_string_lossy()),
-                    )
+        plan.envp = CStringArray::new(
+            env.iter()
+                .map(|(k, v)| {
+                    let mut kv = k.clone().into_vec();
+                    kv.push(b'=');
+                    kv.extend_from_slice(v.as_bytes());
+                    CString::new(kv).map_err(|_| {
+                        Error::invalid(
+                            "environment",
+                            format!("{:?} contains a NUL byte", k.to_string_lossy()),
+                        )
+                    })
                 })
-            })
-            .collect::<Result<_>>()?;
-        plan.argv_store.push(cstring(
-            "argument",
-            self.arg0.as_deref().unwrap_or(&self.program),
-        )?);
-        for a in &self.args {
-            plan.argv_store.push(cstring("argument", a)?);
-        }
-        // The pointer arrays point into the CStrings' heap buffers, which stay put when the
-        // Vecs holding them move.
-        plan.argv = plan
-            .argv_store
-            .iter()
-            .map(|c| c.as_ptr())
-            .chain([std::ptr::null()])
-            .collect();
-        plan.envp = plan
-            .envp_store
-            .iter()
-            .map(|c| c.as_ptr())
-            .chain([std::ptr::null()])
-            .collect();
+                .collect::<Result<_>>()?,
+        );
+        let argv0 = self.arg0.as_deref().unwrap_or(&self.program);
+        plan.argv = CStringArray::new(
+            std::iter::once(argv0)
+                .chain(self.args.iter().map(OsString::as_os_str))
+                .map(|a| cstring("argument", a))
+                .collect::<Result<_>>()?,
+        );
         let path_var = env
             .get(OsStr::new("PATH"))
             .cloned()
@@ -359,8 +348,7 @@ impl Command {
         } else {
             Mode::Vfork
         };
-        let mut flags =
-            (self.unshare - NamespaceSet::TIME).bits() as u64 | libc::CLONE_PIDFD as u64;
+        let mut flags = u64::from((self.unshare - NamespaceSet::TIME).bits());
         if plan.handlers_cleared {
             flags |= CLONE_CLEAR_SIGHAND;
         }
@@ -374,10 +362,6 @@ impl Command {
         })
     }
 }
-
-pub(super) const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
-pub(super) const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-pub(super) const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// How the child is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,17 +1,71 @@
-//! Creating the child: the `clone3` trampolines live in [`raw`](super::raw); here are the
-//! per-thread stack a `CLONE_VM` child runs on, the signal mask held across `clone3`, and
-//! taking ownership of the pidfd the kernel returns.
+//! Creating the child: `clone3` in its fork-like form and with `CLONE_VM` on a stack of the
+//! parent's (a trampoline per architecture), the legacy `clone(2)` fallback, the per-thread
+//! stack a `CLONE_VM` child runs on, and the signal mask held across the clone.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-/// Takes ownership of the pidfd that `clone3(CLONE_PIDFD)` stored. Call only with that value,
-/// once, right after a successful clone.
-pub(crate) fn pidfd_from_clone(raw: RawFd) -> OwnedFd {
-    // SAFETY: the kernel created this fd for the caller in the clone that just succeeded;
-    // nothing else owns it.
-    unsafe { OwnedFd::from_raw_fd(raw) }
+use super::raw::{R, check, syscall};
+
+/// `CLONE_CLEAR_SIGHAND` (Linux 5.5): the kernel resets signal handlers in the child. (libc's
+/// constant is an overflowing `c_int`.)
+pub(crate) const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+/// `CLONE_INTO_CGROUP` (Linux 5.7).
+pub(crate) const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` of `clone3(2)` (version 2, 88 bytes, with `cgroup`). The libc crate
+/// defines it only for some targets, not for the glibc ones.
+#[repr(C)]
+#[derive(Default, Debug)]
+pub(crate) struct CloneArgs {
+    pub(crate) flags: u64,
+    pub(crate) pidfd: u64,
+    pub(crate) child_tid: u64,
+    pub(crate) parent_tid: u64,
+    pub(crate) exit_signal: u64,
+    pub(crate) stack: u64,
+    pub(crate) stack_size: u64,
+    pub(crate) tls: u64,
+    pub(crate) set_tid: u64,
+    pub(crate) set_tid_size: u64,
+    pub(crate) cgroup: u64,
+}
+static_assertions::assert_eq_size!(CloneArgs, [u8; 88]);
+
+/// A fork-like `clone3(2)` without `CLONE_VM`: returns twice, as `fork` does.
+///
+/// # Safety
+/// The caller handles the child's return (0) without returning into code that assumes a
+/// single process, as after `fork`; `args.pidfd`, if set, is the address of an `i32`.
+pub(crate) unsafe fn clone3_fork(args: &mut CloneArgs) -> R {
+    // SAFETY: the kernel reads the clone_args (size passed) and writes the pidfd through
+    // args.pidfd, which the caller vouches for; the child's return is the caller's to handle.
+    unsafe {
+        syscall(
+            libc::SYS_clone3,
+            [
+                args as *mut CloneArgs as usize,
+                core::mem::size_of::<CloneArgs>(),
+            ],
+        )
+    }
+}
+
+/// The legacy `clone(2)` in fork-like form (no stack), for kernels without clone3.
+///
+/// # Safety
+/// As for [`clone3_fork`].
+pub(crate) unsafe fn clone_fork(flags: u64, pidfd: &mut i32) -> R {
+    // x86_64 and most others: clone(flags, stack, parent_tid, child_tid, tls); with
+    // CLONE_PIDFD the pidfd is stored through parent_tid.
+    // SAFETY: no stack (fork-like); the kernel writes the pidfd into `pidfd`; the child's
+    // return is the caller's to handle.
+    unsafe {
+        syscall(
+            libc::SYS_clone,
+            [flags as usize, 0, pidfd as *mut i32 as usize, 0, 0],
+        )
+    }
 }
 
 /// Blocks every signal on the calling thread until dropped, then restores the old mask.
@@ -105,4 +159,87 @@ impl Drop for Stack {
             let _ = rustix::mm::munmap(self.base, self.len);
         }
     }
+}
+
+/// `clone3` with `CLONE_VM`: the child starts on `args.stack` and runs `entry(arg)`, which
+/// must never return. Returns the child's pid in the parent.
+///
+/// # Safety
+/// `args.stack`/`args.stack_size` must describe writable memory that nothing else uses
+/// until the child has exec'd or exited; `entry` must not return, and must touch only its
+/// own stack and memory the parent does not mutate meanwhile.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn clone3_vm(
+    args: &mut CloneArgs,
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+) -> R {
+    let ret: isize;
+    // SAFETY: clone3 returns twice. The parent (rax != 0) jumps past the child block and
+    // sees the same registers as before. The child (rax == 0) runs on the fresh stack the
+    // kernel switched to (16-byte aligned by the caller); it clears the frame pointer and
+    // calls `entry(arg)` from r12/r13, which the syscall preserves, and never comes back.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 as isize => ret,
+            in("rdi") args as *mut CloneArgs,
+            in("rsi") core::mem::size_of::<CloneArgs>(),
+            in("r12") entry as usize,
+            in("r13") arg,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack)
+        );
+    }
+    check(ret)
+}
+
+/// See the x86_64 version.
+///
+/// # Safety
+/// As for the x86_64 version.
+#[cfg(target_arch = "aarch64")]
+pub(crate) unsafe fn clone3_vm(
+    args: &mut CloneArgs,
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+) -> R {
+    let ret: isize;
+    // SAFETY: as on x86_64: x20/x21 (callee-saved; x19 is reserved by LLVM) survive the syscall; the child, on its new stack, clears
+    // the frame pointer and link register and branches to `entry(arg)`, never returning.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "mov x0, x21",
+            "blr x20",
+            "brk #1",
+            "2:",
+            in("x8") libc::SYS_clone3,
+            inlateout("x0") args as *mut CloneArgs as isize => ret,
+            in("x1") core::mem::size_of::<CloneArgs>(),
+            in("x20") entry as usize,
+            in("x21") arg,
+            options(nostack)
+        );
+    }
+    check(ret)
+}
+
+/// Not available: `spawn` uses the fork-like path on these architectures.
+///
+/// # Safety
+/// Never called.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) unsafe fn clone3_vm(_: &mut CloneArgs, _: extern "C" fn(usize) -> !, _: usize) -> R {
+    Err(libc::ENOSYS)
 }

@@ -20,7 +20,8 @@ const NS_GET_OWNER_UID: libc::c_ulong = (NSIO << 8) | 0x4;
 const PIDFS_IOCTL_MAGIC: libc::c_ulong = 0xFF;
 
 /// `NSFS_MAGIC`, the `f_type` of every namespace file.
-pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;
+#[allow(clippy::unnecessary_cast)] // c_long or c_uint, by target
+pub(crate) const NSFS_MAGIC: i64 = libc::NSFS_MAGIC as i64;
 
 static_assertions::const_assert_eq!(NS_GET_USERNS, 0xb701);
 static_assertions::const_assert_eq!(NS_GET_OWNER_UID, 0xb704);

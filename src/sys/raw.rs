@@ -1,13 +1,23 @@
 //! Raw system calls for the code between `clone3` and `execve`.
 //!
 //! They go straight to the kernel: no libc, so no `errno` (which a `CLONE_VM` child would
-//! share with the parent thread), no locks, no allocation. Results are `Err(errno)`.
+//! share with the parent thread), no locks, no allocation, no panics. Results are
+//! `Err(errno)`.
+//!
+//! The boundary is typed the way rustix's is: paths are `&CStr`, buffers are slices, kernel
+//! structures are references, and argv/envp are a [`CStringArray`]. A wrapper whose arguments
+//! cannot be checked by their types (a stack to run on, a function that must not return) is
+//! an `unsafe fn` in [`clone`](super::clone). Every `unsafe` block below says why that one
+//! call is sound.
 #![allow(unsafe_code)]
 
-use core::ffi::{CStr, c_long};
+use core::ffi::{CStr, c_char, c_long};
+use std::ffi::CString;
+use std::os::fd::RawFd;
 
 /// An errno value returned by a raw system call.
 pub(crate) type Errno = i32;
+/// A system call's non-negative return value, or its errno.
 pub(crate) type R = Result<usize, Errno>;
 
 #[cfg(target_arch = "x86_64")]
@@ -15,7 +25,8 @@ pub(crate) type R = Result<usize, Errno>;
 unsafe fn syscall6(n: c_long, a: [usize; 6]) -> isize {
     let ret: isize;
     // SAFETY: the Linux x86_64 syscall ABI: number in rax, arguments in rdi, rsi, rdx, r10,
-    // r8, r9; the kernel clobbers rcx and r11. The caller vouches for the arguments.
+    // r8, r9; the kernel clobbers rcx and r11 and touches no stack. What the call does with
+    // its arguments is the caller's contract (see `syscall`).
     unsafe {
         core::arch::asm!(
             "syscall",
@@ -33,8 +44,9 @@ unsafe fn syscall6(n: c_long, a: [usize; 6]) -> isize {
 #[inline(always)]
 unsafe fn syscall6(n: c_long, a: [usize; 6]) -> isize {
     let ret: isize;
-    // SAFETY: the Linux aarch64 syscall ABI: number in x8, arguments in x0..x5, result in
-    // x0. The caller vouches for the arguments.
+    // SAFETY: the Linux aarch64 syscall ABI: number in x8, arguments in x0..x5, result in x0;
+    // the kernel preserves every other register and touches no stack. What the call does
+    // with its arguments is the caller's contract (see `syscall`).
     unsafe {
         core::arch::asm!(
             "svc 0",
@@ -49,12 +61,13 @@ unsafe fn syscall6(n: c_long, a: [usize; 6]) -> isize {
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 unsafe fn syscall6(n: c_long, a: [usize; 6]) -> isize {
-    // Elsewhere libc's syscall() is the only portable way in. It sets errno, which is why
-    // spawn() never uses CLONE_VM on these architectures (see `spawn::Mode`).
-    // SAFETY: as above; the caller vouches for the arguments.
+    // Elsewhere libc's syscall() is the portable way in. It sets errno, which is why spawn()
+    // never shares its address space with the child on these architectures
+    // (`HAS_CLONE_VM_TRAMPOLINE`): the child's errno is its own.
+    // SAFETY: what the call does with its arguments is the caller's contract.
     let r = unsafe { libc::syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]) };
     if r == -1 {
-        // SAFETY: reading errno of this thread.
+        // SAFETY: __errno_location returns this thread's errno slot, valid to read.
         -(unsafe { *libc::__errno_location() } as isize)
     } else {
         r as isize
@@ -65,29 +78,33 @@ unsafe fn syscall6(n: c_long, a: [usize; 6]) -> isize {
 pub(crate) const HAS_CLONE_VM_TRAMPOLINE: bool =
     cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
 
+/// The kernel's `-errno` convention turned into a `Result`.
 #[inline(always)]
-fn check(r: isize) -> R {
+pub(super) fn check(r: isize) -> R {
     if (-4095..0).contains(&r) {
-        Err((-r) as Errno)
+        Err(-r as Errno)
     } else {
         Ok(r as usize)
     }
 }
 
-macro_rules! sys {
-    ($n:expr $(, $a:expr)*) => {{
-        let args = pad(&[$($a as usize),*]);
-        // SAFETY: each wrapper below passes the arguments its system call documents, with
-        // pointers to live, correctly sized memory that outlives the call.
-        check(unsafe { syscall6($n as c_long, args) })
-    }};
-}
-
+/// System call `n` with up to six arguments (the rest zero).
+///
+/// # Safety
+/// `n` is a system call number and `args` are its arguments: every pointer among them points
+/// to memory that is valid, for the whole call, for what that system call does with it
+/// (read a NUL-terminated string, read or write so many bytes, ...).
 #[inline(always)]
-fn pad(a: &[usize]) -> [usize; 6] {
-    let mut out = [0usize; 6];
-    out[..a.len()].copy_from_slice(a);
-    out
+pub(super) unsafe fn syscall<const N: usize>(n: c_long, args: [usize; N]) -> R {
+    const { assert!(N <= 6) };
+    let mut a = [0usize; 6];
+    let mut i = 0;
+    while i < N {
+        a[i] = args[i];
+        i += 1;
+    }
+    // SAFETY: forwarded from this function's contract.
+    check(unsafe { syscall6(n, a) })
 }
 
 fn p(s: &CStr) -> usize {
@@ -98,60 +115,135 @@ fn opt(s: Option<&CStr>) -> usize {
     s.map_or(0, p)
 }
 
+/// argv or envp for `execve(2)`: owned C strings and the NULL-terminated array of pointers to
+/// them, built once in the parent, as `std::process` builds its own.
+#[derive(Default)]
+pub(crate) struct CStringArray {
+    items: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+// SAFETY: the pointers point into the heap buffers of `items`, which this value owns, never
+// mutates and frees only with the pointers; sending or sharing the array sends or shares
+// those immutable bytes, as for `Vec<CString>`.
+unsafe impl Send for CStringArray {}
+// SAFETY: as above: nothing is mutated through a shared reference.
+unsafe impl Sync for CStringArray {}
+
+impl core::fmt::Debug for CStringArray {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(&self.items).finish()
+    }
+}
+
+impl CStringArray {
+    pub(crate) fn new(items: Vec<CString>) -> CStringArray {
+        // The pointers stay valid when `items` moves: they point into each CString's own
+        // heap buffer, not into the Vec.
+        let ptrs = items
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain([core::ptr::null()])
+            .collect();
+        CStringArray { items, ptrs }
+    }
+
+    #[cfg(test)]
+    fn items(&self) -> &[CString] {
+        &self.items
+    }
+
+    fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+/// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`.
 pub(crate) fn open(path: &CStr, flags: i32, mode: u32) -> R {
-    sys!(
-        libc::SYS_openat,
-        libc::AT_FDCWD,
-        p(path),
-        flags | libc::O_CLOEXEC,
-        mode
-    )
+    openat(libc::AT_FDCWD, path, flags, mode)
 }
-pub(crate) fn read(fd: i32, buf: &mut [u8]) -> R {
-    sys!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len())
+/// `openat(dir, path, flags | O_CLOEXEC, mode)`.
+pub(crate) fn openat(dir: RawFd, path: &CStr, flags: i32, mode: u32) -> R {
+    let flags = flags | libc::O_CLOEXEC;
+    // SAFETY: path is a NUL-terminated string the kernel only reads.
+    unsafe {
+        syscall(
+            libc::SYS_openat,
+            [dir as usize, p(path), flags as usize, mode as usize],
+        )
+    }
 }
-pub(crate) fn write(fd: i32, buf: &[u8]) -> R {
-    sys!(libc::SYS_write, fd, buf.as_ptr(), buf.len())
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> R {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    unsafe {
+        syscall(
+            libc::SYS_read,
+            [fd as usize, buf.as_mut_ptr() as usize, buf.len()],
+        )
+    }
 }
-pub(crate) fn close(fd: i32) -> R {
-    sys!(libc::SYS_close, fd)
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> R {
+    // SAFETY: the kernel reads at most buf.len() bytes from buf.
+    unsafe {
+        syscall(
+            libc::SYS_write,
+            [fd as usize, buf.as_ptr() as usize, buf.len()],
+        )
+    }
 }
-pub(crate) fn close_range(first: u32, last: u32) -> R {
-    sys!(libc::SYS_close_range, first, last, 0)
+pub(crate) fn close(fd: RawFd) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_close, [fd as usize]) }
 }
-/// `close_range(first, last, CLOSE_RANGE_CLOEXEC)` (Linux 5.11): marks the fds
-/// close-on-exec instead of closing them now.
-pub(crate) fn close_range_cloexec(first: u32, last: u32) -> R {
-    sys!(
-        libc::SYS_close_range,
-        first,
-        last,
-        libc::CLOSE_RANGE_CLOEXEC
-    )
+/// `close_range(first, last, flags)` (Linux 5.9; `CLOSE_RANGE_CLOEXEC` 5.11).
+pub(crate) fn close_range(first: u32, last: u32, flags: u32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe {
+        syscall(
+            libc::SYS_close_range,
+            [first as usize, last as usize, flags as usize],
+        )
+    }
 }
-pub(crate) fn dup3(old: i32, new: i32, flags: i32) -> R {
-    sys!(libc::SYS_dup3, old, new, flags)
+pub(crate) fn dup3(old: RawFd, new: RawFd, flags: i32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_dup3, [old as usize, new as usize, flags as usize]) }
 }
-pub(crate) fn fcntl(fd: i32, cmd: i32, arg: usize) -> R {
-    sys!(libc::SYS_fcntl, fd, cmd, arg)
+/// `fcntl(fd, F_DUPFD_CLOEXEC, floor)`: a close-on-exec copy at the lowest free fd >= floor.
+pub(crate) fn dup_cloexec_from(fd: RawFd, floor: RawFd) -> R {
+    // SAFETY: F_DUPFD_CLOEXEC takes an integer, no pointer.
+    unsafe {
+        syscall(
+            libc::SYS_fcntl,
+            [fd as usize, libc::F_DUPFD_CLOEXEC as usize, floor as usize],
+        )
+    }
 }
-pub(crate) fn poll_one(fd: i32, events: i16) -> Result<i16, Errno> {
+/// `ppoll` of one fd without waiting; the returned events.
+pub(crate) fn poll_one(fd: RawFd, events: i16) -> Result<i16, Errno> {
     let mut pfd = libc::pollfd {
         fd,
         events,
         revents: 0,
     };
-    sys!(
-        libc::SYS_ppoll,
-        &mut pfd as *mut libc::pollfd,
-        1,
-        &libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0
-        } as *const _,
-        0,
-        8
-    )?;
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the kernel writes one pollfd into pfd and reads one timespec; the sigmask
+    // pointer is NULL (its size argument is then ignored).
+    unsafe {
+        syscall(
+            libc::SYS_ppoll,
+            [
+                &mut pfd as *mut libc::pollfd as usize,
+                1,
+                &zero as *const libc::timespec as usize,
+                0,
+                8,
+            ],
+        )
+    }?;
     Ok(pfd.revents)
 }
 pub(crate) fn mount(
@@ -161,329 +253,288 @@ pub(crate) fn mount(
     flags: u64,
     data: Option<&CStr>,
 ) -> R {
-    sys!(
-        libc::SYS_mount,
-        opt(src),
-        p(target),
-        opt(fstype),
-        flags,
-        opt(data)
-    )
+    // SAFETY: every pointer is a NUL-terminated string (or NULL) the kernel only reads; the
+    // data of the filesystems this crate mounts (tmpfs, proc, devpts, ...) is a string.
+    unsafe {
+        syscall(
+            libc::SYS_mount,
+            [opt(src), p(target), opt(fstype), flags as usize, opt(data)],
+        )
+    }
 }
 pub(crate) fn umount2(target: &CStr, flags: i32) -> R {
-    sys!(libc::SYS_umount2, p(target), flags)
+    // SAFETY: target is a NUL-terminated string the kernel only reads.
+    unsafe { syscall(libc::SYS_umount2, [p(target), flags as usize]) }
 }
-pub(crate) fn mount_setattr(dir: i32, path: &CStr, flags: u32, attr: &MountAttr) -> R {
-    sys!(
-        libc::SYS_mount_setattr,
-        dir,
-        p(path),
-        flags,
-        attr as *const MountAttr,
-        core::mem::size_of::<MountAttr>()
-    )
+/// `mount_setattr(2)` (Linux 5.12).
+pub(crate) fn mount_setattr(dir: RawFd, path: &CStr, flags: u32, attr: &libc::mount_attr) -> R {
+    // SAFETY: the kernel reads a string and size_of::<mount_attr>() bytes from attr.
+    unsafe {
+        syscall(
+            libc::SYS_mount_setattr,
+            [
+                dir as usize,
+                p(path),
+                flags as usize,
+                attr as *const libc::mount_attr as usize,
+                core::mem::size_of::<libc::mount_attr>(),
+            ],
+        )
+    }
 }
-/// `statfs(2)`, returning `f_flags` (the `ST_*` mount flags).
-#[cfg(target_pointer_width = "64")]
-/// `struct open_how` of `openat2(2)`.
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
+/// A `mount_attr` that sets `attr_set` and changes propagation to `propagation` (0: not).
+pub(crate) fn mount_attr(attr_set: u64, propagation: u64) -> libc::mount_attr {
+    libc::mount_attr {
+        attr_set,
+        attr_clr: 0,
+        propagation,
+        userns_fd: 0,
+    }
 }
 /// `RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS`.
-pub(crate) const RESOLVE_NO_LINKS: u64 = 0x02 | 0x04;
+pub(crate) const RESOLVE_NO_LINKS: u64 = libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
 /// `openat2(dir, path, O_PATH|O_CLOEXEC, resolve)` (Linux 5.6): an `O_PATH` fd, resolved
 /// under the given `RESOLVE_*` rules.
-pub(crate) fn open_path(dir: i32, path: &CStr, resolve: u64) -> R {
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve,
-    };
-    sys!(
-        libc::SYS_openat2,
-        dir,
-        p(path),
-        &how as *const OpenHow,
-        core::mem::size_of::<OpenHow>()
-    )
+pub(crate) fn open_path(dir: RawFd, path: &CStr, resolve: u64) -> R {
+    // SAFETY: open_how is plain integers; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { core::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = resolve;
+    // SAFETY: the kernel reads a string and size_of::<open_how>() bytes from how.
+    unsafe {
+        syscall(
+            libc::SYS_openat2,
+            [
+                dir as usize,
+                p(path),
+                &how as *const libc::open_how as usize,
+                core::mem::size_of::<libc::open_how>(),
+            ],
+        )
+    }
 }
-pub(crate) fn openat(dir: i32, path: &CStr, flags: i32, mode: u32) -> R {
-    sys!(
-        libc::SYS_openat,
-        dir,
-        p(path),
-        flags | libc::O_CLOEXEC,
-        mode
-    )
+pub(crate) fn mkdirat(dir: RawFd, path: &CStr, mode: u32) -> R {
+    // SAFETY: path is a NUL-terminated string the kernel only reads.
+    unsafe { syscall(libc::SYS_mkdirat, [dir as usize, p(path), mode as usize]) }
 }
-pub(crate) fn mkdirat(dir: i32, path: &CStr, mode: u32) -> R {
-    sys!(libc::SYS_mkdirat, dir, p(path), mode)
+pub(crate) fn mkdir(path: &CStr, mode: u32) -> R {
+    mkdirat(libc::AT_FDCWD, path, mode)
 }
-pub(crate) fn symlinkat(target: &CStr, dir: i32, link: &CStr) -> R {
-    sys!(libc::SYS_symlinkat, p(target), dir, p(link))
+pub(crate) fn symlinkat(text: &CStr, dir: RawFd, link: &CStr) -> R {
+    // SAFETY: both are NUL-terminated strings the kernel only reads.
+    unsafe { syscall(libc::SYS_symlinkat, [p(text), dir as usize, p(link)]) }
+}
+pub(crate) fn symlink(text: &CStr, link: &CStr) -> R {
+    symlinkat(text, libc::AT_FDCWD, link)
 }
 pub(crate) fn socket(domain: i32, ty: i32, proto: i32) -> R {
-    sys!(libc::SYS_socket, domain, ty, proto)
+    // SAFETY: no pointer argument.
+    unsafe {
+        syscall(
+            libc::SYS_socket,
+            [domain as usize, ty as usize, proto as usize],
+        )
+    }
 }
-/// An ioctl whose argument is a pointer to a caller-owned buffer of the size the request
-/// expects (checked by the caller).
-pub(crate) fn ioctl_ptr(fd: i32, request: libc::c_ulong, arg: *mut u8) -> R {
-    sys!(libc::SYS_ioctl, fd, request, arg)
+/// `struct ifreq` with the `ifr_flags` member of its union.
+#[repr(C)]
+pub(crate) struct IfreqFlags {
+    pub(crate) name: [u8; libc::IFNAMSIZ],
+    pub(crate) flags: i16,
+    pad: [u8; 22],
 }
-pub(crate) fn fchdir(fd: i32) -> R {
-    sys!(libc::SYS_fchdir, fd)
+static_assertions::assert_eq_size!(IfreqFlags, libc::ifreq);
+
+impl IfreqFlags {
+    pub(crate) fn new(name: &[u8; 2]) -> IfreqFlags {
+        let mut ifr = IfreqFlags {
+            name: [0; libc::IFNAMSIZ],
+            flags: 0,
+            pad: [0; 22],
+        };
+        ifr.name[0] = name[0];
+        ifr.name[1] = name[1];
+        ifr
+    }
+}
+/// `ioctl(fd, SIOCGIFFLAGS or SIOCSIFFLAGS, &ifr)`.
+pub(crate) fn ioctl_ifflags(fd: RawFd, request: libc::c_ulong, ifr: &mut IfreqFlags) -> R {
+    // SAFETY: SIOC[GS]IFFLAGS read and write one struct ifreq, which IfreqFlags has the size
+    // and layout of.
+    unsafe {
+        syscall(
+            libc::SYS_ioctl,
+            [
+                fd as usize,
+                request as usize,
+                ifr as *mut IfreqFlags as usize,
+            ],
+        )
+    }
+}
+pub(crate) fn fchdir(fd: RawFd) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_fchdir, [fd as usize]) }
 }
 /// `open_tree(2)` (Linux 5.2).
-pub(crate) fn open_tree(dir: i32, path: &CStr, flags: u32) -> R {
-    sys!(libc::SYS_open_tree, dir, p(path), flags)
+pub(crate) fn open_tree(dir: RawFd, path: &CStr, flags: u32) -> R {
+    // SAFETY: path is a NUL-terminated string the kernel only reads.
+    unsafe { syscall(libc::SYS_open_tree, [dir as usize, p(path), flags as usize]) }
 }
 /// `move_mount(2)` (Linux 5.2).
-pub(crate) fn move_mount(from: i32, from_path: &CStr, to: i32, to_path: &CStr, flags: u32) -> R {
-    sys!(
-        libc::SYS_move_mount,
-        from,
-        p(from_path),
-        to,
-        p(to_path),
-        flags
-    )
+pub(crate) fn move_mount(
+    from: RawFd,
+    from_path: &CStr,
+    to: RawFd,
+    to_path: &CStr,
+    flags: u32,
+) -> R {
+    // SAFETY: both paths are NUL-terminated strings the kernel only reads.
+    unsafe {
+        syscall(
+            libc::SYS_move_mount,
+            [
+                from as usize,
+                p(from_path),
+                to as usize,
+                p(to_path),
+                flags as usize,
+            ],
+        )
+    }
 }
 /// `fsopen(2)` (Linux 5.2).
 pub(crate) fn fsopen(fstype: &CStr, flags: u32) -> R {
-    sys!(libc::SYS_fsopen, p(fstype), flags)
+    // SAFETY: fstype is a NUL-terminated string the kernel only reads.
+    unsafe { syscall(libc::SYS_fsopen, [p(fstype), flags as usize]) }
 }
-/// `fsconfig(2)` (Linux 5.2).
-pub(crate) fn fsconfig(fd: i32, cmd: u32, key: Option<&CStr>, value: Option<&CStr>) -> R {
-    sys!(libc::SYS_fsconfig, fd, cmd, opt(key), opt(value), 0)
+/// `fsconfig(2)` with a flag (`FSCONFIG_SET_FLAG`), a string value (`FSCONFIG_SET_STRING`) or
+/// no key (`FSCONFIG_CMD_CREATE`) (Linux 5.2).
+pub(crate) fn fsconfig(fd: RawFd, cmd: FsconfigCmd, key: Option<&CStr>, value: Option<&CStr>) -> R {
+    // SAFETY: key and value are NUL-terminated strings (or NULL) the kernel only reads; these
+    // three commands take nothing else.
+    unsafe {
+        syscall(
+            libc::SYS_fsconfig,
+            [fd as usize, cmd as usize, opt(key), opt(value), 0],
+        )
+    }
+}
+/// The `fsconfig(2)` commands used here; the only ones [`fsconfig`] accepts.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub(crate) enum FsconfigCmd {
+    SetFlag = libc::FSCONFIG_SET_FLAG,
+    SetString = libc::FSCONFIG_SET_STRING,
+    Create = libc::FSCONFIG_CMD_CREATE,
 }
 /// `fsmount(2)` (Linux 5.2).
-pub(crate) fn fsmount(fd: i32, flags: u32, attrs: u32) -> R {
-    sys!(libc::SYS_fsmount, fd, flags, attrs)
+pub(crate) fn fsmount(fd: RawFd, flags: u32, attrs: u32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe {
+        syscall(
+            libc::SYS_fsmount,
+            [fd as usize, flags as usize, attrs as usize],
+        )
+    }
 }
-pub(crate) const OPEN_TREE_CLONE: u32 = 1;
-pub(crate) const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
-pub(crate) const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
-pub(crate) const FSCONFIG_SET_FLAG: u32 = 0;
-pub(crate) const FSCONFIG_SET_STRING: u32 = 1;
-pub(crate) const FSCONFIG_CMD_CREATE: u32 = 6;
-
+/// `statfs(2)`'s `f_flags` (the `ST_*` mount flags) of the filesystem at `path`.
+#[cfg(target_pointer_width = "64")]
 pub(crate) fn statfs_flags(path: &CStr) -> Result<u64, Errno> {
     // The 64-bit kernel struct statfs: 7 longs, fsid, namelen, frsize, flags, 4 spare.
     let mut words = [0u64; 15];
-    sys!(libc::SYS_statfs, p(path), words.as_mut_ptr())?;
+    // SAFETY: path is a string the kernel reads; it writes one struct statfs (120 bytes on
+    // 64-bit architectures) into `words`, which is that size.
+    unsafe { syscall(libc::SYS_statfs, [p(path), words.as_mut_ptr() as usize]) }?;
     Ok(words[10])
 }
+/// Not needed where the new mount API exists; 32-bit kernels before 5.12 fail this step.
 #[cfg(not(target_pointer_width = "64"))]
 pub(crate) fn statfs_flags(_: &CStr) -> Result<u64, Errno> {
     Err(libc::ENOSYS)
 }
-pub(crate) fn symlink(target: &CStr, link: &CStr) -> R {
-    sys!(libc::SYS_symlinkat, p(target), libc::AT_FDCWD, p(link))
-}
 pub(crate) fn pivot_root(new_root: &CStr, put_old: &CStr) -> R {
-    sys!(libc::SYS_pivot_root, p(new_root), p(put_old))
+    // SAFETY: both are NUL-terminated strings the kernel only reads.
+    unsafe { syscall(libc::SYS_pivot_root, [p(new_root), p(put_old)]) }
 }
 pub(crate) fn chroot(path: &CStr) -> R {
-    sys!(libc::SYS_chroot, p(path))
+    // SAFETY: path is a NUL-terminated string the kernel only reads.
+    unsafe { syscall(libc::SYS_chroot, [p(path)]) }
 }
 pub(crate) fn chdir(path: &CStr) -> R {
-    sys!(libc::SYS_chdir, p(path))
-}
-pub(crate) fn mkdir(path: &CStr, mode: u32) -> R {
-    sys!(libc::SYS_mkdirat, libc::AT_FDCWD, p(path), mode)
+    // SAFETY: path is a NUL-terminated string the kernel only reads.
+    unsafe { syscall(libc::SYS_chdir, [p(path)]) }
 }
 pub(crate) fn sethostname(name: &[u8]) -> R {
-    sys!(libc::SYS_sethostname, name.as_ptr(), name.len())
+    // SAFETY: the kernel reads name.len() bytes from name.
+    unsafe { syscall(libc::SYS_sethostname, [name.as_ptr() as usize, name.len()]) }
 }
 pub(crate) fn setdomainname(name: &[u8]) -> R {
-    sys!(libc::SYS_setdomainname, name.as_ptr(), name.len())
-}
-pub(crate) fn setns(fd: i32, nstype: u32) -> R {
-    sys!(libc::SYS_setns, fd, nstype)
-}
-pub(crate) fn unshare(flags: u32) -> R {
-    sys!(libc::SYS_unshare, flags)
-}
-pub(crate) fn setresuid(r: u32, e: u32, s: u32) -> R {
-    sys!(libc::SYS_setresuid, r, e, s)
-}
-pub(crate) fn setresgid(r: u32, e: u32, s: u32) -> R {
-    sys!(libc::SYS_setresgid, r, e, s)
-}
-pub(crate) fn setgroups(groups: &[u32]) -> R {
-    sys!(libc::SYS_setgroups, groups.len(), groups.as_ptr())
-}
-pub(crate) fn prctl(op: i32, a: usize, b: usize, c: usize, d: usize) -> R {
-    sys!(libc::SYS_prctl, op, a, b, c, d)
-}
-pub(crate) fn capget(hdr: &mut CapHeader, data: &mut [CapData; 2]) -> R {
-    sys!(libc::SYS_capget, hdr as *mut CapHeader, data.as_mut_ptr())
-}
-pub(crate) fn capset(hdr: &mut CapHeader, data: &[CapData; 2]) -> R {
-    sys!(libc::SYS_capset, hdr as *mut CapHeader, data.as_ptr())
-}
-pub(crate) fn seccomp_filter(prog: &libc::sock_fprog) -> R {
-    sys!(
-        libc::SYS_seccomp,
-        libc::SECCOMP_SET_MODE_FILTER,
-        0,
-        prog as *const libc::sock_fprog
-    )
-}
-pub(crate) fn prlimit(resource: u32, limit: &libc::rlimit64) -> R {
-    sys!(
-        libc::SYS_prlimit64,
-        0,
-        resource,
-        limit as *const libc::rlimit64,
-        0
-    )
-}
-pub(crate) fn prlimit_get(resource: u32, out: &mut libc::rlimit64) -> R {
-    sys!(
-        libc::SYS_prlimit64,
-        0,
-        resource,
-        0,
-        out as *mut libc::rlimit64
-    )
-}
-pub(crate) fn umask(mask: u32) -> R {
-    sys!(libc::SYS_umask, mask)
-}
-pub(crate) fn setsid() -> R {
-    sys!(libc::SYS_setsid)
-}
-pub(crate) fn getppid() -> R {
-    sys!(libc::SYS_getppid)
-}
-pub(crate) fn kill(pid: i32, sig: i32) -> R {
-    sys!(libc::SYS_kill, pid, sig)
-}
-pub(crate) fn wait4(pid: i32, status: &mut i32, options: i32) -> R {
-    sys!(libc::SYS_wait4, pid, status as *mut i32, options, 0)
-}
-/// `rt_sigprocmask(how, set, NULL)` with the kernel's 8-byte sigset.
-pub(crate) fn sigprocmask(how: i32, set: &u64) -> R {
-    sys!(libc::SYS_rt_sigprocmask, how, set as *const u64, 0, 8)
-}
-/// Sets signal `sig` to `SIG_DFL` (kernel `struct sigaction` layout: handler first).
-pub(crate) fn sigaction_default(sig: i32) -> R {
-    let act = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    sys!(
-        libc::SYS_rt_sigaction,
-        sig,
-        &act as *const KernelSigaction,
-        0,
-        8
-    )
-}
-/// Whether signal `sig` has a handler installed (not `SIG_DFL`, not `SIG_IGN`).
-pub(crate) fn sigaction_is_handler(sig: i32) -> bool {
-    let mut old = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    sys!(
-        libc::SYS_rt_sigaction,
-        sig,
-        0,
-        &mut old as *mut KernelSigaction,
-        8
-    )
-    .is_ok()
-        && old.handler != libc::SIG_DFL
-        && old.handler != libc::SIG_IGN
-}
-/// `rt_sigtimedwait(set, info, NULL)`: waits for one of the signals in `set`.
-pub(crate) fn sigwaitinfo(set: &u64, info: &mut libc::siginfo_t) -> R {
-    sys!(
-        libc::SYS_rt_sigtimedwait,
-        set as *const u64,
-        info as *mut libc::siginfo_t,
-        0,
-        8
-    )
-}
-pub(crate) fn execve(
-    path: &CStr,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-) -> R {
-    sys!(libc::SYS_execve, p(path), argv, envp)
-}
-/// A fork-like `clone3(2)` without `CLONE_VM`: returns twice, as `fork` does.
-///
-/// # Safety
-/// The caller handles the child's return (0) without returning into code that assumes a
-/// single process, as after `fork`.
-pub(crate) unsafe fn clone3_fork(args: &mut CloneArgs) -> R {
-    sys!(
-        libc::SYS_clone3,
-        args as *mut CloneArgs,
-        core::mem::size_of::<CloneArgs>()
-    )
-}
-/// The legacy `clone(2)` in fork-like form (no stack), for kernels without clone3.
-///
-/// # Safety
-/// As for [`clone3_fork`].
-pub(crate) unsafe fn clone_fork(flags: u64, pidfd: &mut i32) -> R {
-    // x86_64 and most others: clone(flags, stack, parent_tid, child_tid, tls).
-    sys!(libc::SYS_clone, flags, 0, pidfd as *mut i32, 0, 0)
-}
-pub(crate) fn exit(code: i32) -> ! {
-    loop {
-        let _ = sys!(libc::SYS_exit_group, code);
+    // SAFETY: the kernel reads name.len() bytes from name.
+    unsafe {
+        syscall(
+            libc::SYS_setdomainname,
+            [name.as_ptr() as usize, name.len()],
+        )
     }
 }
-
-/// `struct clone_args` of `clone3(2)` (version 2, 88 bytes, with `cgroup`).
-#[repr(C)]
-#[derive(Default, Debug)]
-pub(crate) struct CloneArgs {
-    pub(crate) flags: u64,
-    pub(crate) pidfd: u64,
-    pub(crate) child_tid: u64,
-    pub(crate) parent_tid: u64,
-    pub(crate) exit_signal: u64,
-    pub(crate) stack: u64,
-    pub(crate) stack_size: u64,
-    pub(crate) tls: u64,
-    pub(crate) set_tid: u64,
-    pub(crate) set_tid_size: u64,
-    pub(crate) cgroup: u64,
+pub(crate) fn setns(fd: RawFd, nstype: u32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_setns, [fd as usize, nstype as usize]) }
 }
-static_assertions::assert_eq_size!(CloneArgs, [u8; 88]);
-
-/// `struct mount_attr` of `mount_setattr(2)`.
-#[repr(C)]
-#[derive(Default)]
-pub(crate) struct MountAttr {
-    pub(crate) attr_set: u64,
-    pub(crate) attr_clr: u64,
-    pub(crate) propagation: u64,
-    pub(crate) userns_fd: u64,
+pub(crate) fn unshare(flags: u32) -> R {
+    // SAFETY: no pointer argument. (The child is single-threaded, so CLONE_FILES and friends
+    // would affect nothing else; the callers pass namespace flags only.)
+    unsafe { syscall(libc::SYS_unshare, [flags as usize]) }
 }
-
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: u64,
-    restorer: usize,
-    mask: u64,
+pub(crate) fn setresuid(r: u32, e: u32, s: u32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_setresuid, [r as usize, e as usize, s as usize]) }
 }
-
+pub(crate) fn setresgid(r: u32, e: u32, s: u32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_setresgid, [r as usize, e as usize, s as usize]) }
+}
+pub(crate) fn setgroups(groups: &[u32]) -> R {
+    // SAFETY: the kernel reads groups.len() gid_t values (u32) from groups.
+    unsafe {
+        syscall(
+            libc::SYS_setgroups,
+            [groups.len(), groups.as_ptr() as usize],
+        )
+    }
+}
+/// `prctl(op, arg)` for the operations whose argument is an integer.
+pub(crate) fn prctl(op: Prctl, arg: usize) -> R {
+    let (op, arg2, arg3) = match op {
+        Prctl::SetNoNewPrivs => (libc::PR_SET_NO_NEW_PRIVS, 1, 0),
+        Prctl::SetKeepCaps => (libc::PR_SET_KEEPCAPS, 1, 0),
+        Prctl::SetPdeathsig => (libc::PR_SET_PDEATHSIG, arg, 0),
+        Prctl::AmbientClearAll => (
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
+            0,
+        ),
+        Prctl::AmbientRaise => (
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as usize,
+            arg,
+        ),
+    };
+    // SAFETY: none of these operations takes a pointer.
+    unsafe { syscall(libc::SYS_prctl, [op as usize, arg2, arg3, 0, 0]) }
+}
+/// The `prctl(2)` operations the child uses.
+#[derive(Clone, Copy)]
+pub(crate) enum Prctl {
+    SetNoNewPrivs,
+    SetKeepCaps,
+    /// The argument is the signal.
+    SetPdeathsig,
+    AmbientClearAll,
+    /// The argument is the capability.
+    AmbientRaise,
+}
 /// `struct __user_cap_header_struct`.
 #[repr(C)]
 pub(crate) struct CapHeader {
@@ -498,88 +549,214 @@ pub(crate) struct CapData {
     pub(crate) permitted: u32,
     pub(crate) inheritable: u32,
 }
-/// `_LINUX_CAPABILITY_VERSION_3`.
+/// `_LINUX_CAPABILITY_VERSION_3`: two `CapData`, for capabilities 0..=63.
 pub(crate) const CAP_VERSION_3: u32 = 0x2008_0522;
-
-/// `clone3` with `CLONE_VM`: the child starts on `args.stack` and runs `entry(arg)`, which
-/// must never return. Returns the child's pid in the parent.
-///
-/// # Safety
-/// `args.stack`/`args.stack_size` must describe writable memory that nothing else uses
-/// until the child has exec'd or exited; `entry` must not return, and must touch only its
-/// own stack and memory the parent does not mutate meanwhile.
-#[cfg(target_arch = "x86_64")]
-pub(crate) unsafe fn clone3_vm(
-    args: &mut CloneArgs,
-    entry: extern "C" fn(usize) -> !,
-    arg: usize,
-) -> R {
-    let ret: isize;
-    // SAFETY: clone3 returns twice. The parent (rax != 0) jumps past the child block and
-    // sees the same registers as before. The child (rax == 0) runs on the fresh stack the
-    // kernel switched to (16-byte aligned by the caller); it clears the frame pointer and
-    // calls `entry(arg)` from r12/r13, which the syscall preserves, and never comes back.
+pub(crate) fn capget(hdr: &mut CapHeader, data: &mut [CapData; 2]) -> R {
+    // SAFETY: with version 3 the kernel reads the header and writes two CapData.
     unsafe {
-        core::arch::asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "xor ebp, ebp",
-            "mov rdi, r13",
-            "call r12",
-            "ud2",
-            "2:",
-            inlateout("rax") libc::SYS_clone3 as isize => ret,
-            in("rdi") args as *mut CloneArgs,
-            in("rsi") core::mem::size_of::<CloneArgs>(),
-            in("r12") entry as usize,
-            in("r13") arg,
-            lateout("rcx") _, lateout("r11") _,
-            options(nostack)
-        );
+        syscall(
+            libc::SYS_capget,
+            [hdr as *mut CapHeader as usize, data.as_mut_ptr() as usize],
+        )
     }
-    check(ret)
+}
+pub(crate) fn capset(hdr: &mut CapHeader, data: &[CapData; 2]) -> R {
+    // SAFETY: with version 3 the kernel reads the header and two CapData.
+    unsafe {
+        syscall(
+            libc::SYS_capset,
+            [hdr as *mut CapHeader as usize, data.as_ptr() as usize],
+        )
+    }
+}
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog)` for the classic BPF program `filter`.
+pub(crate) fn seccomp_filter(filter: &[libc::sock_filter]) -> R {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: the kernel reads the sock_fprog and `len` instructions through its pointer,
+    // which are the slice (the parent checked that it has 1..=4096 of them).
+    unsafe {
+        syscall(
+            libc::SYS_seccomp,
+            [
+                libc::SECCOMP_SET_MODE_FILTER as usize,
+                0,
+                &prog as *const libc::sock_fprog as usize,
+            ],
+        )
+    }
+}
+/// `prlimit64(0, resource, &limit, NULL)`: sets the caller's limit.
+pub(crate) fn prlimit(resource: u32, limit: &libc::rlimit64) -> R {
+    // SAFETY: the kernel reads one rlimit64; the old-limit pointer is NULL.
+    unsafe {
+        syscall(
+            libc::SYS_prlimit64,
+            [
+                0,
+                resource as usize,
+                limit as *const libc::rlimit64 as usize,
+                0,
+            ],
+        )
+    }
+}
+/// `prlimit64(0, resource, NULL, &out)`: reads the caller's limit.
+pub(crate) fn prlimit_get(resource: u32, out: &mut libc::rlimit64) -> R {
+    // SAFETY: the new-limit pointer is NULL; the kernel writes one rlimit64 into out.
+    unsafe {
+        syscall(
+            libc::SYS_prlimit64,
+            [0, resource as usize, 0, out as *mut libc::rlimit64 as usize],
+        )
+    }
+}
+pub(crate) fn umask(mask: u32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_umask, [mask as usize]) }
+}
+pub(crate) fn setsid() -> R {
+    // SAFETY: no argument.
+    unsafe { syscall(libc::SYS_setsid, []) }
+}
+pub(crate) fn getppid() -> R {
+    // SAFETY: no argument.
+    unsafe { syscall(libc::SYS_getppid, []) }
+}
+pub(crate) fn kill(pid: i32, sig: i32) -> R {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(libc::SYS_kill, [pid as usize, sig as usize]) }
+}
+pub(crate) fn wait4(pid: i32, status: &mut i32, options: i32) -> R {
+    // SAFETY: the kernel writes one int into status; the rusage pointer is NULL.
+    unsafe {
+        syscall(
+            libc::SYS_wait4,
+            [
+                pid as usize,
+                status as *mut i32 as usize,
+                options as usize,
+                0,
+            ],
+        )
+    }
+}
+/// `rt_sigprocmask(how, set, NULL)` with the kernel's 8-byte sigset.
+pub(crate) fn sigprocmask(how: i32, set: &u64) -> R {
+    // SAFETY: the kernel reads 8 bytes (the size passed) from set; the old-set pointer is NULL.
+    unsafe {
+        syscall(
+            libc::SYS_rt_sigprocmask,
+            [how as usize, set as *const u64 as usize, 0, 8],
+        )
+    }
+}
+/// The kernel's `struct sigaction` (handler first, then flags, restorer and mask).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+/// Sets signal `sig` to `SIG_DFL`.
+pub(crate) fn sigaction_default(sig: i32) -> R {
+    let act = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: the kernel reads one kernel sigaction with an 8-byte mask (the size passed);
+    // the old-action pointer is NULL.
+    unsafe {
+        syscall(
+            libc::SYS_rt_sigaction,
+            [sig as usize, &act as *const KernelSigaction as usize, 0, 8],
+        )
+    }
+}
+/// Whether signal `sig` has a handler installed (not `SIG_DFL`, not `SIG_IGN`).
+pub(crate) fn sigaction_is_handler(sig: i32) -> bool {
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: the new-action pointer is NULL; the kernel writes one kernel sigaction with an
+    // 8-byte mask (the size passed) into old.
+    let r = unsafe {
+        syscall(
+            libc::SYS_rt_sigaction,
+            [
+                sig as usize,
+                0,
+                &mut old as *mut KernelSigaction as usize,
+                8,
+            ],
+        )
+    };
+    r.is_ok() && old.handler != libc::SIG_DFL && old.handler != libc::SIG_IGN
+}
+/// `rt_sigtimedwait(set, info, NULL)`: waits for one of the signals in `set`.
+pub(crate) fn sigwaitinfo(set: &u64, info: &mut libc::siginfo_t) -> R {
+    // SAFETY: the kernel reads an 8-byte set (the size passed) and writes one siginfo_t;
+    // the timeout pointer is NULL.
+    unsafe {
+        syscall(
+            libc::SYS_rt_sigtimedwait,
+            [
+                set as *const u64 as usize,
+                info as *mut libc::siginfo_t as usize,
+                0,
+                8,
+            ],
+        )
+    }
+}
+/// `execve(2)`: returns only if it failed.
+pub(crate) fn execve(path: &CStr, argv: &CStringArray, envp: &CStringArray) -> Errno {
+    // SAFETY: path is a NUL-terminated string; argv and envp are NULL-terminated arrays of
+    // pointers to NUL-terminated strings, all owned by the arrays and alive for the call.
+    let r = unsafe {
+        syscall(
+            libc::SYS_execve,
+            [p(path), argv.as_ptr() as usize, envp.as_ptr() as usize],
+        )
+    };
+    match r {
+        Err(e) => e,
+        Ok(_) => libc::EIO,
+    }
+}
+/// `exit_group(code)`.
+pub(crate) fn exit(code: i32) -> ! {
+    loop {
+        // SAFETY: no pointer argument; exit_group does not return.
+        let _ = unsafe { syscall(libc::SYS_exit_group, [code as usize]) };
+    }
 }
 
-/// See the x86_64 version.
-///
-/// # Safety
-/// As for the x86_64 version.
-#[cfg(target_arch = "aarch64")]
-pub(crate) unsafe fn clone3_vm(
-    args: &mut CloneArgs,
-    entry: extern "C" fn(usize) -> !,
-    arg: usize,
-) -> R {
-    let ret: isize;
-    // SAFETY: as on x86_64: x19/x20 survive the syscall; the child, on its new stack, clears
-    // the frame pointer and link register and branches to `entry(arg)`, never returning.
-    unsafe {
-        core::arch::asm!(
-            "svc 0",
-            "cbnz x0, 2f",
-            "mov x29, xzr",
-            "mov x30, xzr",
-            "mov x0, x20",
-            "blr x19",
-            "brk #1",
-            "2:",
-            in("x8") libc::SYS_clone3,
-            inlateout("x0") args as *mut CloneArgs as isize => ret,
-            in("x1") core::mem::size_of::<CloneArgs>(),
-            in("x19") entry as usize,
-            in("x20") arg,
-            options(nostack)
-        );
-    }
-    check(ret)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Not available: `spawn` uses the fork-like path on these architectures.
-///
-/// # Safety
-/// Never called.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-pub(crate) unsafe fn clone3_vm(_: &mut CloneArgs, _: extern "C" fn(usize) -> !, _: usize) -> R {
-    Err(libc::ENOSYS)
+    #[test]
+    fn string_arrays_are_null_terminated_pointers_to_their_items() {
+        let a = CStringArray::new(vec![c"a".into(), c"bc".into()]);
+        assert_eq!(a.items().len(), 2);
+        assert_eq!(a.ptrs.len(), 3);
+        assert!(a.ptrs[2].is_null());
+        assert_eq!(a.ptrs[1], a.items()[1].as_ptr());
+    }
+
+    #[test]
+    fn raw_errors_are_negative_errnos() {
+        assert_eq!(check(-(libc::ENOENT as isize)), Err(libc::ENOENT));
+        assert_eq!(check(3), Ok(3));
+        assert_eq!(close(-1), Err(libc::EBADF));
+    }
 }

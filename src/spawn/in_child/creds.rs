@@ -1,8 +1,7 @@
 //! Capability sets.
-#![allow(unsafe_code)]
 
 use super::{Fail, OrFail, Plan, Step, StepKind};
-use crate::sys::raw;
+use crate::sys::raw::{self, Prctl};
 
 pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
     let mut hdr = raw::CapHeader {
@@ -26,13 +25,7 @@ pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
         return Ok(());
     }
     // EINVAL: a kernel before 4.3 has no ambient capabilities.
-    match raw::prctl(
-        libc::PR_CAP_AMBIENT,
-        libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
-        0,
-        0,
-        0,
-    ) {
+    match raw::prctl(Prctl::AmbientClearAll, 0) {
         Ok(_) | Err(libc::EINVAL) => {}
         Err(errno) => {
             return Err(Fail {
@@ -45,14 +38,7 @@ pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
     let mut bits = plan.ambient_caps;
     while bits != 0 {
         let cap = bits.trailing_zeros();
-        raw::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_RAISE as usize,
-            cap as usize,
-            0,
-            0,
-        )
-        .at(StepKind::Capabilities, cap)?;
+        raw::prctl(Prctl::AmbientRaise, cap as usize).at(StepKind::Capabilities, cap)?;
         bits &= bits - 1;
     }
     Ok(())

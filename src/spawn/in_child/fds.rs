@@ -1,5 +1,4 @@
 //! Placing the passed fds at their numbers and closing every other fd.
-#![allow(unsafe_code)]
 
 use super::{Args, Fail, OrFail, Step, StepKind};
 use crate::sys::raw;
@@ -10,7 +9,7 @@ use crate::sys::raw;
 /// benches/spawn.rs); on older kernels closed now, with `close_range(2)` (Linux 5.9) or one by
 /// one up to the fd limit.
 fn close_span(lo: u32, hi: u32) -> Step<()> {
-    match raw::close_range_cloexec(lo, hi) {
+    match raw::close_range(lo, hi, libc::CLOSE_RANGE_CLOEXEC) {
         Ok(_) => return Ok(()),
         Err(libc::EINVAL | libc::ENOSYS) => {}
         Err(errno) => {
@@ -21,7 +20,7 @@ fn close_span(lo: u32, hi: u32) -> Step<()> {
             });
         }
     }
-    match raw::close_range(lo, hi) {
+    match raw::close_range(lo, hi, 0) {
         Ok(_) => Ok(()),
         Err(libc::ENOSYS) => {
             let mut lim = libc::rlimit64 {
@@ -57,23 +56,18 @@ fn raw_getrlimit_nofile(out: &mut libc::rlimit64) -> raw::R {
 /// Puts each passed fd at its number, then closes everything else except the error pipe.
 pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
     let top = a.keep.last().copied().unwrap_or(2);
-    let floor = (top + 1).max(3) as usize;
+    let floor = (top + 1).max(3);
     if *err_w <= top {
         // Failing here means fds up to `top` cannot exist (fd limit): report that fd.
-        *err_w =
-            raw::fcntl(*err_w, libc::F_DUPFD_CLOEXEC, floor).at(StepKind::Fd, top as u32)? as i32;
+        *err_w = raw::dup_cloexec_from(*err_w, floor).at(StepKind::Fd, top as u32)? as i32;
     }
-    for (i, (src, dst)) in a.moves.iter().enumerate() {
-        let tmp =
-            raw::fcntl(*src, libc::F_DUPFD_CLOEXEC, floor).at(StepKind::Fd, *dst as u32)? as i32;
-        // SAFETY: the parent allocated `moves.len()` slots behind `scratch` for this child
-        // alone and does not touch them until the child has exec'd or exited.
-        unsafe { *a.scratch.add(i) = tmp };
+    // First every source out of the way (above every target), then each onto its target:
+    // a source that is another move's target is never overwritten before it is copied.
+    for ((src, dst), slot) in a.moves.iter().zip(a.scratch) {
+        slot.set(raw::dup_cloexec_from(*src, floor).at(StepKind::Fd, *dst as u32)? as i32);
     }
-    for (i, (_, dst)) in a.moves.iter().enumerate() {
-        // SAFETY: as above; slot i was written in the loop before.
-        let tmp = unsafe { *a.scratch.add(i) };
-        raw::dup3(tmp, *dst, 0).at(StepKind::Fd, *dst as u32)?;
+    for ((_, dst), slot) in a.moves.iter().zip(a.scratch) {
+        raw::dup3(slot.get(), *dst, 0).at(StepKind::Fd, *dst as u32)?;
     }
     // Close the gaps between the kept fds (the error pipe is one more to keep).
     let mut lo: u32 = 0;

@@ -2,22 +2,23 @@
 #![allow(unsafe_code)]
 
 use super::{OrFail, Step, StepKind};
+use crate::sys::clone::{self, CloneArgs};
 use crate::sys::raw;
 
 /// The minimal init: this process stays as PID 1, forks the program (which goes on to exec),
 /// reaps every child, forwards signals to the program and exits with its status.
 pub(super) fn init() -> Step<()> {
-    let mut args = raw::CloneArgs {
+    let mut args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
     // SAFETY: fork-like clones return twice; both branches are handled right below, and the
     // child's copy of memory is its own (init mode never shares the address space).
     let pid = unsafe {
-        raw::clone3_fork(&mut args).or_else(|e| {
+        clone::clone3_fork(&mut args).or_else(|e| {
             if e == libc::ENOSYS {
                 let mut unused = 0;
-                raw::clone_fork(libc::SIGCHLD as u64, &mut unused)
+                clone::clone_fork(libc::SIGCHLD as u64, &mut unused)
             } else {
                 Err(e)
             }
@@ -30,7 +31,7 @@ pub(super) fn init() -> Step<()> {
     }
     // Init: hold no fd, so the parent sees the error pipe close when the program execs, and
     // pipes to the program reach EOF when it exits.
-    let _ = raw::close_range(0, u32::MAX);
+    let _ = raw::close_range(0, u32::MAX, 0);
     let _ = raw::sigaction_default(libc::SIGCHLD);
     let all: u64 = !0;
     let _ = raw::sigprocmask(libc::SIG_SETMASK, &all);

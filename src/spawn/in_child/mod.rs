@@ -3,12 +3,12 @@
 //! Rules, because the child may share the parent's memory (`CLONE_VM`) and runs while other
 //! parent threads may hold locks: no allocation, no locks, no libc (raw system calls only, so no
 //! `errno`), no panics, no thread-locals; read only the [`Plan`] and [`Args`] the parent built,
-//! write only to this stack and to the `scratch` slice the parent set aside. Every failing
+//! write only to this stack and to the `scratch` slice the parent set aside. Integer arithmetic
+//! is checked or saturating, slices are walked with iterators, never indexed. Every failing
 //! step sends one [`Record`] over the error pipe and exits.
 //!
 //! Layout: [`run`] is the sequence of steps from entry to `execve`; [`mounts`], [`fds`],
 //! [`creds`], [`signals`] and [`init`] are the steps that take more than a call or two.
-#![allow(unsafe_code)]
 
 mod creds;
 mod fds;
@@ -17,12 +17,13 @@ mod mounts;
 mod run;
 mod signals;
 
-use core::ffi::{CStr, c_char};
+use core::cell::Cell;
+use core::ffi::CStr;
 use std::ffi::CString;
 
 use super::report::{RECORD_LEN, StepKind};
 use crate::mount::PreparedMount;
-use crate::sys::raw;
+use crate::sys::raw::{self, CStringArray};
 
 pub(crate) use run::start;
 
@@ -40,10 +41,8 @@ pub(crate) struct Plan {
     /// Paths to try, in order, for `execve` (one unless the program is searched in `PATH`
     /// inside a new root).
     pub(crate) programs: Vec<CString>,
-    pub(crate) argv: Vec<*const c_char>,
-    pub(crate) argv_store: Vec<CString>,
-    pub(crate) envp: Vec<*const c_char>,
-    pub(crate) envp_store: Vec<CString>,
+    pub(crate) argv: CStringArray,
+    pub(crate) envp: CStringArray,
     /// Maps the child writes for itself: `setgroups` text, `uid_map`, `gid_map`.
     pub(crate) setgroups: Option<&'static CStr>,
     pub(crate) uid_map: Option<CString>,
@@ -79,14 +78,6 @@ pub(crate) struct Plan {
     pub(crate) init: bool,
 }
 
-// SAFETY: the raw pointers in `argv`/`envp` point into the heap buffers of the CStrings in
-// `argv_store`/`envp_store` of the same Plan, which owns them, never mutates them after building
-// the arrays, and drops them together with the arrays. Sharing or sending the Plan shares or
-// sends those buffers, which are plain immutable bytes.
-unsafe impl Send for Plan {}
-// SAFETY: as above; nothing in a Plan is mutated through a shared reference.
-unsafe impl Sync for Plan {}
-
 /// Per-spawn inputs that are not part of the reusable [`Plan`].
 pub(crate) struct Args<'a> {
     pub(crate) plan: &'a Plan,
@@ -100,13 +91,14 @@ pub(crate) struct Args<'a> {
     pub(crate) moves: &'a [(i32, i32)],
     /// Every fd number the program keeps (0, 1, 2 and the targets), sorted, unique.
     pub(crate) keep: &'a [i32],
-    /// One slot per move, for the child's temporary fds.
-    pub(crate) scratch: *mut i32,
+    /// One slot per move, for the child's temporary fds: the only memory the child writes
+    /// outside its own stack.
+    pub(crate) scratch: &'a [Cell<i32>],
     /// The parent's pid, to see whether it died before `PR_SET_PDEATHSIG` took hold.
     pub(crate) parent_pid: i32,
     /// Whether the kernel reset signal handlers at clone (`CLONE_CLEAR_SIGHAND`); cleared by
     /// [`start`] when it falls back to `clone(2)`.
-    pub(crate) handlers_cleared: core::cell::Cell<bool>,
+    pub(crate) handlers_cleared: Cell<bool>,
 }
 
 struct Fail {

@@ -1,11 +1,10 @@
 //! Mount steps: on file descriptors where the kernel has the new mount API, by path before.
-#![allow(unsafe_code)]
 
 use core::ffi::CStr;
 
 use super::Fd;
 use crate::mount::PreparedMount;
-use crate::sys::raw;
+use crate::sys::raw::{self, FsconfigCmd};
 
 /// `statfs` `f_flags` bits that a bind remount must keep (the kernel locks them in a user
 /// namespace), translated to `mount(2)` flags.
@@ -30,10 +29,7 @@ fn kept_flags(f_flags: u64) -> u64 {
 /// carries over the flags the mount already has.
 fn set_attrs(target: &CStr, attrs: u64, recursive: bool) -> raw::R {
     // MOUNT_ATTR_RDONLY/NOSUID/NODEV/NOEXEC have the values of MS_RDONLY/NOSUID/NODEV/NOEXEC.
-    let attr = raw::MountAttr {
-        attr_set: attrs,
-        ..Default::default()
-    };
+    let attr = raw::mount_attr(attrs, 0);
     let flags = if recursive {
         libc::AT_RECURSIVE as u32
     } else {
@@ -67,7 +63,7 @@ fn open_nofollow(path: &CStr) -> Result<Fd, raw::Errno> {
 /// `move_mount` onto the target fd. `ENOSYS` means a kernel before 5.6: use [`mount_step`].
 pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
     const EMPTY: &CStr = c"";
-    let both_empty = raw::MOVE_MOUNT_F_EMPTY_PATH | raw::MOVE_MOUNT_T_EMPTY_PATH;
+    let both_empty = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;
     let rec = |recursive: bool| {
         if recursive {
             libc::AT_RECURSIVE as u32
@@ -78,22 +74,22 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
     match m {
         PreparedMount::NewFs(fs) => {
             let target = open_nofollow(&fs.target)?;
-            let ctx = Fd(raw::fsopen(&fs.fstype, 1 /* FSOPEN_CLOEXEC */)? as i32);
+            let ctx = Fd(raw::fsopen(&fs.fstype, libc::FSOPEN_CLOEXEC)? as i32);
             raw::fsconfig(
                 ctx.0,
-                raw::FSCONFIG_SET_STRING,
+                FsconfigCmd::SetString,
                 Some(c"source"),
                 Some(&fs.fstype),
             )?;
             for (k, v) in &fs.options {
                 match v {
-                    Some(v) => raw::fsconfig(ctx.0, raw::FSCONFIG_SET_STRING, Some(k), Some(v))?,
-                    None => raw::fsconfig(ctx.0, raw::FSCONFIG_SET_FLAG, Some(k), None)?,
+                    Some(v) => raw::fsconfig(ctx.0, FsconfigCmd::SetString, Some(k), Some(v))?,
+                    None => raw::fsconfig(ctx.0, FsconfigCmd::SetFlag, Some(k), None)?,
                 };
             }
-            raw::fsconfig(ctx.0, raw::FSCONFIG_CMD_CREATE, None, None)?;
+            raw::fsconfig(ctx.0, FsconfigCmd::Create, None, None)?;
             // MOUNT_ATTR_RDONLY/NOSUID/NODEV/NOEXEC have the values of the MS_* flags.
-            let mnt = Fd(raw::fsmount(ctx.0, 1 /* FSMOUNT_CLOEXEC */, fs.flags as u32)? as i32);
+            let mnt = Fd(raw::fsmount(ctx.0, libc::FSMOUNT_CLOEXEC, fs.flags as u32)? as i32);
             raw::move_mount(mnt.0, EMPTY, target.0, EMPTY, both_empty)
         }
         PreparedMount::Propagation {
@@ -102,10 +98,7 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
             recursive,
         } => {
             let target = open_nofollow(target)?;
-            let attr = raw::MountAttr {
-                propagation: flags & !libc::MS_REC,
-                ..Default::default()
-            };
+            let attr = raw::mount_attr(0, flags & !libc::MS_REC);
             raw::mount_setattr(
                 target.0,
                 EMPTY,
@@ -123,13 +116,10 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
             let tree = Fd(raw::open_tree(
                 libc::AT_FDCWD,
                 source,
-                raw::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec(*recursive),
+                libc::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec(*recursive),
             )? as i32);
             if *attrs != 0 {
-                let attr = raw::MountAttr {
-                    attr_set: *attrs,
-                    ..Default::default()
-                };
+                let attr = raw::mount_attr(*attrs, 0);
                 raw::mount_setattr(
                     tree.0,
                     EMPTY,
@@ -145,10 +135,7 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
             recursive,
         } => {
             let target = open_nofollow(target)?;
-            let attr = raw::MountAttr {
-                attr_set: *attrs,
-                ..Default::default()
-            };
+            let attr = raw::mount_attr(*attrs, 0);
             raw::mount_setattr(
                 target.0,
                 EMPTY,
@@ -169,7 +156,7 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
                 let tree = Fd(raw::open_tree(
                     below.0,
                     EMPTY,
-                    raw::OPEN_TREE_CLONE
+                    libc::OPEN_TREE_CLONE
                         | libc::O_CLOEXEC as u32
                         | libc::AT_RECURSIVE as u32
                         | libc::AT_EMPTY_PATH as u32,

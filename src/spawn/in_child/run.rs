@@ -2,60 +2,73 @@
 #![allow(unsafe_code)]
 
 use core::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::super::report::{Record, StepKind};
 use super::{Args, Fail, Fd, Join, OrFail, Plan, Step};
 use super::{creds, fds, init, mounts, signals};
-use crate::sys::raw;
+use crate::sys::clone::{self, CLONE_INTO_CGROUP, CloneArgs, Stack};
+use crate::sys::raw::{self, Prctl};
 
-/// Creates the child and, in it, runs [`entry`]. `vm`: share the address space (the flags in
-/// `clone_args` say whether with `CLONE_VFORK`) on the stack `clone_args` names. Falls back to
-/// a fork-like `clone(2)` where `clone3` is missing. Returns the child's pid.
+/// Creates the child and, in it, runs [`entry`]: on `stack`, sharing the parent's memory
+/// (with `CLONE_VFORK` if `flags` has it), or fork-like without a stack. Falls back to a
+/// fork-like `clone(2)` where `clone3` is missing. Returns the child's pid and its pidfd.
 pub(crate) fn start(
-    clone_args: &mut raw::CloneArgs,
+    flags: u64,
+    cgroup: Option<BorrowedFd<'_>>,
+    stack: Option<&Stack>,
     args: &Args<'_>,
-    vm: bool,
-) -> Result<i32, raw::Errno> {
+) -> Result<(i32, OwnedFd), raw::Errno> {
     let arg = args as *const Args<'_> as usize;
-    let r = if vm {
-        // SAFETY: the caller set `stack`/`stack_size` to a mapping used by nothing else and
-        // keeps it, `args` and everything `args` points to alive and unmodified until the child
-        // has exec'd or exited (it reads the error pipe to EOF or reaps the child first).
-        // `entry` never returns and writes only its own stack and `args.scratch`.
-        unsafe { raw::clone3_vm(clone_args, entry, arg) }
-    } else {
+    let mut pidfd: i32 = -1;
+    let mut clone_args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut i32 as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup {
+        clone_args.flags |= CLONE_INTO_CGROUP;
+        clone_args.cgroup = fd.as_raw_fd() as u64;
+    }
+    let r = match stack {
+        Some(stack) => {
+            (clone_args.stack, clone_args.stack_size) = stack.region();
+            // SAFETY: the stack is this thread's, used by nothing else; the caller keeps it,
+            // `args` and everything `args` borrows alive and unmodified until the child has
+            // exec'd or exited (it reads the error pipe to EOF or reaps the child first).
+            // `entry` never returns and writes only its own stack and `args.scratch`.
+            unsafe { clone::clone3_vm(&mut clone_args, entry, arg) }
+        }
         // SAFETY: fork-like clone3 returns twice; the child branch below runs `entry`, which
-        // never returns, on its own copy of the address space.
-        unsafe { raw::clone3_fork(clone_args) }
+        // never returns, on its own copy of the address space. clone_args.pidfd is `pidfd`.
+        None => unsafe { clone::clone3_fork(&mut clone_args) },
     };
     let r = match r {
         Err(libc::ENOSYS) => {
-            if clone_args.flags >> 32 & !(CLONE_CLEAR_SIGHAND >> 32) != 0 {
+            if cgroup.is_some() {
                 // CLONE_INTO_CGROUP has no clone(2) form.
                 return Err(libc::ENOSYS);
             }
             args.handlers_cleared.set(false);
-            let flags =
+            let legacy =
                 (clone_args.flags & 0xffff_ffff & !((libc::CLONE_VM | libc::CLONE_VFORK) as u64))
                     | libc::SIGCHLD as u64;
-            let mut pidfd: i32 = -1;
-            // SAFETY: as for the fork-like clone3 above.
-            let r = unsafe { raw::clone_fork(flags, &mut pidfd) };
-            if r.is_ok_and(|pid| pid != 0) {
-                // SAFETY: clone_args.pidfd is the address of the caller's i32 for the pidfd.
-                unsafe { *(clone_args.pidfd as *mut i32) = pidfd };
-            }
-            r
+            // SAFETY: as for the fork-like clone3 above; the kernel stores the pidfd in `pidfd`.
+            unsafe { clone::clone_fork(legacy, &mut pidfd) }
         }
         r => r,
     };
     match r? {
         0 => entry(arg),
-        pid => Ok(pid as i32),
+        pid => {
+            // SAFETY: the clone succeeded with CLONE_PIDFD, so the kernel stored a new pidfd
+            // in `pidfd` for this process, and nothing else owns it.
+            let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+            Ok((pid as i32, pidfd))
+        }
     }
 }
-
-const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 
 /// The child's entry point, for both the `CLONE_VM` trampoline and the fork-like path.
 ///
@@ -177,13 +190,13 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
         raw::prlimit(*res, lim).at(StepKind::Rlimit, i as u32)?;
     }
     if plan.no_new_privs {
-        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(StepKind::NoNewPrivs, 0)?;
+        raw::prctl(Prctl::SetNoNewPrivs, 0).at(StepKind::NoNewPrivs, 0)?;
     }
 
     fds::place_fds(a, err_w)?;
 
     if plan.keep_caps_for_ambient {
-        raw::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(StepKind::Capabilities, 0)?;
+        raw::prctl(Prctl::SetKeepCaps, 0).at(StepKind::Capabilities, 0)?;
     }
     if let Some(groups) = &plan.groups {
         raw::setgroups(groups).at(StepKind::Groups, 0)?;
@@ -198,7 +211,7 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
 
     // After the credential changes: the kernel clears the parent-death signal on those.
     if plan.pdeathsig != 0 {
-        raw::prctl(libc::PR_SET_PDEATHSIG, plan.pdeathsig as usize, 0, 0, 0)
+        raw::prctl(Prctl::SetPdeathsig, plan.pdeathsig as usize)
             .at(StepKind::ParentDeathSignal, 0)?;
         // The parent may have died before the prctl: then nobody will send the signal.
         // getppid() is 0 in a new pid namespace; the error pipe's read end, which only the
@@ -223,11 +236,7 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
     signals::reset_signals(plan, a.handlers_cleared.get())?;
 
     if let Some(prog) = &plan.seccomp {
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_ptr() as *mut libc::sock_filter,
-        };
-        raw::seccomp_filter(&fprog).at(StepKind::Seccomp, 0)?;
+        raw::seccomp_filter(prog).at(StepKind::Seccomp, 0)?;
     }
 
     exec(plan)
@@ -238,22 +247,21 @@ fn exec(plan: &Plan) -> Result<core::convert::Infallible, Fail> {
     // candidate gave it, else the last error; any other error ends the search.
     let mut errno = libc::ENOENT;
     let mut denied = false;
-    for (i, prog) in plan.programs.iter().enumerate() {
-        match raw::execve(prog, plan.argv.as_ptr(), plan.envp.as_ptr()) {
-            Err(e @ (libc::ENOENT | libc::ENOTDIR)) if !denied => errno = e,
-            Err(libc::ENOENT | libc::ENOTDIR) => {}
-            Err(libc::EACCES) => {
+    for prog in &plan.programs {
+        match raw::execve(prog, &plan.argv, &plan.envp) {
+            e @ (libc::ENOENT | libc::ENOTDIR) if !denied => errno = e,
+            libc::ENOENT | libc::ENOTDIR => {}
+            libc::EACCES => {
                 denied = true;
                 errno = libc::EACCES;
             }
-            Err(e) => {
+            e => {
                 return Err(Fail {
                     code: StepKind::Exec,
-                    index: i as u32,
+                    index: 0,
                     errno: e,
                 });
             }
-            Ok(_) => {}
         }
     }
     Err(Fail {
@@ -300,11 +308,8 @@ fn join_namespaces(joins: &[Join]) -> Step<()> {
 /// `ifconfig lo up`: read the flags of `lo` and set `IFF_UP`, over an `AF_INET` socket.
 fn loopback_up() -> raw::R {
     let sock = Fd(raw::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)? as i32);
-    // struct ifreq: 16 bytes of name, then a union whose first member here is the short flags.
-    let mut ifr = [0u8; 40];
-    ifr[..2].copy_from_slice(b"lo");
-    raw::ioctl_ptr(sock.0, libc::SIOCGIFFLAGS, ifr.as_mut_ptr())?;
-    let flags = i16::from_ne_bytes([ifr[16], ifr[17]]) | libc::IFF_UP as i16;
-    ifr[16..18].copy_from_slice(&flags.to_ne_bytes());
-    raw::ioctl_ptr(sock.0, libc::SIOCSIFFLAGS, ifr.as_mut_ptr())
+    let mut ifr = raw::IfreqFlags::new(b"lo");
+    raw::ioctl_ifflags(sock.0, libc::SIOCGIFFLAGS, &mut ifr)?;
+    ifr.flags |= libc::IFF_UP as i16;
+    raw::ioctl_ifflags(sock.0, libc::SIOCSIFFLAGS, &mut ifr)
 }

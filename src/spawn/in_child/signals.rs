@@ -1,5 +1,4 @@
 //! Signal dispositions and the signal mask the program starts with.
-#![allow(unsafe_code)]
 
 use super::{Fail, OrFail, Plan, Step, StepKind};
 use crate::sys::raw;
