@@ -170,15 +170,24 @@ impl Resource {
 ///    [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
 #[derive(Debug)]
 pub struct Command {
+    /// What the child is to be; every setter of it drops the cached plan.
+    spec: Spec,
+    /// Stdin, stdout, stderr: per spawn, not part of the plan.
+    stdio: [Option<Stdio>; 3],
+    kill_on_drop: bool,
+    /// The validated plan, kept across spawns until a setter changes the spec.
+    cache: Option<Prepared>,
+}
+
+/// Everything a [`Command`] says about the child, as plain data (the plan is built from it).
+#[derive(Debug)]
+pub(super) struct Spec {
     pub(super) program: OsString,
     pub(super) arg0: Option<OsString>,
     pub(super) args: Vec<OsString>,
     pub(super) env_clear: bool,
     pub(super) env: BTreeMap<OsString, Option<OsString>>,
     pub(super) cwd: Option<PathBuf>,
-    pub(super) stdin: Option<Stdio>,
-    pub(super) stdout: Option<Stdio>,
-    pub(super) stderr: Option<Stdio>,
     pub(super) fds: Vec<(RawFd, OwnedFd)>,
     pub(super) unshare: NamespaceSet,
     pub(super) joins: Vec<Namespace>,
@@ -206,10 +215,7 @@ pub struct Command {
     pub(super) inheritable_caps: u64,
     pub(super) ambient_caps: u64,
     pub(super) init: bool,
-    pub(super) kill_on_drop: bool,
     pub(super) loopback_up: bool,
-    /// The validated plan, kept across spawns until a setter changes the command.
-    pub(super) cache: Option<Prepared>,
 }
 
 impl Command {
@@ -218,52 +224,51 @@ impl Command {
     /// inherited, environment inherited.
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command {
-            program: program.as_ref().to_owned(),
-            arg0: None,
-            args: Vec::new(),
-            env_clear: false,
-            env: BTreeMap::new(),
-            cwd: None,
-            stdin: None,
-            stdout: None,
-            stderr: None,
-            fds: Vec::new(),
-            unshare: NamespaceSet::empty(),
-            joins: Vec::new(),
-            uid_map: None,
-            gid_map: None,
-            setgroups: None,
-            newidmap: false,
-            uid: None,
-            gid: None,
-            groups: None,
-            hostname: None,
-            domainname: None,
-            mounts: Vec::new(),
-            monotonic: None,
-            boottime: None,
-            cgroup: None,
-            setsid: false,
-            pdeathsig: None,
-            no_new_privs: false,
-            umask: None,
-            rlimits: Vec::new(),
-            seccomp: None,
-            reset_signals: false,
-            sigmask: Vec::new(),
-            inheritable_caps: 0,
-            ambient_caps: 0,
-            init: false,
+            spec: Spec {
+                program: program.as_ref().to_owned(),
+                arg0: None,
+                args: Vec::new(),
+                env_clear: false,
+                env: BTreeMap::new(),
+                cwd: None,
+                fds: Vec::new(),
+                unshare: NamespaceSet::empty(),
+                joins: Vec::new(),
+                uid_map: None,
+                gid_map: None,
+                setgroups: None,
+                newidmap: false,
+                uid: None,
+                gid: None,
+                groups: None,
+                hostname: None,
+                domainname: None,
+                mounts: Vec::new(),
+                monotonic: None,
+                boottime: None,
+                cgroup: None,
+                setsid: false,
+                pdeathsig: None,
+                no_new_privs: false,
+                umask: None,
+                rlimits: Vec::new(),
+                seccomp: None,
+                reset_signals: false,
+                sigmask: Vec::new(),
+                inheritable_caps: 0,
+                ambient_caps: 0,
+                init: false,
+                loopback_up: false,
+            },
+            stdio: [None, None, None],
             kill_on_drop: false,
-            loopback_up: false,
             cache: None,
         }
     }
 
     /// Adds an argument.
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
-        self.cache = None;
-        self.args.push(arg.as_ref().to_owned());
+        self.spec_mut().args.push(arg.as_ref().to_owned());
         self
     }
 
@@ -273,23 +278,22 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.cache = None;
-        self.args
+        self.spec_mut()
+            .args
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     /// Sets `argv[0]` (by default the program as given).
     pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
-        self.cache = None;
-        self.arg0 = Some(arg0.as_ref().to_owned());
+        self.spec_mut().arg0 = Some(arg0.as_ref().to_owned());
         self
     }
 
     /// Sets an environment variable.
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
-        self.cache = None;
-        self.env
+        self.spec_mut()
+            .env
             .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
         self
     }
@@ -309,45 +313,40 @@ impl Command {
 
     /// Removes an environment variable.
     pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
-        self.cache = None;
-        self.env.insert(key.as_ref().to_owned(), None);
+        self.spec_mut().env.insert(key.as_ref().to_owned(), None);
         self
     }
 
     /// Starts from an empty environment instead of the parent's.
     pub fn env_clear(&mut self) -> &mut Command {
-        self.cache = None;
-        self.env_clear = true;
-        self.env.clear();
+        let spec = self.spec_mut();
+        spec.env_clear = true;
+        spec.env.clear();
         self
     }
 
     /// The working directory, entered after the mount steps (so it is a path in the new root
     /// if one is set up).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
-        self.cache = None;
-        self.cwd = Some(dir.as_ref().to_owned());
+        self.spec_mut().cwd = Some(dir.as_ref().to_owned());
         self
     }
 
     /// Standard input.
     pub fn stdin(&mut self, s: impl Into<Stdio>) -> &mut Command {
-        self.cache = None;
-        self.stdin = Some(s.into());
+        self.stdio[0] = Some(s.into());
         self
     }
 
     /// Standard output.
     pub fn stdout(&mut self, s: impl Into<Stdio>) -> &mut Command {
-        self.cache = None;
-        self.stdout = Some(s.into());
+        self.stdio[1] = Some(s.into());
         self
     }
 
     /// Standard error.
     pub fn stderr(&mut self, s: impl Into<Stdio>) -> &mut Command {
-        self.cache = None;
-        self.stderr = Some(s.into());
+        self.stdio[2] = Some(s.into());
         self
     }
 
@@ -355,8 +354,7 @@ impl Command {
     /// passed this way, nothing else: every other fd is closed when it `execve`s, whether or
     /// not it was marked close-on-exec.
     pub fn fd(&mut self, child_fd: RawFd, fd: impl Into<OwnedFd>) -> &mut Command {
-        self.cache = None;
-        self.fds.push((child_fd, fd.into()));
+        self.spec_mut().fds.push((child_fd, fd.into()));
         self
     }
 
@@ -364,8 +362,7 @@ impl Command {
     /// namespace is made with `unshare(2)` in the child so offsets can be set first). With
     /// `PID`, the program is PID 1 of the new pid namespace.
     pub fn unshare(&mut self, set: NamespaceSet) -> &mut Command {
-        self.cache = None;
-        self.unshare |= set;
+        self.spec_mut().unshare |= set;
         self
     }
 
@@ -380,8 +377,7 @@ impl Command {
     /// a joined user namespace. A joined time namespace makes the spawn fork-like (the kernel
     /// refuses `setns` into it from a child sharing the parent's memory).
     pub fn join(&mut self, ns: &Namespace) -> Result<&mut Command> {
-        self.cache = None;
-        self.joins.push(ns.try_clone()?);
+        self.spec_mut().joins.push(ns.try_clone()?);
         Ok(self)
     }
 
@@ -390,24 +386,21 @@ impl Command {
     /// `CAP_SETUID` over the parent user namespace) or by `newuidmap` with
     /// [`use_newidmap`](Self::use_newidmap).
     pub fn uid_map(&mut self, map: IdMap) -> &mut Command {
-        self.cache = None;
-        self.uid_map = Some(map);
+        self.spec_mut().uid_map = Some(map);
         self
     }
 
     /// The `gid_map` of the new user namespace (see [`uid_map`](Self::uid_map)). Without
     /// `CAP_SETGID`, [`setgroups(SetGroups::Deny)`](Self::setgroups) must be set too.
     pub fn gid_map(&mut self, map: IdMap) -> &mut Command {
-        self.cache = None;
-        self.gid_map = Some(map);
+        self.spec_mut().gid_map = Some(map);
         self
     }
 
     /// What to write to `/proc/<pid>/setgroups` (before `gid_map`). Nothing is written unless
     /// this is called (or [`map_root`](Self::map_root)).
     pub fn setgroups(&mut self, s: SetGroups) -> &mut Command {
-        self.cache = None;
-        self.setgroups = Some(s);
+        self.spec_mut().setgroups = Some(s);
         self
     }
 
@@ -415,15 +408,15 @@ impl Command {
     /// `0 <euid> 1` and `0 <egid> 1`, and `setgroups` "deny" (which an unprivileged `gid_map`
     /// write requires). Like `unshare --map-root-user`.
     pub fn map_root(&mut self) -> &mut Command {
-        self.cache = None;
         let (uid, gid) = (
             rustix::process::geteuid().as_raw(),
             rustix::process::getegid().as_raw(),
         );
-        self.unshare |= NamespaceSet::USER;
-        self.uid_map = Some(IdMap::single(0, uid));
-        self.gid_map = Some(IdMap::single(0, gid));
-        self.setgroups = Some(SetGroups::Deny);
+        let spec = self.spec_mut();
+        spec.unshare |= NamespaceSet::USER;
+        spec.uid_map = Some(IdMap::single(0, uid));
+        spec.gid_map = Some(IdMap::single(0, gid));
+        spec.setgroups = Some(SetGroups::Deny);
         self
     }
 
@@ -431,52 +424,45 @@ impl Command {
     /// `uidmap` package), which let an unprivileged user map the ranges `/etc/subuid` and
     /// `/etc/subgid` grant. Off by default.
     pub fn use_newidmap(&mut self, on: bool) -> &mut Command {
-        self.cache = None;
-        self.newidmap = on;
+        self.spec_mut().newidmap = on;
         self
     }
 
     /// Switches the child to this uid (`setresuid(2)`), after the namespace setup.
     pub fn uid(&mut self, uid: u32) -> &mut Command {
-        self.cache = None;
-        self.uid = Some(uid);
+        self.spec_mut().uid = Some(uid);
         self
     }
 
     /// Switches the child to this gid (`setresgid(2)`).
     pub fn gid(&mut self, gid: u32) -> &mut Command {
-        self.cache = None;
-        self.gid = Some(gid);
+        self.spec_mut().gid = Some(gid);
         self
     }
 
     /// Sets the supplementary groups (`setgroups(2)`; needs `setgroups` "allow" in a new user
     /// namespace).
     pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
-        self.cache = None;
-        self.groups = Some(groups.to_vec());
+        self.spec_mut().groups = Some(groups.to_vec());
         self
     }
 
     /// The host name in the child's UTS namespace (`sethostname(2)`); at most 64 bytes. Needs
     /// a new or joined UTS namespace: the caller's own is never changed.
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
-        self.cache = None;
-        self.hostname = Some(name.as_ref().to_owned());
+        self.spec_mut().hostname = Some(name.as_ref().to_owned());
         self
     }
 
     /// The NIS domain name (`setdomainname(2)`); as for [`hostname`](Self::hostname).
     pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
-        self.cache = None;
-        self.domainname = Some(name.as_ref().to_owned());
+        self.spec_mut().domainname = Some(name.as_ref().to_owned());
         self
     }
 
     /// Adds a mount step (applied in order). Needs a new or joined mount namespace.
     pub fn mount(&mut self, m: Mount) -> &mut Command {
-        self.cache = None;
-        self.mounts.push(m);
+        self.spec_mut().mounts.push(m);
         self
     }
 
@@ -484,10 +470,10 @@ impl Command {
     /// written to `/proc/self/timens_offsets` before the program enters the namespace at
     /// `execve`. `nanos` must be below 1e9.
     pub fn time_offset(&mut self, clock: TimeClock, secs: i64, nanos: u32) -> &mut Command {
-        self.cache = None;
+        let spec = self.spec_mut();
         match clock {
-            TimeClock::Monotonic => self.monotonic = Some((secs, nanos)),
-            TimeClock::Boottime => self.boottime = Some((secs, nanos)),
+            TimeClock::Monotonic => spec.monotonic = Some((secs, nanos)),
+            TimeClock::Boottime => spec.boottime = Some((secs, nanos)),
         }
         self
     }
@@ -500,23 +486,20 @@ impl Command {
     /// # References
     ///  - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
     pub fn loopback_up(&mut self, on: bool) -> &mut Command {
-        self.cache = None;
-        self.loopback_up = on;
+        self.spec_mut().loopback_up = on;
         self
     }
 
     /// Starts the child directly in the cgroup v2 directory `dir` (`CLONE_INTO_CGROUP`,
     /// Linux 5.7): it never runs a moment outside it.
     pub fn cgroup(&mut self, dir: impl AsRef<Path>) -> &mut Command {
-        self.cache = None;
-        self.cgroup = Some(dir.as_ref().to_owned());
+        self.spec_mut().cgroup = Some(dir.as_ref().to_owned());
         self
     }
 
     /// Makes the child a session leader (`setsid(2)`).
     pub fn setsid(&mut self, on: bool) -> &mut Command {
-        self.cache = None;
-        self.setsid = on;
+        self.spec_mut().setsid = on;
         self
     }
 
@@ -524,29 +507,25 @@ impl Command {
     /// If the parent is already gone by the time it is set, the child does not run on. Note:
     /// the kernel ties it to the spawning *thread*, and clears it on set-user-ID execs.
     pub fn parent_death_signal(&mut self, signal: i32) -> &mut Command {
-        self.cache = None;
-        self.pdeathsig = Some(signal);
+        self.spec_mut().pdeathsig = Some(signal);
         self
     }
 
     /// Sets `PR_SET_NO_NEW_PRIVS`: no set-user-ID or file-capability gains across `execve`.
     pub fn no_new_privs(&mut self, on: bool) -> &mut Command {
-        self.cache = None;
-        self.no_new_privs = on;
+        self.spec_mut().no_new_privs = on;
         self
     }
 
     /// The child's umask.
     pub fn umask(&mut self, mask: u32) -> &mut Command {
-        self.cache = None;
-        self.umask = Some(mask);
+        self.spec_mut().umask = Some(mask);
         self
     }
 
     /// A resource limit (`prlimit(2)`), soft and hard.
     pub fn rlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> &mut Command {
-        self.cache = None;
-        self.rlimits.push((resource, soft, hard));
+        self.spec_mut().rlimits.push((resource, soft, hard));
         self
     }
 
@@ -554,8 +533,7 @@ impl Command {
     /// `SECCOMP_SET_MODE_FILTER`). The crate ships no profile: the program is the caller's.
     /// Needs [`no_new_privs`](Self::no_new_privs) or `CAP_SYS_ADMIN`.
     pub fn seccomp_filter(&mut self, program: &[BpfInstruction]) -> &mut Command {
-        self.cache = None;
-        self.seccomp = Some(program.to_vec());
+        self.spec_mut().seccomp = Some(program.to_vec());
         self
     }
 
@@ -563,30 +541,26 @@ impl Command {
     /// Without it, handlers are reset (the kernel does that at `execve` anyway), ignored
     /// signals stay ignored, except `SIGPIPE`, which is reset as `std::process` does.
     pub fn reset_signals(&mut self, on: bool) -> &mut Command {
-        self.cache = None;
-        self.reset_signals = on;
+        self.spec_mut().reset_signals = on;
         self
     }
 
     /// Signals blocked in the child when it starts the program (by default none).
     pub fn signal_mask(&mut self, signals: &[i32]) -> &mut Command {
-        self.cache = None;
-        self.sigmask = signals.to_vec();
+        self.spec_mut().sigmask = signals.to_vec();
         self
     }
 
     /// Inheritable capabilities (bit n = capability n, see capabilities(7)); empty by default.
     pub fn inheritable_capabilities(&mut self, caps: u64) -> &mut Command {
-        self.cache = None;
-        self.inheritable_caps = caps;
+        self.spec_mut().inheritable_caps = caps;
         self
     }
 
     /// Ambient capabilities to raise (they also become inheritable); empty by default. Each
     /// must be permitted in the child.
     pub fn ambient_capabilities(&mut self, caps: u64) -> &mut Command {
-        self.cache = None;
-        self.ambient_caps = caps;
+        self.spec_mut().ambient_caps = caps;
         self
     }
 
@@ -595,14 +569,12 @@ impl Command {
     /// to the program, and exits with the program's status (128 + signal if killed). For
     /// programs not written to be PID 1.
     pub fn init(&mut self, on: bool) -> &mut Command {
-        self.cache = None;
-        self.init = on;
+        self.spec_mut().init = on;
         self
     }
 
     /// Kill (`SIGKILL`) and reap the child when its [`Child`] is dropped. Off by default.
     pub fn kill_on_drop(&mut self, on: bool) -> &mut Command {
-        self.cache = None;
         self.kill_on_drop = on;
         self
     }
@@ -621,24 +593,9 @@ impl Command {
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for bad input (before any process exists), [`Error::Spawn`](crate::Error::Spawn)
     /// for a failed step (the child has been reaped).
     pub fn spawn(&mut self) -> Result<Child> {
-        let creds = (
-            rustix::process::geteuid().as_raw(),
-            rustix::process::getegid().as_raw(),
-        );
-        if self.cache.as_ref().is_none_or(|p| p.creds != creds) {
-            self.cache = None;
-            self.cache = Some(self.prepare(creds)?);
-        }
-        let prepared = self.cache.as_ref().expect("prepared above");
-        let stdio = [
-            self.stdin.as_ref(),
-            self.stdout.as_ref(),
-            self.stderr.as_ref(),
-        ];
-        let kill_on_drop = self.kill_on_drop;
-        let mut child = launch(self, prepared, stdio)?;
-        child.kill_on_drop = kill_on_drop;
-        Ok(child)
+        let [i, o, e] = &self.stdio;
+        let stdio = [i.as_ref(), o.as_ref(), e.as_ref()];
+        Self::spawn_parts(&self.spec, &mut self.cache, self.kill_on_drop, stdio)
     }
 
     /// Spawns with stdio inherited unless set, and waits for the child.
@@ -649,34 +606,49 @@ impl Command {
     /// Spawns with stdin from `/dev/null` and stdout/stderr captured unless set, and waits,
     /// collecting the output.
     pub fn output(&mut self) -> Result<Output> {
-        let defaults = [
-            self.stdin.is_none(),
-            self.stdout.is_none(),
-            self.stderr.is_none(),
+        let (null, piped) = (Stdio::Null, Stdio::Piped);
+        let [i, o, e] = &self.stdio;
+        let stdio = [
+            Some(i.as_ref().unwrap_or(&null)),
+            Some(o.as_ref().unwrap_or(&piped)),
+            Some(e.as_ref().unwrap_or(&piped)),
         ];
-        if defaults[0] {
-            self.stdin = Some(Stdio::Null);
-        }
-        if defaults[1] {
-            self.stdout = Some(Stdio::Piped);
-        }
-        if defaults[2] {
-            self.stderr = Some(Stdio::Piped);
-        }
-        let r = self.spawn();
-        // Leave the builder as it was.
-        for (set, slot) in
-            defaults
-                .into_iter()
-                .zip([&mut self.stdin, &mut self.stdout, &mut self.stderr])
-        {
-            if set {
-                *slot = None;
-            }
-        }
-        r?.wait_with_output()
+        let child = Self::spawn_parts(&self.spec, &mut self.cache, self.kill_on_drop, stdio)?;
+        child.wait_with_output()
     }
 
+    /// The spawn itself, on the command's parts, so that stdio may borrow from the command
+    /// while the plan cache is refreshed.
+    fn spawn_parts(
+        spec: &Spec,
+        cache: &mut Option<Prepared>,
+        kill_on_drop: bool,
+        stdio: [Option<&Stdio>; 3],
+    ) -> Result<Child> {
+        let creds = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        let prepared = match cache {
+            Some(p) if p.creds == creds => p,
+            _ => {
+                *cache = None;
+                cache.insert(spec.prepare(creds)?)
+            }
+        };
+        let mut child = launch(spec, prepared, stdio)?;
+        child.kill_on_drop = kill_on_drop;
+        Ok(child)
+    }
+
+    /// The spec, for a setter: dropping the cached plan, which no longer matches it.
+    fn spec_mut(&mut self) -> &mut Spec {
+        self.cache = None;
+        &mut self.spec
+    }
+}
+
+impl Spec {
     pub(super) fn program_display(&self) -> String {
         self.program.to_string_lossy().into_owned()
     }

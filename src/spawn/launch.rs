@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
 
 use super::child::Child;
-use super::command::{Command, Stdio};
+use super::command::{Spec, Stdio};
 use super::in_child::{self, Args};
 use super::plan::{Mode, ParentMaps, Prepared};
 use super::report::{self, Step, StepKind};
@@ -22,7 +22,7 @@ use crate::kind::NamespaceKind;
 use crate::pidfd::PidFd;
 use crate::sys;
 
-fn spawn_error(cmd: &Command, step: Step, source: io::Error, new_user: bool) -> Error {
+fn spawn_error(cmd: &Spec, step: Step, source: io::Error, new_user: bool) -> Error {
     let hint = source
         .raw_os_error()
         .and_then(|e| Hint::for_spawn(&step, e, new_user));
@@ -53,7 +53,7 @@ impl Drop for ReapGuard<'_> {
     }
 }
 
-pub(super) fn launch(cmd: &Command, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<Child> {
+pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<Child> {
     let io_err = |step: Step| move |e: io::Error| spawn_error(cmd, step.clone(), e, prep.new_user);
 
     // Per-spawn fds: stdio, the error pipe, the sync pipe, the cgroup.
@@ -342,7 +342,7 @@ fn write_parent_maps(pid: u32, maps: &ParentMaps) -> std::result::Result<(), (St
 
 /// The [`Step`] a record from the child names, with its item looked up in the command
 /// (the child sends only numbers). `None` for a record no child of this build writes.
-fn decode_step(cmd: &Command, prep: &Prepared, r: &report::Record) -> Option<Step> {
+fn decode_step(cmd: &Spec, prep: &Prepared, r: &report::Record) -> Option<Step> {
     let kind = StepKind::from_wire(r.code)?;
     let index = r.index as usize;
     Some(match kind {

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use super::command::{Command, SetGroups};
+use super::command::{SetGroups, Spec};
 use super::in_child::{Join, Plan};
 use super::report::{Step, StepKind};
 use crate::error::{Error, Result};
@@ -23,14 +23,37 @@ use crate::sys::raw::CStringArray;
 use crate::timens::{TimeClock, offsets_text};
 use crate::validate::cstring;
 
-impl Command {
+impl Spec {
     /// Validates everything and builds the child's plan, for a caller with the effective
     /// `(uid, gid)` `creds`.
     pub(super) fn prepare(&self, creds: (u32, u32)) -> Result<Prepared> {
+        let joined = self.validate()?;
+        let mut plan = Plan::default();
+        self.environment(&mut plan)?;
+        let parent_maps = self.id_maps(&mut plan, creds)?;
+        self.joins(&mut plan, joined)?;
+        self.time(&mut plan)?;
+        self.uts(&mut plan)?;
+        self.filesystem(&mut plan)?;
+        self.process(&mut plan)?;
+        self.check_fds()?;
+        let (mode, flags) = self.mode(&plan, joined);
+        Ok(Prepared {
+            plan,
+            mode,
+            flags,
+            parent_maps,
+            new_user: self.unshare.has(NamespaceKind::User),
+            creds,
+        })
+    }
+
+    /// Rejects what cannot work before anything is built: an empty program, a kind both
+    /// created and joined, settings for namespaces the child will not have. Returns the joined kinds.
+    fn validate(&self) -> Result<NamespaceSet> {
         if self.program.is_empty() {
             return Err(Error::invalid("program", "empty program name"));
         }
-        let program_c = cstring("program", &self.program)?;
         let joined: NamespaceSet = self.joins.iter().map(Namespace::kind).collect();
         for (i, ns) in self.joins.iter().enumerate() {
             if self.joins[..i].iter().any(|o| o.kind() == ns.kind()) {
@@ -90,9 +113,12 @@ impl Command {
             "init",
             "init needs a new pid namespace (unshare PID)",
         )?;
+        Ok(joined)
+    }
 
-        let mut plan = Plan::default();
-
+    /// argv, envp and the program to execute (searched in `PATH` now, or in the child when the
+    /// root changes).
+    fn environment(&self, plan: &mut Plan) -> Result<()> {
         // Program, argv, envp.
         let mut env: BTreeMap<OsString, OsString> = if self.env_clear {
             BTreeMap::new()
@@ -142,11 +168,16 @@ impl Command {
             .or_else(|| std::env::var_os("PATH"));
         plan.programs = resolve_program(
             &self.program,
-            program_c,
+            cstring("program", &self.program)?,
             path_var.as_deref(),
             self.new_root(),
         )?;
+        Ok(())
+    }
 
+    /// The user namespace maps: written by the child itself (its own uid and gid only), or by
+    /// the parent (or `newuidmap`) while the child waits; then returned for the launch.
+    fn id_maps(&self, plan: &mut Plan, creds: (u32, u32)) -> Result<Option<ParentMaps>> {
         // User namespace maps: which side writes them.
         let (euid, egid) = creds;
         let deny = self.setgroups == Some(SetGroups::Deny);
@@ -181,7 +212,10 @@ impl Command {
             SetGroups::Allow => c"allow",
             SetGroups::Deny => c"deny",
         });
-        let mut parent_maps = None;
+        let new_user = self.unshare.has(NamespaceKind::User);
+        if !new_user {
+            return Ok(None);
+        }
         if child_writes {
             plan.setgroups = setgroups_text;
             plan.uid_map = self
@@ -193,16 +227,20 @@ impl Command {
                 .as_ref()
                 .map(|m| CString::new(m.to_string()).expect("digits"));
         } else {
-            parent_maps = Some(ParentMaps {
+            plan.wait_parent = true;
+            return Ok(Some(ParentMaps {
                 setgroups: setgroups_text,
                 uid_map: self.uid_map.clone(),
                 gid_map: self.gid_map.clone(),
                 newidmap: self.newidmap,
-            });
-            plan.wait_parent = true;
+            }));
         }
+        Ok(None)
+    }
 
-        // Joins: the user namespace is left out when it is the caller's own (setns refuses it).
+    /// The namespaces to enter; the user namespace is left out when it is the caller's own
+    /// (setns refuses it).
+    fn joins(&self, plan: &mut Plan, joined: NamespaceSet) -> Result<()> {
         let own_user = match joined.has(NamespaceKind::User) {
             true => Some(Namespace::current(NamespaceKind::User)?.id()),
             false => None,
@@ -210,13 +248,21 @@ impl Command {
         plan.joins = self
             .joins
             .iter()
-            .filter(|ns| new_user || ns.kind() != NamespaceKind::User || Some(ns.id()) != own_user)
+            .filter(|ns| {
+                self.unshare.has(NamespaceKind::User)
+                    || ns.kind() != NamespaceKind::User
+                    || Some(ns.id()) != own_user
+            })
             .map(|ns| Join {
                 fd: ns.as_raw_fd(),
                 nstype: ns.kind().clone_flag(),
             })
             .collect();
+        Ok(())
+    }
 
+    /// A new time namespace and its clock offsets.
+    fn time(&self, plan: &mut Plan) -> Result<()> {
         // Time namespace.
         plan.unshare_time = self.unshare.has(NamespaceKind::Time);
         let offsets = offsets_text(
@@ -230,7 +276,11 @@ impl Command {
         if !offsets.is_empty() {
             plan.time_offsets = Some(CString::new(offsets).expect("digits"));
         }
+        Ok(())
+    }
 
+    /// Host and domain name, and loopback.
+    fn uts(&self, plan: &mut Plan) -> Result<()> {
         // UTS.
         let name = |what: &'static str, n: &Option<OsString>| -> Result<Option<Vec<u8>>> {
             let Some(n) = n else { return Ok(None) };
@@ -249,7 +299,11 @@ impl Command {
         plan.loopback_up = self.loopback_up;
         plan.hostname = name("hostname", &self.hostname)?;
         plan.domainname = name("domainname", &self.domainname)?;
+        Ok(())
+    }
 
+    /// Mount steps and the working directory.
+    fn filesystem(&self, plan: &mut Plan) -> Result<()> {
         plan.mounts = self
             .mounts
             .iter()
@@ -260,6 +314,12 @@ impl Command {
             .as_ref()
             .map(|d| cstring("working directory", d.as_os_str()))
             .transpose()?;
+        Ok(())
+    }
+
+    /// The process knobs: session, umask, limits, credentials, capabilities, signals, seccomp,
+    /// init.
+    fn process(&self, plan: &mut Plan) -> Result<()> {
         plan.setsid = self.setsid;
         plan.umask = self.umask;
         for &(res, soft, hard) in &self.rlimits {
@@ -324,9 +384,12 @@ impl Command {
             );
         }
         plan.init = self.init;
+        Ok(())
+    }
 
-        // Fds passed explicitly (conflicts with stdio are checked per spawn: `output()`
-        // changes stdio without touching the plan).
+    /// Fds passed explicitly (conflicts with stdio are checked per spawn: `output()` changes
+    /// stdio without touching the plan).
+    fn check_fds(&self) -> Result<()> {
         let mut targets: Vec<RawFd> = Vec::new();
         for (n, _) in &self.fds {
             if *n < 0 {
@@ -337,7 +400,11 @@ impl Command {
             }
             targets.push(*n);
         }
+        Ok(())
+    }
 
+    /// How to create the child, and the clone flags.
+    fn mode(&self, plan: &Plan, joined: NamespaceSet) -> (Mode, u64) {
         // setns(2) into a time namespace fails with EUSERS while the caller shares its memory
         // with another process, as a vfork or shared-VM child shares the parent's.
         let needs_own_address_space = self.init || joined.has(NamespaceKind::Time);
@@ -352,14 +419,7 @@ impl Command {
         if plan.handlers_cleared {
             flags |= CLONE_CLEAR_SIGHAND;
         }
-        Ok(Prepared {
-            plan,
-            mode,
-            flags,
-            parent_maps,
-            new_user,
-            creds,
-        })
+        (mode, flags)
     }
 }
 
