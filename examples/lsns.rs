@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use linux_namespaces::inspect::{self, NamespaceInfo, ProcessNamespaces};
+use linux_namespaces::inspect::{self, NamespaceIds, NamespaceInfo};
 use linux_namespaces::{NamespaceKind, NamespaceSet};
 
 const USAGE: &str = "\
@@ -312,7 +312,7 @@ fn json_string(out: &mut String, s: &str) {
 /// The namespaces the options select, rendered.
 pub fn run(opts: &Options) -> Result<String, String> {
     let only = match opts.task {
-        Some(pid) => Some(ProcessNamespaces::of_kinds(pid, opts.kinds).map_err(|e| e.to_string())?),
+        Some(pid) => Some(NamespaceIds::of_kinds(pid, opts.kinds).map_err(|e| e.to_string())?),
         None => None,
     };
     let mut list = inspect::list(opts.kinds).map_err(|e| e.to_string())?;

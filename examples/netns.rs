@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use linux_namespaces::net::{self, IpPrefix, Netlink};
-use linux_namespaces::{Command, Error, Namespace, errno_name};
+use linux_namespaces::{Command, Error, Namespace, PersistedNamespace, errno_name};
 
 const PROG: &str = "netns";
 /// Where `ip netns` keeps named network namespaces.
@@ -250,7 +250,7 @@ fn run(cmd: Cmd) -> Result<ExitCode, Failure> {
         }
         Cmd::Exec(name, program, args) => return Ok(exec(&name, program, args)?),
         Cmd::Connect(c) => connect(&c)?,
-        Cmd::Delete(name) => Namespace::unpersist(path_of(&name))?,
+        Cmd::Delete(name) => PersistedNamespace::at(path_of(&name)).and_then(|p| p.remove(true))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -145,7 +145,7 @@ pub enum Error {
     },
     /// A persisted namespace still has processes in it, so its bind mount was left in place;
     /// removing it anyway takes an explicit `force`
-    /// (see [`lifecycle::remove`](crate::lifecycle::remove)).
+    /// (see [`PersistedNamespace::remove`](crate::PersistedNamespace::remove)).
     #[error(
         "{} holds {id}, which {} process(es) are still in (pid {}{}); not removed without force",
         path.display(),

@@ -2,7 +2,7 @@
 //!
 //! * [`Namespace`]: an owned namespace fd with its [`NamespaceKind`] and [`NamespaceId`]:
 //!   open one of any process, of the caller, by path or through a pidfd; create new ones with
-//!   [`Namespace::unshare`]; enter one with [`Namespace::enter`] or a whole set with
+//!   [`Namespaces::unshare_calling_thread`]; enter one with [`Namespace::enter`] or a whole set with
 //!   [`Namespaces::enter`] / [`Namespaces::enter_process`]; walk to its parent and owner; keep
 //!   it alive on a bind mount with [`Namespace::persist`].
 //! * [`Command`] and [`Child`]: spawn a program into new or existing namespaces with
@@ -26,7 +26,7 @@
 //! println!("we are in {}", net.id()); // e.g. net:[4026531840]
 //!
 //! // The same namespace, found through /proc for this process.
-//! let me = inspect::ProcessNamespaces::of(std::process::id())?;
+//! let me = inspect::NamespaceIds::of(std::process::id())?;
 //! assert_eq!(me.get(NamespaceKind::Network), Some(net.id()));
 //!
 //! // A shell as root of a new user namespace and PID 1 of a new pid namespace, with its own
@@ -68,12 +68,13 @@ mod idmap;
 pub mod inspect;
 mod kernel;
 mod kind;
-pub mod lifecycle;
+
 mod mount;
 mod namespace;
 mod namespaces;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod persist;
 mod pidfd;
 mod spawn;
 mod sys;
@@ -87,8 +88,9 @@ pub use idmap::{IdMap, IdRange};
 pub use kernel::KernelFeature;
 pub use kind::{NamespaceKind, NamespaceSet};
 pub use mount::{Mount, Propagation};
-pub use namespace::{Namespace, NamespaceId, PersistedNamespace};
+pub use namespace::{Namespace, NamespaceId};
 pub use namespaces::Namespaces;
+pub use persist::PersistedNamespace;
 pub use pidfd::PidFd;
 pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step, StepKind};
 pub use timens::{TimeClock, set_time_offsets};

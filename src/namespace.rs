@@ -9,8 +9,7 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Error, Operation, Result, Target};
 use crate::kernel::{KernelFeature, Probe, Probed};
-use crate::kind::{NamespaceKind, NamespaceSet};
-use crate::namespaces::Namespaces;
+use crate::kind::NamespaceKind;
 use crate::sys;
 use crate::validate;
 
@@ -461,31 +460,6 @@ impl Namespace {
         }
     }
 
-    /// Creates new namespaces of the kinds in `set` for the calling thread (`unshare(2)`) and
-    /// returns handles to them.
-    ///
-    /// For pid and time namespaces, the caller itself stays where it is: its *children* will be
-    /// in the new namespace, and the returned handle is that namespace (`*_for_children`).
-    /// Creating a user namespace, or a mount namespace together with one, is refused by the
-    /// kernel in a multithreaded process; do it in a forked child. Other kinds need
-    /// `CAP_SYS_ADMIN` unless a user namespace is created in the same call.
-    ///
-    /// The handles are opened after `unshare(2)` succeeded: if opening one fails (a new pid
-    /// namespace on a kernel before 6.11, see
-    /// [`current_for_children`](Self::current_for_children)), the error is returned but the
-    /// caller is in the new namespaces all the same.
-    ///
-    /// # References
-    ///  - [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html)
-    pub fn unshare(set: NamespaceSet) -> Result<Namespaces> {
-        sys::unshare(set).map_err(|e| Error::os(Operation::Unshare, Target::Caller(set), e))?;
-        let mut out = Namespaces::new();
-        for kind in set.kinds() {
-            out.insert(Self::current_for_children(kind)?);
-        }
-        Ok(out)
-    }
-
     /// Moves the calling thread into this namespace (`setns(2)`).
     ///
     /// Needs `CAP_SYS_ADMIN` in the user namespace that owns the target (for a user namespace:
@@ -618,77 +592,6 @@ impl Namespace {
             .map_err(|e| Error::os(Operation::Open, Target::Namespace(self.id), e))?;
         Ok(Namespace { fd, id: self.id })
     }
-
-    /// Keeps the namespace alive after every process and handle is gone by bind-mounting its
-    /// nsfs file on `path`, the way `ip netns add` does: a network namespace persisted at
-    /// `/run/netns/NAME` is usable with `ip netns exec NAME`.
-    ///
-    /// `path` must be absolute and must not exist (a symlink there counts as existing); its
-    /// parent directory must exist. The file is created (mode 0) and the
-    /// namespace is bind-mounted on it; if the mount fails the file is removed again. Needs
-    /// `CAP_SYS_ADMIN` over the caller's mount namespace. A mount namespace cannot be persisted
-    /// inside itself or a namespace created after it (the kernel refuses loops with `EINVAL`).
-    /// Undo with [`PersistedNamespace::remove`] or [`Namespace::unpersist`].
-    ///
-    /// # References
-    ///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html) (`MS_BIND`),
-    ///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
-    pub fn persist(&self, path: impl AsRef<Path>) -> Result<PersistedNamespace> {
-        let path = path.as_ref();
-        validate::check_mount_path(path)?;
-        let target = || Target::Path(path.to_path_buf());
-        drop(
-            rustix::fs::open(
-                path,
-                OFlags::RDONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| Error::os(Operation::CreateMountPoint, target(), e.into()))?,
-        );
-        let source = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
-        if let Err(e) = rustix::mount::mount_bind(source.as_str(), path) {
-            let _ = rustix::fs::unlink(path);
-            return Err(Error::os(Operation::BindMount, target(), e.into()));
-        }
-        Ok(PersistedNamespace {
-            path: path.to_path_buf(),
-            id: self.id,
-        })
-    }
-
-    /// Undoes [`persist`](Self::persist): unmounts the namespace bind mount at `path`
-    /// (`umount2(2)` with `MNT_DETACH`) and removes the file.
-    ///
-    /// # Errors
-    /// [`Error::NotANamespace`] if `path` is not a namespace bind mount: nothing is unmounted.
-    ///
-    /// # References
-    ///  - [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html)
-    pub fn unpersist(path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        validate::check_mount_path(path)?;
-        let target = || Target::Path(path.to_path_buf());
-        // Never follow a symlink to unmount something elsewhere.
-        let st =
-            rustix::fs::lstat(path).map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
-        if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
-            return Err(Error::invalid(
-                "persist path",
-                format!("{} is a symbolic link", path.display()),
-            ));
-        }
-        let fs =
-            rustix::fs::statfs(path).map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
-        if fs.f_type as i64 != sys::NSFS_MAGIC {
-            return Err(Error::NotANamespace { target: target() });
-        }
-        rustix::mount::unmount(
-            path,
-            rustix::mount::UnmountFlags::DETACH | rustix::mount::UnmountFlags::NOFOLLOW,
-        )
-        .map_err(|e| Error::os(Operation::Unmount, target(), e.into()))?;
-        rustix::fs::unlink(path).map_err(|e| Error::os(Operation::Remove, target(), e.into()))
-    }
 }
 
 impl AsFd for Namespace {
@@ -717,49 +620,6 @@ impl TryFrom<OwnedFd> for Namespace {
     fn try_from(fd: OwnedFd) -> Result<Self> {
         let raw = fd.as_raw_fd();
         Self::checked(fd, || Target::Fd(raw))
-    }
-}
-
-/// A namespace kept alive by a bind mount, as made by [`Namespace::persist`].
-///
-/// Dropping this value leaves the mount in place (that is the point of persisting);
-/// [`remove`](Self::remove) takes it away.
-///
-/// # References
-///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html) (`MS_BIND`),
-///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PersistedNamespace {
-    path: PathBuf,
-    id: NamespaceId,
-}
-
-impl PersistedNamespace {
-    /// Where the namespace is bind-mounted (a line of `/proc/self/mountinfo` with this mount
-    /// point and the `nsfs` type).
-    ///
-    /// # References
-    ///  - [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Which namespace it is (what `stat(2)` of [`path`](Self::path) reports).
-    ///
-    /// # References
-    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html)
-    pub fn id(&self) -> NamespaceId {
-        self.id
-    }
-
-    /// Unmounts and removes the file ([`Namespace::unpersist`]: `umount2(2)` with
-    /// `MNT_DETACH`, then `unlink(2)`).
-    ///
-    /// # References
-    ///  - [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html),
-    ///    [unlink(2)](https://man7.org/linux/man-pages/man2/unlink.2.html)
-    pub fn remove(self) -> Result<()> {
-        Namespace::unpersist(&self.path)
     }
 }
 

@@ -6,6 +6,7 @@ use crate::error::{Error, Operation, Result, Target};
 use crate::kernel::KernelFeature;
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::{Namespace, pidfd_pid};
+use crate::sys;
 
 /// At most one [`Namespace`] per kind: the namespaces of one process, or a set to enter together.
 ///
@@ -24,6 +25,37 @@ impl Namespaces {
     ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Moves the *calling thread* into new namespaces of the kinds in `set` (`unshare(2)`) and
+    /// returns handles to them. Named for what it changes, so it is not mistaken for
+    /// [`Command::unshare`](crate::Command::unshare), which creates namespaces for a child
+    /// and leaves the caller alone.
+    ///
+    /// For pid and time namespaces, the caller itself stays where it is: its *children* will be
+    /// in the new namespace, and the returned handle is that namespace (`*_for_children`).
+    /// Creating a user namespace, or a mount namespace together with one, is refused by the
+    /// kernel in a multithreaded process; do it in a forked child. Other kinds need
+    /// `CAP_SYS_ADMIN` unless a user namespace is created in the same call.
+    ///
+    /// The handles are opened after `unshare(2)` succeeded: if opening one fails (a new pid
+    /// namespace on a kernel before 6.11, see
+    /// [`Namespace::current_for_children`]), the error is returned but the
+    /// caller is in the new namespaces all the same.
+    ///
+    /// # References
+    ///  - [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html)
+    /// # Errors
+    /// [`Error::Os`] from `unshare(2)` (with a hint where the cause is knowable: a
+    /// multithreaded caller, disabled user namespaces), or from opening a handle.
+    #[doc(alias = "unshare")]
+    pub fn unshare_calling_thread(set: NamespaceSet) -> Result<Namespaces> {
+        sys::unshare(set).map_err(|e| Error::os(Operation::Unshare, Target::Caller(set), e))?;
+        let mut out = Namespaces::new();
+        for kind in set.kinds() {
+            out.insert(Namespace::current_for_children(kind)?);
+        }
+        Ok(out)
     }
 
     /// Opens the namespaces of `pid` of the kinds in `set` (`open(2)` of each

@@ -47,7 +47,7 @@ pub(crate) fn offsets_text(
 }
 
 /// Sets clock offsets of the time namespace that the future children of process `pid` will
-/// be in (its `time_for_children`, e.g. after [`Namespace::unshare`](crate::Namespace::unshare)
+/// be in (its `time_for_children`, e.g. after [`Namespaces::unshare_calling_thread`](crate::Namespaces::unshare_calling_thread)
 /// of a time namespace), by writing `/proc/<pid>/timens_offsets`.
 ///
 /// The kernel accepts offsets only until the first process enters the namespace; afterwards

@@ -313,7 +313,7 @@ fn user_namespace_limit_gives_an_error_that_says_what_to_check() {
         ensure!(e.to_string().contains("user.max_user_namespaces"), "{e}");
         ensure!(no_children(), "child left behind");
         // The same through Namespace::unshare.
-        let e = Namespace::unshare(NamespaceSet::USER).unwrap_err();
+        let e = Namespaces::unshare_calling_thread(NamespaceSet::USER).unwrap_err();
         ensure!(e.to_string().contains("user.max_user_namespaces"), "{e}");
         Ok(())
     })
@@ -418,7 +418,7 @@ fn time_offsets_after_a_process_entered_are_a_typed_error() {
             rustix::process::getuid().as_raw(),
             rustix::process::getgid().as_raw(),
         );
-        Namespace::unshare(NamespaceSet::USER).map_err(|e| e.to_string())?;
+        Namespaces::unshare_calling_thread(NamespaceSet::USER).map_err(|e| e.to_string())?;
         map_self_to_root(uid, gid)?;
         let me = std::process::id();
         // No new time namespace yet: ours is the initial one, whose offsets are fixed.
@@ -426,7 +426,7 @@ fn time_offsets_after_a_process_entered_are_a_typed_error() {
             set_time_offsets(me, &[(TimeClock::Boottime, 1, 0)]).is_err(),
             "initial time namespace accepted offsets"
         );
-        Namespace::unshare(NamespaceSet::TIME).map_err(|e| e.to_string())?;
+        Namespaces::unshare_calling_thread(NamespaceSet::TIME).map_err(|e| e.to_string())?;
         set_time_offsets(
             me,
             &[

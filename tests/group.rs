@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use linux_namespaces::{
-    Error, GroupSetup, NamespaceGroup, Namespaces, Stdio, inspect, inspect::ProcessNamespaces,
+    Error, GroupSetup, NamespaceGroup, Namespaces, Stdio, inspect, inspect::NamespaceIds,
 };
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -121,7 +121,7 @@ fn commands_run_concurrently_in_one_group() {
         // All eight are in the group at once.
         let uts = group.namespaces().get(NamespaceKind::Uts).unwrap().id();
         for c in &children {
-            let seen = ProcessNamespaces::of_kinds(c.id(), NamespaceSet::UTS).map_err(err)?;
+            let seen = NamespaceIds::of_kinds(c.id(), NamespaceSet::UTS).map_err(err)?;
             ensure!(seen.get(NamespaceKind::Uts) == Some(uts), "pid {}", c.id());
         }
         drop(gate_w);

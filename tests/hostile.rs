@@ -6,7 +6,7 @@ mod common;
 use std::os::fd::{AsFd, OwnedFd};
 
 use common::*;
-use linux_namespaces::inspect::{ProcessNamespaces, same_namespace};
+use linux_namespaces::inspect::{NamespaceIds, same_namespace};
 use linux_namespaces::{
     Error, IdMap, IdRange, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd, Propagation,
     TimeClock, set_time_offsets,
@@ -246,20 +246,24 @@ fn namespace_entry_points_reject_bad_input() {
                     .persist("/nonexistent/lns/x"),
                 errno(libc::ENOENT)
             ),
-            case!("unpersist relative", Namespace::unpersist("x"), invalid),
+            case!(
+                "unpersist relative",
+                PersistedNamespace::at("x").and_then(|p| p.remove(true)),
+                invalid
+            ),
             case!(
                 "unpersist a symlink to a namespace",
-                Namespace::unpersist(&tn3),
+                PersistedNamespace::at(&tn3).and_then(|p| p.remove(true)),
                 invalid
             ),
             case!(
                 "unpersist a regular file",
-                Namespace::unpersist(to_file.with_file_name("file")),
+                PersistedNamespace::at(to_file.with_file_name("file")).and_then(|p| p.remove(true)),
                 not_ns
             ),
             case!(
                 "unpersist a missing path",
-                Namespace::unpersist("/nonexistent/lns"),
+                PersistedNamespace::at("/nonexistent/lns").and_then(|p| p.remove(true)),
                 errno(libc::ENOENT)
             ),
             case!(
@@ -270,11 +274,7 @@ fn namespace_entry_points_reject_bad_input() {
                 },
                 invalid
             ),
-            case!(
-                "ProcessNamespaces of pid 0",
-                ProcessNamespaces::of(0),
-                invalid
-            ),
+            case!("NamespaceIds of pid 0", NamespaceIds::of(0), invalid),
             case!(
                 "same_namespace with pid 0",
                 same_namespace(0, 1, NamespaceKind::Network),

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use linux_namespaces::inspect::{self, NamespaceInfo, ProcessNamespaces};
+use linux_namespaces::inspect::{self, NamespaceIds, NamespaceInfo};
 use linux_namespaces::{Error, NamespaceId};
 
 /// Kinds a holder can unshare and still be in itself (pid and time namespaces take effect for
@@ -75,10 +75,10 @@ fn euid() -> u32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ProcessNamespaces::of
+// NamespaceIds::of
 
 fn own_namespaces_match_current_handles() -> Result<(), String> {
-    let me = ProcessNamespaces::of(std::process::id()).map_err(err)?;
+    let me = NamespaceIds::of(std::process::id()).map_err(err)?;
     ensure!(me.pid() == std::process::id(), "pid {}", me.pid());
     for kind in kernel_kinds().kinds() {
         ensure!(
@@ -92,9 +92,8 @@ fn own_namespaces_match_current_handles() -> Result<(), String> {
         "read {} kinds",
         me.iter().count()
     );
-    let some =
-        ProcessNamespaces::of_kinds(std::process::id(), NamespaceSet::NET | NamespaceSet::UTS)
-            .map_err(err)?;
+    let some = NamespaceIds::of_kinds(std::process::id(), NamespaceSet::NET | NamespaceSet::UTS)
+        .map_err(err)?;
     ensure!(
         some.iter().map(|id| id.kind()).collect::<NamespaceSet>()
             == NamespaceSet::NET | NamespaceSet::UTS,
@@ -129,9 +128,9 @@ fn of_holder_differs_in_exactly_the_kinds_it_unshared_rootless() {
     let b = Holder::rootless(NamespaceSet::USER | NamespaceSet::PID);
     let c = Holder::rootless(NamespaceSet::USER | NamespaceSet::NET);
     rootless(|| {
-        let me = ProcessNamespaces::of(std::process::id()).map_err(err)?;
+        let me = NamespaceIds::of(std::process::id()).map_err(err)?;
         for (h, set) in [(&a, full), (&b, NamespaceSet::USER | NamespaceSet::PID)] {
-            let theirs = ProcessNamespaces::of(h.pid).map_err(err)?;
+            let theirs = NamespaceIds::of(h.pid).map_err(err)?;
             ensure!(
                 theirs.differences(&me) == set,
                 "holder of {set} differs in {}",
@@ -142,7 +141,7 @@ fn of_holder_differs_in_exactly_the_kinds_it_unshared_rootless() {
                 "asymmetric"
             );
         }
-        let theirs = ProcessNamespaces::of(c.pid).map_err(err)?;
+        let theirs = NamespaceIds::of(c.pid).map_err(err)?;
         ensure!(
             theirs.differences(&me) == NamespaceSet::USER | NamespaceSet::NET,
             "{}",
@@ -162,13 +161,13 @@ fn of_holder_differs_in_exactly_the_kinds_it_unshared_as_root() {
     let pid = Holder::new(NamespaceSet::PID | NamespaceSet::UTS);
     // A time namespace, like a pid namespace, is for the holder's children: its own stays ours.
     let time = Holder::new(NamespaceSet::TIME | NamespaceSet::NET);
-    let me = ProcessNamespaces::of(std::process::id()).unwrap();
+    let me = NamespaceIds::of(std::process::id()).unwrap();
     for (h, expected) in [
         (&all_own, OWN_KINDS),
         (&pid, NamespaceSet::PID | NamespaceSet::UTS),
         (&time, NamespaceSet::NET),
     ] {
-        let theirs = ProcessNamespaces::of(h.pid).unwrap();
+        let theirs = NamespaceIds::of(h.pid).unwrap();
         assert_eq!(theirs.differences(&me), expected);
         for kind in expected.kinds() {
             assert_eq!(
@@ -234,7 +233,7 @@ fn same_namespace_compares_one_kind_as_root() {
 
 fn missing_processes_are_no_such_process() -> Result<(), String> {
     let nobody = never_a_pid();
-    match ProcessNamespaces::of(nobody) {
+    match NamespaceIds::of(nobody) {
         Err(Error::NoSuchProcess { pid }) => ensure!(pid == nobody, "pid {pid}"),
         other => return Err(format!("of({nobody}): {other:?}")),
     }
@@ -244,7 +243,7 @@ fn missing_processes_are_no_such_process() -> Result<(), String> {
     }
     for bad in [0, i32::MAX as u32 + 1, u32::MAX] {
         ensure!(
-            matches!(ProcessNamespaces::of(bad), Err(Error::InvalidInput { .. })),
+            matches!(NamespaceIds::of(bad), Err(Error::InvalidInput { .. })),
             "pid {bad} accepted"
         );
     }
@@ -293,9 +292,9 @@ fn zombies_keep_only_pid_and_user() -> Result<(), String> {
         Path::new(&format!("/proc/{zombie}")).exists(),
         "the zombie is visible in /proc"
     );
-    let of = ProcessNamespaces::of(zombie);
-    let of_net = ProcessNamespaces::of_kinds(zombie, NamespaceSet::NET);
-    let of_kept = ProcessNamespaces::of_kinds(zombie, NamespaceSet::PID | NamespaceSet::USER);
+    let of = NamespaceIds::of(zombie);
+    let of_net = NamespaceIds::of_kinds(zombie, NamespaceSet::NET);
+    let of_kept = NamespaceIds::of_kinds(zombie, NamespaceSet::PID | NamespaceSet::USER);
     let listed = inspect::list(NamespaceSet::all()).map_err(err)?;
     wait(pid);
     for (what, result) in [("of", of), ("of_kinds(NET)", of_net)] {
@@ -354,7 +353,7 @@ fn another_users_process_is_permission_denied_rootless() {
             .ok_or("no parent")?
             .as_raw_nonzero()
             .get() as u32;
-        match ProcessNamespaces::of(root_pid) {
+        match NamespaceIds::of(root_pid) {
             Err(e) => ensure!(e.raw_os_error() == Some(libc::EACCES), "{e}"),
             Ok(ns) => return Err(format!("read root's namespaces unprivileged: {ns:?}")),
         }
@@ -603,7 +602,7 @@ fn rootless_list_shows_only_readable_processes() {
         );
         for n in &list {
             for &pid in &n.pids {
-                match ProcessNamespaces::of_kinds(pid, n.id.kind().as_set()) {
+                match NamespaceIds::of_kinds(pid, n.id.kind().as_set()) {
                     Ok(_) | Err(Error::NoSuchProcess { .. }) => {}
                     Err(e) => return Err(format!("listed pid {pid} is unreadable: {e}")),
                 }
@@ -626,7 +625,7 @@ fn persisted_namespace_is_listed_with_its_mount_and_no_processes() {
     let result = as_root(|| {
         // A mount namespace of our own, private all the way down, so the bind mount never
         // reaches the host's mount table.
-        Namespace::unshare(NamespaceSet::MOUNT).map_err(err)?;
+        Namespaces::unshare_calling_thread(NamespaceSet::MOUNT).map_err(err)?;
         rustix::mount::mount_change(
             "/",
             rustix::mount::MountPropagationFlags::PRIVATE
@@ -640,11 +639,11 @@ fn persisted_namespace_is_listed_with_its_mount_and_no_processes() {
         drop(ns);
         drop(holder);
 
-        let mounts = inspect::nsfs_mounts().map_err(err)?;
+        let mounts = linux_namespaces::persist::list(linux_namespaces::persist::MountTable::Caller)
+            .map_err(err)?;
         ensure!(
-            mounts.contains(&(id, path.clone())),
-            "nsfs_mounts misses {id} at {}: {mounts:?}",
-            path.display()
+            mounts.contains(&persisted),
+            "persist::list misses {persisted:?}: {mounts:?}"
         );
         let list = inspect::list(NamespaceSet::NET).map_err(err)?;
         let n = entry(&list, id)?;
@@ -669,7 +668,7 @@ fn persisted_namespace_is_listed_with_its_mount_and_no_processes() {
             "listed as uts"
         );
 
-        persisted.remove().map_err(err)?;
+        persisted.remove(true).map_err(err)?;
         let list = inspect::list(NamespaceSet::NET).map_err(err)?;
         ensure!(
             !list.iter().any(|n| n.mounts.contains(&path)),

@@ -476,7 +476,7 @@ fn task_filter_lists_the_namespaces_of_one_process_like_util_linux() {
     compare(&["-p", &pid], None, &expected_for(&h, set));
     // Exactly one namespace per kind, the process's own.
     let listed = rows(&ours(&["--json", "--task", &pid], None), "ours");
-    let theirs = linux_namespaces::inspect::ProcessNamespaces::of(h.pid).unwrap();
+    let theirs = linux_namespaces::inspect::NamespaceIds::of(h.pid).unwrap();
     let want: BTreeMap<u64, String> = theirs
         .iter()
         .map(|id| (id.ino(), id.kind().proc_name().to_string()))

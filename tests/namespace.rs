@@ -144,7 +144,7 @@ impl Drop for Scratch {
 /// every mount private, so nothing it mounts propagates to the host, and a fresh tmpfs on
 /// `/tmp` to work in, so no file it creates lands on the host either. Returns that directory.
 fn private_mounts() -> Result<PathBuf, String> {
-    Namespace::unshare(NamespaceSet::MOUNT).ctx("unshare(MOUNT)")?;
+    Namespaces::unshare_calling_thread(NamespaceSet::MOUNT).ctx("unshare(MOUNT)")?;
     rustix::mount::mount_change(
         "/",
         rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
@@ -639,7 +639,7 @@ fn unshare_returns_handles_matching_the_new_links() {
     rootless(|| {
         let before = links();
         let set = NamespaceSet::all();
-        let new = Namespace::unshare(set).ctx("unshare(all)")?;
+        let new = Namespaces::unshare_calling_thread(set).ctx("unshare(all)")?;
         ensure!(new.kinds() == set, "returned kinds {}", new.kinds());
         let after = links();
         ensure!(
@@ -685,7 +685,8 @@ fn unshare_returns_handles_matching_the_new_links() {
 #[test]
 fn current_for_children_opens_a_new_pid_namespace_before_its_first_process() {
     rootless(|| {
-        Namespace::unshare(NamespaceSet::USER | NamespaceSet::PID).ctx("unshare")?;
+        Namespaces::unshare_calling_thread(NamespaceSet::USER | NamespaceSet::PID)
+            .ctx("unshare")?;
         let ns = Namespace::current_for_children(NamespaceKind::Pid).ctx("current_for_children")?;
         let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
         let by_pid =
@@ -709,7 +710,8 @@ fn unshare_as_root_needs_no_user_namespace() {
     }
     as_root(|| {
         let before = links();
-        let new = Namespace::unshare(NamespaceSet::NET | NamespaceSet::UTS).ctx("unshare")?;
+        let new = Namespaces::unshare_calling_thread(NamespaceSet::NET | NamespaceSet::UTS)
+            .ctx("unshare")?;
         ensure!(
             new.get(NamespaceKind::User).is_none(),
             "a user handle came back"
@@ -729,7 +731,10 @@ fn unshare_as_root_needs_no_user_namespace() {
 #[test]
 fn unshare_without_privilege_is_eperm_with_a_capability_hint() {
     rootless(|| {
-        let e = failed(Namespace::unshare(NamespaceSet::NET), "unshare(NET)")?;
+        let e = failed(
+            Namespaces::unshare_calling_thread(NamespaceSet::NET),
+            "unshare(NET)",
+        )?;
         ensure!(e.raw_os_error() == Some(libc::EPERM), "{e:?}");
         ensure!(e.hint() == Some(&Hint::NeedsCapSysAdmin), "{e:?}");
         Ok(())
@@ -741,7 +746,7 @@ fn unshare_without_privilege_is_eperm_with_a_capability_hint() {
 fn unshare_of_the_empty_set_changes_nothing() {
     rootless(|| {
         let before = links();
-        let new = Namespace::unshare(NamespaceSet::empty()).ctx("unshare(none)")?;
+        let new = Namespaces::unshare_calling_thread(NamespaceSet::empty()).ctx("unshare(none)")?;
         ensure!(new.is_empty(), "handles came back");
         ensure!(links() == before, "links changed");
         Ok(())
@@ -1332,17 +1337,15 @@ fn persist_then_from_path_then_unpersist_leaves_mountinfo_as_before() {
         let path = dir.join("blue");
         let before = mountinfo();
         let persisted: PersistedNamespace = net.persist(&path).ctx("persist")?;
-        ensure!(
-            persisted.path() == path,
-            "path {}",
-            persisted.path().display()
-        );
-        ensure!(persisted.id() == net.id(), "id {}", persisted.id());
+        ensure!(persisted.path == path, "path {}", persisted.path.display());
+        ensure!(persisted.id == net.id(), "id {}", persisted.id);
         ensure!(mountinfo() != before, "persist mounted nothing");
         let again = Namespace::from_path(&path).ctx("from_path")?;
         ensure!(again.id() == net.id(), "{} != {}", again.id(), net.id());
         drop(again);
-        Namespace::unpersist(&path).ctx("unpersist")?;
+        PersistedNamespace::at(&path)
+            .and_then(|p| p.remove(true))
+            .ctx("unpersist")?;
         ensure!(mountinfo() == before, "mountinfo differs after unpersist");
         ensure!(!path.exists(), "{} still exists", path.display());
         Ok(())
@@ -1363,10 +1366,10 @@ fn persist_keeps_a_namespace_alive_after_its_last_process_and_handle_are_gone() 
         let id = uts.id();
         let persisted = uts.persist(&path).ctx("persist")?;
         drop((uts, h));
-        let back = Namespace::from_path(persisted.path()).ctx("from_path")?;
+        let back = Namespace::from_path(&persisted.path).ctx("from_path")?;
         ensure!(back.id() == id, "{} != {id}", back.id());
         drop(back);
-        persisted.remove().ctx("remove")?;
+        persisted.remove(true).ctx("remove")?;
         ensure!(!path.exists(), "{} still exists", path.display());
         Ok(())
     })
@@ -1426,7 +1429,10 @@ fn unpersist_of_a_regular_file_is_not_a_namespace_and_keeps_the_file() {
         let dir = Scratch::new("unpersist");
         let path = dir.path("file");
         std::fs::write(&path, b"x").ctx("write")?;
-        let e = failed(Namespace::unpersist(&path), "unpersist a regular file")?;
+        let e = failed(
+            PersistedNamespace::at(&path).and_then(|p| p.remove(true)),
+            "unpersist a regular file",
+        )?;
         ensure!(matches!(e, Error::NotANamespace { .. }), "{e:?}");
         ensure!(path.exists(), "the file was removed");
         Ok(())
@@ -1445,7 +1451,10 @@ fn unpersist_of_a_mount_that_is_not_nsfs_unmounts_nothing() {
         std::fs::create_dir(&mnt).ctx("mkdir")?;
         mount_tmpfs(&mnt)?;
         let before = mountinfo();
-        let e = failed(Namespace::unpersist(&mnt), "unpersist a tmpfs mount")?;
+        let e = failed(
+            PersistedNamespace::at(&mnt).and_then(|p| p.remove(true)),
+            "unpersist a tmpfs mount",
+        )?;
         ensure!(matches!(e, Error::NotANamespace { .. }), "{e:?}");
         ensure!(mountinfo() == before, "something was unmounted");
         Ok(())
@@ -1455,7 +1464,9 @@ fn unpersist_of_a_mount_that_is_not_nsfs_unmounts_nothing() {
 
 #[test]
 fn unpersist_of_a_missing_path_is_enoent() {
-    let e = Namespace::unpersist("/nonexistent/linux-namespaces/ns").unwrap_err();
+    let e = PersistedNamespace::at("/nonexistent/linux-namespaces/ns")
+        .and_then(|p| p.remove(true))
+        .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e:?}");
 }
 
@@ -1504,7 +1515,7 @@ fn a_net_namespace_persisted_under_run_netns_works_with_ip_netns_exec() {
         let names: Vec<_> = links.lines().filter_map(|l| l.split(": ").nth(1)).collect();
         ensure!(names == ["lo"], "links in the new netns: {names:?}");
 
-        persisted.remove().ctx("remove")?;
+        persisted.remove(true).ctx("remove")?;
         ensure!(!path.exists(), "{} still exists", path.display());
         ensure!(mountinfo() == before, "the netns mount was not undone");
         Ok(())

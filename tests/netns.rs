@@ -102,7 +102,7 @@ fn our_list() -> Result<Vec<String>, String> {
 /// tmpfs on `/run`.
 fn private_run() -> Result<(), String> {
     use rustix::mount::{MountFlags, MountPropagationFlags as P};
-    Namespace::unshare(NamespaceSet::MOUNT).ctx("unshare(MOUNT)")?;
+    Namespaces::unshare_calling_thread(NamespaceSet::MOUNT).ctx("unshare(MOUNT)")?;
     rustix::mount::mount_change("/", P::REC | P::PRIVATE).ctx("make / rprivate")?;
     rustix::mount::mount("tmpfs", "/run", "tmpfs", MountFlags::empty(), None)
         .ctx("mount tmpfs on /run")
@@ -446,7 +446,8 @@ fn rootless_in_an_owned_user_namespace_add_connect_exec_and_list_work() {
             rustix::process::getuid().as_raw(),
             rustix::process::getgid().as_raw(),
         );
-        Namespace::unshare(NamespaceSet::USER | NamespaceSet::MOUNT).ctx("unshare")?;
+        Namespaces::unshare_calling_thread(NamespaceSet::USER | NamespaceSet::MOUNT)
+            .ctx("unshare")?;
         map_self_to_root(uid, gid)?;
         {
             use rustix::mount::{MountFlags, MountPropagationFlags as P};

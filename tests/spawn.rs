@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use linux_namespaces::{
     BpfInstruction, Command, Error, IdMap, Mount, Namespace, NamespaceKind, NamespaceSet,
-    Propagation, Resource, SetGroups, Stdio, Step, StepKind, TimeClock,
+    Namespaces, Propagation, Resource, SetGroups, Stdio, Step, StepKind, TimeClock,
 };
 
 type R = Result<(), String>;
@@ -1652,7 +1652,7 @@ fn failures_at_the_remaining_steps_are_reported_by_name() {
             rustix::process::getuid().as_raw(),
             rustix::process::getgid().as_raw(),
         );
-        Namespace::unshare(NamespaceSet::USER).map_err(|e| e.to_string())?;
+        Namespaces::unshare_calling_thread(NamespaceSet::USER).map_err(|e| e.to_string())?;
         map_self_to_root(uid, gid)?;
         check(
             "gid_map of an unmapped gid",

@@ -1,4 +1,4 @@
-//! The namespaces of one process, by id: [`ProcessNamespaces`] and [`same_namespace`].
+//! The namespaces of one process, by id: [`NamespaceIds`] and [`same_namespace`].
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
@@ -21,7 +21,7 @@ use crate::namespace::NamespaceId;
 /// # References
 ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcessNamespaces {
+pub struct NamespaceIds {
     pid: u32,
     ids: [Option<NamespaceId>; 8],
 }
@@ -156,7 +156,7 @@ fn kind_exists(kind: NamespaceKind) -> bool {
         .has(kind)
 }
 
-impl ProcessNamespaces {
+impl NamespaceIds {
     /// Reads the namespace ids of process `pid`: `readlink(2)` of each `/proc/<pid>/ns/<kind>`.
     /// Kinds the running kernel lacks are absent.
     ///
@@ -200,7 +200,7 @@ impl ProcessNamespaces {
             true,
             &mut ids,
         )? {
-            Ok(()) => Ok(ProcessNamespaces { pid, ids }),
+            Ok(()) => Ok(NamespaceIds { pid, ids }),
             Err(u) if u.is_gone() => Err(Error::NoSuchProcess { pid }),
             Err(u) => Err(Error::os(
                 Operation::ReadProc,
@@ -240,7 +240,7 @@ impl ProcessNamespaces {
     ///
     /// # References
     ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-    pub fn differences(&self, other: &ProcessNamespaces) -> NamespaceSet {
+    pub fn differences(&self, other: &NamespaceIds) -> NamespaceSet {
         NamespaceKind::ALL
             .into_iter()
             .filter(|k| self.get(*k) != other.get(*k))
@@ -252,14 +252,14 @@ impl ProcessNamespaces {
 /// inodes that `readlink(2)` of their `/proc/<pid>/ns/<kind>` shows.
 ///
 /// # Errors
-/// As for [`ProcessNamespaces::of`], for either process.
+/// As for [`NamespaceIds::of`], for either process.
 ///
 /// # References
 ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
 ///    [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
 pub fn same_namespace(a: u32, b: u32, kind: NamespaceKind) -> Result<bool> {
-    let ia = ProcessNamespaces::of_kinds(a, kind.as_set())?;
-    let ib = ProcessNamespaces::of_kinds(b, kind.as_set())?;
+    let ia = NamespaceIds::of_kinds(a, kind.as_set())?;
+    let ib = NamespaceIds::of_kinds(b, kind.as_set())?;
     Ok(ia.get(kind) == ib.get(kind))
 }
 

@@ -11,10 +11,11 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use super::ids::read_links;
-use super::{nsfs_dev, nsfs_mounts, parse_pid, proc_dir};
+use super::{nsfs_dev, parse_pid, proc_dir};
 use crate::error::{Error, Operation, Result, Target};
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::NamespaceId;
+use crate::persist::{self, MountTable};
 use crate::sys;
 
 /// One namespace in a system-wide [`list`]: what `lsns(8)` shows, and its place in the
@@ -107,10 +108,10 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
     let proc = proc_dir()?;
     let mut found = scan(proc.as_fd(), kinds, dev)?;
     let mut mounts: HashMap<NamespaceId, Vec<PathBuf>> = HashMap::new();
-    for (id, path) in nsfs_mounts()? {
-        if kinds.has(id.kind()) {
-            found.entry(id).or_default();
-            mounts.entry(id).or_default().push(path);
+    for m in persist::list(MountTable::Caller)? {
+        if kinds.has(m.kind()) {
+            found.entry(m.id).or_default();
+            mounts.entry(m.id).or_default().push(m.path);
         }
     }
     let mut entries: Vec<(NamespaceId, Vec<u32>)> = found.into_iter().collect();
@@ -135,7 +136,7 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
 }
 
 /// The scan behind [`list`] without the details: which processes (ascending pids) are in
-/// which namespace of the kinds in `kinds`. For [`lifecycle`](crate::lifecycle).
+/// which namespace of the kinds in `kinds`. For [`persist`](crate::persist).
 pub(crate) fn processes_by_namespace(
     kinds: NamespaceSet,
 ) -> Result<HashMap<NamespaceId, Vec<u32>>> {

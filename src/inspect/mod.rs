@@ -1,18 +1,18 @@
-//! Which namespaces processes are in: one process ([`ProcessNamespaces`]), two compared
+//! Which namespaces processes are in: one process ([`NamespaceIds`]), two compared
 //! ([`same_namespace`]), or the whole system like `lsns(8)` ([`list`]).
 //!
 //! Everything here reads `/proc`, so it describes processes as the procfs instance mounted at
 //! `/proc` sees them: pids are pids in that procfs's pid namespace (normally the caller's), and
 //! processes the caller may not inspect (another user's, without `CAP_SYS_PTRACE`) are either
-//! an error ([`ProcessNamespaces::of`]) or passed over ([`list`]), as `lsns(8)` does.
+//! an error ([`NamespaceIds::of`]) or passed over ([`list`]), as `lsns(8)` does.
 //!
 //! Nothing here starts threads or changes the caller: it is safe to call [`list`] and then
 //! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
 
 //!
-//! * `ids.rs`: [`ProcessNamespaces`] and [`same_namespace`], from one process's links.
+//! * `ids.rs`: [`NamespaceIds`] and [`same_namespace`], from one process's links.
 //! * `list.rs`: [`list`], the system-wide listing.
-//! * `mountinfo.rs`: [`parse_mountinfo_line`] and [`nsfs_mounts`].
+//! * `mountinfo.rs`: [`parse_mountinfo_line`].
 //! * `status.rs`: [`ProcessStatus`], a process's `/proc/<pid>/status`.
 
 mod ids;
@@ -20,10 +20,10 @@ mod list;
 mod mountinfo;
 mod status;
 
-pub use ids::{ProcessNamespaces, same_namespace};
+pub use ids::{NamespaceIds, same_namespace};
 pub(crate) use list::processes_by_namespace;
 pub use list::{NamespaceInfo, list};
-pub use mountinfo::{MountInfo, nsfs_mounts, parse_mountinfo_line};
+pub use mountinfo::{MountInfo, parse_mountinfo_line};
 pub use status::ProcessStatus;
 
 use std::os::fd::OwnedFd;

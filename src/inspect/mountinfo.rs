@@ -1,39 +1,7 @@
-//! Mount tables: [`parse_mountinfo_line`] for one line of `/proc/<pid>/mountinfo`, and
-//! [`nsfs_mounts`] for the namespaces bind-mounted in the caller's.
+//! Mount tables: [`parse_mountinfo_line`] for one line of `/proc/<pid>/mountinfo` (the
+//! persisted namespaces of a table are [`persist::list`](crate::persist::list)).
 
 use std::path::PathBuf;
-
-use super::nsfs_dev;
-use crate::error::{Error, Operation, Result, Target};
-use crate::namespace::NamespaceId;
-
-/// The nsfs bind mounts of the caller's mount namespace: each mounted namespace and its mount
-/// point, from `/proc/self/mountinfo` (mounts with filesystem type `nsfs`, whose root is the
-/// namespace's link text such as `net:[4026532177]`).
-///
-/// # Errors
-/// [`Error::Os`] if `/proc/self/mountinfo` cannot be read.
-///
-/// # References
-///  - [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html),
-///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
-pub fn nsfs_mounts() -> Result<Vec<(NamespaceId, PathBuf)>> {
-    let dev = nsfs_dev()?;
-    let path = "/proc/self/mountinfo";
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::os(Operation::ReadProc, Target::Path(path.into()), e))?;
-    Ok(text
-        .lines()
-        // Cheap filter first: most systems have many mounts and few of them nsfs.
-        .filter(|l| l.contains(" - nsfs "))
-        .filter_map(parse_mountinfo_line)
-        .filter(|m| m.fstype == "nsfs")
-        .filter_map(|m| {
-            let id = NamespaceId::parse_link(m.root.to_str()?, dev).ok()?;
-            Some((id, m.mount_point))
-        })
-        .collect())
-}
 
 /// The fields of one `/proc/<pid>/mountinfo` line, unescaped.
 ///

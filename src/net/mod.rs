@@ -55,6 +55,7 @@ use netlink_packet_route::AddressFamily;
 use crate::error::{Error, Operation, Result};
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::{Namespace, NamespaceId};
+use crate::namespaces::Namespaces;
 
 use socket::RouteSocket;
 pub use types::{Address, AddressOptions, IpPrefix, Link, Route, Scope};
@@ -85,7 +86,7 @@ pub fn create_namespace() -> Result<Namespace> {
         let worker = std::thread::Builder::new()
             .name("netns-create".into())
             .spawn_scoped(scope, || {
-                let mut created = Namespace::unshare(NamespaceSet::NET)?;
+                let mut created = Namespaces::unshare_calling_thread(NamespaceSet::NET)?;
                 created.take(NamespaceKind::Network).ok_or_else(|| {
                     Error::invalid("network namespace", "unshare returned no handle")
                 })

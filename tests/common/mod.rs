@@ -8,7 +8,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 #[allow(unused_imports)]
-pub use linux_namespaces::{Namespace, NamespaceKind, NamespaceSet};
+pub use linux_namespaces::{
+    Namespace, NamespaceKind, NamespaceSet, Namespaces, PersistedNamespace,
+};
 
 /// The uid and gid rootless cases drop to when the suite runs as root.
 pub const UNPRIVILEGED: u32 = 65534;

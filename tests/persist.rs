@@ -1,4 +1,4 @@
-//! Specification of `lifecycle`: listing persisted namespaces, telling the ones in use from
+//! Specification of `persist`: listing persisted namespaces, telling the ones in use from
 //! orphans, removing orphans, and never touching what must stay.
 //!
 //! Every test works in a forked child that first unshares a mount namespace, makes `/`
@@ -11,8 +11,8 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use linux_namespaces::lifecycle::{self, MountTable, Persisted};
-use linux_namespaces::{Error, NamespaceId};
+use linux_namespaces::persist::{self, MountTable, Usage};
+use linux_namespaces::{Error, NamespaceId, Namespaces, PersistedNamespace};
 
 trait Ctx<T> {
     fn ctx(self, what: &str) -> Result<T, String>;
@@ -27,7 +27,7 @@ impl<T, E: Display> Ctx<T> for Result<T, E> {
 /// A mount namespace of the caller's own with every mount private, and a fresh tmpfs at
 /// `/tmp/lifecycle` to work in. Returns that directory.
 fn private_workdir() -> Result<PathBuf, String> {
-    Namespace::unshare(NamespaceSet::MOUNT).ctx("unshare(MOUNT)")?;
+    Namespaces::unshare_calling_thread(NamespaceSet::MOUNT).ctx("unshare(MOUNT)")?;
     rustix::mount::mount_change(
         "/",
         rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
@@ -48,17 +48,17 @@ fn private_workdir() -> Result<PathBuf, String> {
 }
 
 /// The persisted namespaces of the caller's table whose mount points are under `dir`.
-fn persisted_under(dir: &Path) -> Result<Vec<Persisted>, String> {
-    Ok(lifecycle::persisted(MountTable::Caller)
+fn persisted_under(dir: &Path) -> Result<Vec<Usage>, String> {
+    Ok(persist::usage(MountTable::Caller)
         .ctx("persisted")?
         .into_iter()
-        .filter(|p| p.mount.mount_point.starts_with(dir))
+        .filter(|p| p.namespace.path.starts_with(dir))
         .collect())
 }
 
-fn entry<'a>(list: &'a [Persisted], path: &Path) -> Result<&'a Persisted, String> {
+fn entry<'a>(list: &'a [Usage], path: &Path) -> Result<&'a Usage, String> {
     list.iter()
-        .find(|p| p.mount.mount_point == path)
+        .find(|p| p.namespace.path == path)
         .ok_or_else(|| format!("{} not listed: {list:?}", path.display()))
 }
 
@@ -103,33 +103,34 @@ fn persisted_namespaces_in_use_and_orphaned_are_told_apart() {
         let list = persisted_under(&dir)?;
         ensure!(list.len() == 3, "{list:?}");
         let u = entry(&list, &used_path)?;
-        ensure!(u.mount.id == used.id(), "{u:?}");
-        ensure!(u.mount.kind() == NamespaceKind::Network, "{u:?}");
+        ensure!(u.namespace.id == used.id(), "{u:?}");
+        ensure!(u.namespace.kind() == NamespaceKind::Network, "{u:?}");
         ensure!(!u.is_orphaned() && u.pids == vec![holder.pid], "{u:?}");
         let t = entry(&list, &uts_path)?;
-        ensure!(t.mount.kind() == NamespaceKind::Uts, "{t:?}");
+        ensure!(t.namespace.kind() == NamespaceKind::Uts, "{t:?}");
         ensure!(t.pids == vec![holder.pid], "{t:?}");
         let o = entry(&list, &orphan_path)?;
-        ensure!(o.mount.id == orphan_id && o.is_orphaned(), "{o:?}");
+        ensure!(o.namespace.id == orphan_id && o.is_orphaned(), "{o:?}");
         let caller_mnt = Namespace::current(NamespaceKind::Mount).ctx("mnt")?.id();
         ensure!(
-            list.iter().all(|p| p.mount.mount_namespace == caller_mnt),
+            list.iter()
+                .all(|p| p.namespace.mount_namespace == caller_mnt),
             "{list:?}"
         );
 
-        let orphans = lifecycle::orphans(MountTable::Caller).ctx("orphans")?;
+        let orphans = persist::orphans(MountTable::Caller).ctx("orphans")?;
         ensure!(
-            orphans.iter().any(|p| p.mount.mount_point == orphan_path)
+            orphans.iter().any(|p| p.path == orphan_path)
                 && !orphans
                     .iter()
-                    .any(|p| p.mount.mount_point == used_path || p.mount.mount_point == uts_path),
+                    .any(|p| p.path == used_path || p.path == uts_path),
             "{orphans:?}"
         );
 
         // When the last process leaves, the namespace in use becomes an orphan too.
         drop(holder);
         let list = persisted_under(&dir)?;
-        ensure!(list.iter().all(Persisted::is_orphaned), "{list:?}");
+        ensure!(list.iter().all(Usage::is_orphaned), "{list:?}");
         Ok(())
     })
     .unwrap();
@@ -178,12 +179,8 @@ fn cleanup_removes_exactly_the_orphans() {
         )
         .ctx("mount tmpfs")?;
 
-        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
-        let mut removed: Vec<PathBuf> = done
-            .removed
-            .iter()
-            .map(|p| p.mount.mount_point.clone())
-            .collect();
+        let done = persist::cleanup(&dir).ctx("cleanup")?;
+        let mut removed: Vec<PathBuf> = done.removed.iter().map(|p| p.path.clone()).collect();
         removed.sort();
         let mut expected: Vec<PathBuf> = orphans.iter().map(|(_, p)| p.clone()).collect();
         expected.sort();
@@ -193,7 +190,7 @@ fn cleanup_removes_exactly_the_orphans() {
         );
         ensure!(done.failed.is_empty(), "failed: {:?}", done.failed);
         ensure!(
-            done.in_use.len() == 1 && done.in_use[0].mount.mount_point == used_path,
+            done.in_use.len() == 1 && done.in_use[0].namespace.path == used_path,
             "in use: {:?}",
             done.in_use
         );
@@ -213,7 +210,7 @@ fn cleanup_removes_exactly_the_orphans() {
             "the plain bind mount changed"
         );
         // Nothing orphaned is left under the directory; a second cleanup has nothing to do.
-        let again = lifecycle::cleanup(&dir).ctx("cleanup again")?;
+        let again = persist::cleanup(&dir).ctx("cleanup again")?;
         ensure!(
             again.removed.is_empty() && again.failed.is_empty() && again.in_use.len() == 1,
             "{again:?}"
@@ -239,7 +236,7 @@ fn remove_refuses_a_namespace_in_use_unless_forced() {
         drop(ns);
         let p = entry(&persisted_under(&dir)?, &path)?.clone();
 
-        match lifecycle::remove(&p, false) {
+        match p.namespace.remove(false) {
             Err(Error::NamespaceInUse {
                 path: ref at,
                 id: got,
@@ -254,7 +251,7 @@ fn remove_refuses_a_namespace_in_use_unless_forced() {
         }
         ensure!(is_mount_point(&path), "unmounted without force");
 
-        lifecycle::remove(&p, true).ctx("forced remove")?;
+        p.namespace.remove(true).ctx("forced remove")?;
         ensure!(
             !is_mount_point(&path),
             "still mounted after a forced remove"
@@ -291,14 +288,17 @@ fn a_stale_listing_is_checked_again_before_removing() {
             .ctx("join")?
             .spawn()
             .ctx("spawn")?;
-        match lifecycle::remove(&orphan, false) {
+        match orphan.namespace.remove(false) {
             Err(Error::NamespaceInUse { ref pids, .. }) if pids == &vec![child.id()] => {}
             other => return Err(format!("remove of a stale orphan: {other:?}")),
         }
         ensure!(is_mount_point(&path), "unmounted");
         child.wait().ctx("wait")?;
         drop(ns);
-        lifecycle::remove(&orphan, false).ctx("remove once orphaned again")?;
+        orphan
+            .namespace
+            .remove(false)
+            .ctx("remove once orphaned again")?;
         ensure!(!is_mount_point(&path), "still mounted");
         Ok(())
     })
@@ -322,17 +322,17 @@ fn a_mount_that_is_not_nsfs_is_never_touched() {
         let before = mountinfo();
 
         for force in [false, true] {
-            match lifecycle::remove(&p, force) {
+            match p.namespace.remove(force) {
                 Err(Error::NotANamespace { .. }) => {}
                 other => return Err(format!("remove (force {force}): {other:?}")),
             }
         }
-        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
+        let done = persist::cleanup(&dir).ctx("cleanup")?;
         ensure!(done.removed.is_empty(), "{done:?}");
         ensure!(
             matches!(
                 done.failed.as_slice(),
-                [(f, Error::NotANamespace { .. })] if f.mount.mount_point == path
+                [(f, Error::NotANamespace { .. })] if f.path == path
             ),
             "{done:?}"
         );
@@ -343,7 +343,7 @@ fn a_mount_that_is_not_nsfs_is_never_touched() {
         );
         // Once the plain mount is gone, the namespace underneath is removable.
         rustix::mount::unmount(&path, rustix::mount::UnmountFlags::empty()).ctx("umount")?;
-        lifecycle::remove(&p, false).ctx("remove")?;
+        p.namespace.remove(false).ctx("remove")?;
         ensure!(!is_mount_point(&path) && !path.exists(), "not removed");
         Ok(())
     })
@@ -360,19 +360,23 @@ fn removing_a_mount_that_is_gone_is_mount_changed_and_unmounts_nothing() {
         let path = dir.join("ns");
         let id = orphan(NamespaceKind::Network, &path)?;
         let p = entry(&persisted_under(&dir)?, &path)?.clone();
-        Namespace::unpersist(&path).ctx("unpersist")?;
+        PersistedNamespace::at(&path)
+            .and_then(|p| p.remove(true))
+            .ctx("unpersist")?;
         // Something else is persisted at the same path meanwhile.
         let other = orphan(NamespaceKind::Network, &path)?;
         let before = mountinfo();
-        match lifecycle::remove(&p, true) {
+        match p.namespace.remove(true) {
             Err(Error::MountChanged {
                 expected, found, ..
             }) if expected == id && found == Some(other) => {}
             other => return Err(format!("remove: {other:?}")),
         }
         ensure!(mountinfo() == before, "the mount table changed");
-        Namespace::unpersist(&path).ctx("unpersist")?;
-        match lifecycle::remove(&p, true) {
+        PersistedNamespace::at(&path)
+            .and_then(|p| p.remove(true))
+            .ctx("unpersist")?;
+        match p.namespace.remove(true) {
             Err(Error::MountChanged { found: None, .. }) => Ok(()),
             other => Err(format!("remove of a gone mount: {other:?}")),
         }
@@ -399,12 +403,12 @@ fn stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last() {
         let list = persisted_under(&dir)?;
         ensure!(list.len() == 2, "{list:?}");
         // The lower one cannot be reached through the path.
-        let low = list.iter().find(|p| p.mount.id == lower).unwrap();
-        match lifecycle::remove(low, true) {
+        let low = list.iter().find(|p| p.namespace.id == lower).unwrap();
+        match low.namespace.remove(true) {
             Err(Error::MountChanged { found, .. }) if found == Some(upper) => {}
             other => return Err(format!("remove lower: {other:?}")),
         }
-        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
+        let done = persist::cleanup(&dir).ctx("cleanup")?;
         ensure!(
             done.removed.len() == 2 && done.failed.is_empty(),
             "{done:?}"
@@ -429,21 +433,24 @@ fn another_processes_table_is_listed_but_not_removed_from_ours() {
         let ours_only = dir.join("after");
         orphan(NamespaceKind::Network, &ours_only)?;
 
-        let theirs = lifecycle::persisted(MountTable::Process(holder.pid)).ctx("theirs")?;
+        let theirs = persist::usage(MountTable::Process(holder.pid)).ctx("theirs")?;
         let theirs: Vec<_> = theirs
             .into_iter()
-            .filter(|p| p.mount.mount_point.starts_with(&dir))
+            .filter(|p| p.namespace.path.starts_with(&dir))
             .collect();
         ensure!(
-            theirs.len() == 1 && theirs[0].mount.mount_point == shared,
+            theirs.len() == 1 && theirs[0].namespace.path == shared,
             "{theirs:?}"
         );
         let their_mnt = Namespace::open(holder.pid, NamespaceKind::Mount)
             .ctx("open mnt")?
             .id();
-        ensure!(theirs[0].mount.mount_namespace == their_mnt, "{theirs:?}");
+        ensure!(
+            theirs[0].namespace.mount_namespace == their_mnt,
+            "{theirs:?}"
+        );
         let ours = Namespace::current(NamespaceKind::Mount).ctx("mnt")?.id();
-        match lifecycle::remove(&theirs[0], true) {
+        match theirs[0].namespace.remove(true) {
             Err(Error::ForeignMount {
                 mount_namespace,
                 caller,
@@ -453,7 +460,7 @@ fn another_processes_table_is_listed_but_not_removed_from_ours() {
         }
         ensure!(is_mount_point(&shared), "ours was unmounted");
         drop(holder);
-        match lifecycle::nsfs_mounts(MountTable::Process(u32::MAX >> 1)) {
+        match persist::list(MountTable::Process(u32::MAX >> 1)) {
             Err(Error::NoSuchProcess { .. }) => Ok(()),
             other => Err(format!("table of no process: {other:?}")),
         }
@@ -468,7 +475,8 @@ fn rootless_owner_of_a_user_and_mount_namespace_manages_its_own_persisted_namesp
             rustix::process::getuid().as_raw(),
             rustix::process::getgid().as_raw(),
         );
-        Namespace::unshare(NamespaceSet::USER | NamespaceSet::MOUNT).ctx("unshare")?;
+        Namespaces::unshare_calling_thread(NamespaceSet::USER | NamespaceSet::MOUNT)
+            .ctx("unshare")?;
         map_self_to_root(uid, gid)?;
         rustix::mount::mount_change(
             "/",
@@ -492,9 +500,9 @@ fn rootless_owner_of_a_user_and_mount_namespace_manages_its_own_persisted_namesp
             .persist(dir.join("used"))
             .ctx("persist")?;
         orphan(NamespaceKind::Uts, &dir.join("orphan"))?;
-        let done = lifecycle::cleanup(&dir).ctx("cleanup")?;
+        let done = persist::cleanup(&dir).ctx("cleanup")?;
         ensure!(
-            done.removed.len() == 1 && done.removed[0].mount.mount_point == dir.join("orphan"),
+            done.removed.len() == 1 && done.removed[0].path == dir.join("orphan"),
             "{done:?}"
         );
         ensure!(done.in_use.len() == 1 && done.failed.is_empty(), "{done:?}");
