@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use linux_namespaces::net::{self, IpPrefix, Netlink};
-use linux_namespaces::{Command, Error, Namespace, PersistedNamespace, errno_name};
+use linux_namespaces::{Command, Error, Namespace, PersistedNamespace};
 
 const PROG: &str = "netns";
 /// Where `ip netns` keeps named network namespaces.
@@ -93,15 +93,9 @@ impl From<Error> for Failure {
 }
 
 impl Failure {
-    /// `what: ENAME (text)`, the way the library shows errno values.
+    /// `what: text (os error N)`.
     fn io(what: String, e: std::io::Error) -> Failure {
-        let name = e.raw_os_error().and_then(errno_name);
-        let text = e.to_string();
-        let text = text.split(" (os error").next().unwrap_or(&text);
-        match name {
-            Some(n) => Failure(format!("{what}: {n} ({text})")),
-            None => Failure(format!("{what}: {text}")),
-        }
+        Failure(format!("{what}: {e}"))
     }
 }
 

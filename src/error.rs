@@ -114,6 +114,7 @@ pub enum Error {
         reason: String,
     },
     /// The kernel refused a route netlink request (feature `net`).
+    #[cfg(feature = "net")]
     #[error(
         "{op} ({action}){} in {ns}: {}{}",
         LinkSuffix(link),
@@ -136,6 +137,7 @@ pub enum Error {
         message: Option<String>,
     },
     /// No network interface has this name in the network namespace (feature `net`).
+    #[cfg(feature = "net")]
     #[error("no link named {name:?} in {ns} (ENODEV)")]
     NoSuchLink {
         /// The name that was looked up.
@@ -217,7 +219,9 @@ impl Error {
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { source, .. } | Error::Spawn { source, .. } => source.raw_os_error(),
+            #[cfg(feature = "net")]
             Error::Netlink { source, .. } => source.raw_os_error(),
+            #[cfg(feature = "net")]
             Error::NoSuchLink { .. } => Some(libc::ENODEV),
             Error::NoSuchProcess { .. } => Some(libc::ESRCH),
             Error::OutOfScope { .. } => Some(libc::EPERM),
@@ -227,10 +231,6 @@ impl Error {
     }
 
     /// The hint attached to this error, if any.
-    ///
-    /// # References
-    ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
-    ///    [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
     pub fn hint(&self) -> Option<&Hint> {
         match self {
             Error::Os { hint, .. } | Error::Spawn { hint, .. } => hint.as_ref(),
@@ -255,8 +255,11 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
             Error::Os { source, .. } | Error::Spawn { source, .. } => source.kind(),
+            #[cfg(feature = "net")]
             Error::Netlink { source, .. } => source.kind(),
-            Error::NoSuchProcess { .. } | Error::NoSuchLink { .. } => io::ErrorKind::NotFound,
+            #[cfg(feature = "net")]
+            Error::NoSuchLink { .. } => io::ErrorKind::NotFound,
+            Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
             Error::NotANamespace { .. } | Error::WrongKind { .. } | Error::InvalidInput { .. } => {
                 io::ErrorKind::InvalidInput
             }
@@ -317,28 +320,40 @@ pub enum Operation {
     /// Reading or writing a child's pipe.
     Io,
     /// Creating a netlink socket (`socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)`).
+    #[cfg(feature = "net")]
     NetlinkSocket,
     /// Sending to or receiving from a netlink socket, or decoding what it returned.
+    #[cfg(feature = "net")]
     NetlinkIo,
     /// `RTM_NEWLINK`: create a link.
+    #[cfg(feature = "net")]
     NewLink,
     /// `RTM_SETLINK`: change a link (flags, name, MTU, master, namespace).
+    #[cfg(feature = "net")]
     SetLink,
     /// `RTM_DELLINK`: delete a link.
+    #[cfg(feature = "net")]
     DelLink,
     /// `RTM_GETLINK`: look up or list links.
+    #[cfg(feature = "net")]
     GetLink,
     /// `RTM_NEWADDR`: add an address.
+    #[cfg(feature = "net")]
     NewAddress,
     /// `RTM_DELADDR`: remove an address.
+    #[cfg(feature = "net")]
     DelAddress,
     /// `RTM_GETADDR`: list addresses.
+    #[cfg(feature = "net")]
     GetAddress,
     /// `RTM_NEWROUTE`: add a route.
+    #[cfg(feature = "net")]
     NewRoute,
     /// `RTM_DELROUTE`: remove a route.
+    #[cfg(feature = "net")]
     DelRoute,
     /// `RTM_GETROUTE`: list routes.
+    #[cfg(feature = "net")]
     GetRoute,
 }
 
@@ -364,17 +379,29 @@ impl fmt::Display for Operation {
             Operation::Wait => "waitid",
             Operation::Signal => "pidfd_send_signal",
             Operation::Io => "pipe i/o",
+            #[cfg(feature = "net")]
             Operation::NetlinkSocket => "socket(AF_NETLINK)",
+            #[cfg(feature = "net")]
             Operation::NetlinkIo => "netlink i/o",
+            #[cfg(feature = "net")]
             Operation::NewLink => "RTM_NEWLINK",
+            #[cfg(feature = "net")]
             Operation::SetLink => "RTM_SETLINK",
+            #[cfg(feature = "net")]
             Operation::DelLink => "RTM_DELLINK",
+            #[cfg(feature = "net")]
             Operation::GetLink => "RTM_GETLINK",
+            #[cfg(feature = "net")]
             Operation::NewAddress => "RTM_NEWADDR",
+            #[cfg(feature = "net")]
             Operation::DelAddress => "RTM_DELADDR",
+            #[cfg(feature = "net")]
             Operation::GetAddress => "RTM_GETADDR",
+            #[cfg(feature = "net")]
             Operation::NewRoute => "RTM_NEWROUTE",
+            #[cfg(feature = "net")]
             Operation::DelRoute => "RTM_DELROUTE",
+            #[cfg(feature = "net")]
             Operation::GetRoute => "RTM_GETROUTE",
         })
     }
@@ -431,8 +458,10 @@ impl fmt::Display for ProcessName {
     }
 }
 
+#[cfg(feature = "net")]
 struct LinkSuffix<'a>(&'a Option<String>);
 
+#[cfg(feature = "net")]
 impl fmt::Display for LinkSuffix<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
@@ -442,8 +471,10 @@ impl fmt::Display for LinkSuffix<'_> {
     }
 }
 
+#[cfg(feature = "net")]
 struct KernelSays<'a>(&'a Option<String>);
 
+#[cfg(feature = "net")]
 impl fmt::Display for KernelSays<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
@@ -483,11 +514,9 @@ impl fmt::Display for Errno<'_> {
     }
 }
 
-/// The symbolic name of the errno values this crate's operations can produce.
-///
-/// # References
-///  - [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html)
-pub fn errno_name(errno: i32) -> Option<&'static str> {
+/// The symbolic name of the errno values this crate's operations can produce, for
+/// [`Errno`]'s display.
+pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
     Some(match errno {
         libc::EPERM => "EPERM",
         libc::ENOENT => "ENOENT",

@@ -23,18 +23,12 @@ pub struct GroupSetup {
 
 impl GroupSetup {
     /// Nothing to set up.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn new() -> GroupSetup {
         GroupSetup::default()
     }
 
     /// The host name of the group's UTS namespace (`sethostname(2)`, at most 64 bytes). Needs
     /// UTS in the set.
-    ///
-    /// # References
-    ///  - [sethostname(2)](https://man7.org/linux/man-pages/man2/sethostname.2.html)
     pub fn hostname(mut self, name: impl AsRef<OsStr>) -> GroupSetup {
         self.hostname = Some(name.as_ref().to_owned());
         self
@@ -42,9 +36,6 @@ impl GroupSetup {
 
     /// The NIS domain name of the group's UTS namespace (`setdomainname(2)`). Needs UTS in
     /// the set.
-    ///
-    /// # References
-    ///  - [setdomainname(2)](https://man7.org/linux/man-pages/man2/setdomainname.2.html)
     pub fn domainname(mut self, name: impl AsRef<OsStr>) -> GroupSetup {
         self.domainname = Some(name.as_ref().to_owned());
         self
@@ -55,10 +46,6 @@ impl GroupSetup {
     /// in the short-lived child, inside the namespaces, with
     /// [`Command::loopback_up`] (`ioctl(SIOCSIFFLAGS)`), so it works rootless. Needs NET in
     /// the set.
-    ///
-    /// # References
-    ///  - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html),
-    ///    [network_namespaces(7)](https://man7.org/linux/man-pages/man7/network_namespaces.7.html)
     pub fn loopback_up(mut self, on: bool) -> GroupSetup {
         self.loopback = on;
         self
@@ -164,33 +151,21 @@ impl NamespaceGroup {
     /// A group of namespaces the caller already holds (no system call). Useful to spawn
     /// commands into the namespaces of a running process:
     /// `NamespaceGroup::from_namespaces(Namespaces::open(pid, set)?)`.
-    ///
-    /// # References
-    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
     pub fn from_namespaces(namespaces: Namespaces) -> NamespaceGroup {
         NamespaceGroup { namespaces }
     }
 
     /// The handles. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn namespaces(&self) -> &Namespaces {
         &self.namespaces
     }
 
     /// Gives the handles back; the namespaces stay alive as long as they do. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn into_namespaces(self) -> Namespaces {
         self.namespaces
     }
 
     /// The kinds in the group. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn kinds(&self) -> NamespaceSet {
         self.namespaces.kinds()
     }

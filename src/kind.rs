@@ -163,9 +163,6 @@ impl NamespaceKind {
 
     /// The name of this kind's link in `/proc/<pid>/ns/` and in the link's text
     /// (`"cgroup"`, `"ipc"`, `"mnt"`, `"net"`, `"pid"`, `"time"`, `"user"`, `"uts"`).
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html), "The /proc/pid/ns/ directory"
     pub const fn proc_name(self) -> &'static str {
         self.facts().proc_name
     }
@@ -177,9 +174,6 @@ impl NamespaceKind {
 
     /// The `CLONE_NEW*` flag for this kind, as `clone(2)`, `unshare(2)`, `setns(2)` and
     /// `NS_GET_NSTYPE` use it.
-    ///
-    /// # References
-    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub const fn clone_flag(self) -> u32 {
         self.facts().flag
     }
@@ -200,9 +194,6 @@ impl NamespaceKind {
     }
 
     /// Whether namespaces of this kind form a tree that `NS_GET_PARENT` can walk (pid and user).
-    ///
-    /// # References
-    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html) (`NS_GET_PARENT`)
     pub const fn is_hierarchical(self) -> bool {
         matches!(self, NamespaceKind::Pid | NamespaceKind::User)
     }
@@ -210,9 +201,6 @@ impl NamespaceKind {
     /// For pid and time namespaces, the `/proc/<pid>/ns/` link naming the namespace the
     /// process's *future children* will be in (`pid_for_children`, `time_for_children`).
     /// After `unshare(2)` of these kinds the caller itself stays where it was.
-    ///
-    /// # References
-    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub const fn for_children_proc_name(self) -> Option<&'static str> {
         self.facts().for_children
     }
@@ -305,9 +293,6 @@ static_assertions::const_assert_eq!(
 
 impl NamespaceSet {
     /// The kinds in this set, in the order of [`NamespaceKind::ALL`].
-    ///
-    /// # References
-    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub fn kinds(self) -> impl Iterator<Item = NamespaceKind> + Clone {
         NamespaceKind::ALL
             .into_iter()
@@ -315,9 +300,6 @@ impl NamespaceSet {
     }
 
     /// Whether the set holds `kind`.
-    ///
-    /// # References
-    ///  - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
     pub const fn has(self, kind: NamespaceKind) -> bool {
         self.contains(kind.as_set())
     }

@@ -82,7 +82,7 @@ mod timens;
 mod validate;
 
 pub use diagnose::Hint;
-pub use error::{Error, Operation, Result, Target, errno_name};
+pub use error::{Error, Operation, Result, Target};
 pub use group::{GroupSetup, NamespaceGroup};
 pub use idmap::{IdMap, IdRange};
 pub use kernel::KernelFeature;

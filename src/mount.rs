@@ -152,9 +152,6 @@ impl Mount {
     /// Mounts a proc filesystem at `target` (`nosuid,nodev,noexec`). It shows the pid
     /// namespace the child is in, so pair it with a new pid namespace. Without privilege over
     /// the mount's owner this needs a new user namespace too.
-    ///
-    /// # References
-    ///  - [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html)
     pub fn proc(target: impl Into<PathBuf>) -> Mount {
         let mut m = Mount::new(Op::Proc {
             target: target.into(),
@@ -165,9 +162,6 @@ impl Mount {
 
     /// Mounts a tmpfs at `target`; set [`size`](Self::size) and [`mode`](Self::mode) as needed
     /// (the kernel's defaults otherwise: half of RAM, mode 1777).
-    ///
-    /// # References
-    ///  - [tmpfs(5)](https://man7.org/linux/man-pages/man5/tmpfs.5.html)
     pub fn tmpfs(target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Tmpfs {
             target: target.into(),
@@ -182,9 +176,6 @@ impl Mount {
     /// comma-separated `data` of `mount(2)`.
     ///
     /// `Mount::fs("devpts", "/dev/pts").option("newinstance", None).option("ptmxmode", Some("0666"))`
-    ///
-    /// # References
-    ///  - [fsconfig(2)](https://man7.org/linux/man-pages/man2/fsconfig.2.html)
     pub fn fs(fstype: impl Into<String>, target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Fs {
             fstype: fstype.into(),

@@ -32,35 +32,23 @@ pub struct NamespaceId {
 
 impl NamespaceId {
     /// An id from its parts, as `stat(2)` of an nsfs file reports them.
-    ///
-    /// # References
-    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html)
     pub const fn new(kind: NamespaceKind, dev: u64, ino: u64) -> Self {
         NamespaceId { kind, dev, ino }
     }
 
     /// The kind of the namespace (what `NS_GET_NSTYPE` reports, and the name before the
     /// colon in the link text).
-    ///
-    /// # References
-    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
     pub const fn kind(&self) -> NamespaceKind {
         self.kind
     }
 
     /// The device number of the nsfs file (`st_dev` from `fstat(2)`).
-    ///
-    /// # References
-    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html)
     pub const fn dev(&self) -> u64 {
         self.dev
     }
 
     /// The inode number of the nsfs file (`st_ino` from `fstat(2)`), the number `lsns` shows
     /// in its NS column.
-    ///
-    /// # References
-    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html), [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html)
     pub const fn ino(&self) -> u64 {
         self.ino
     }
@@ -68,10 +56,6 @@ impl NamespaceId {
     /// Parses the text of a `/proc/<pid>/ns/*` link or an nsfs mount root, such as
     /// `net:[4026531840]`, into the kind and inode. `dev` is the nsfs device, which the text does
     /// not carry (see [`nsfs_dev`](crate::inspect::nsfs_dev)).
-    ///
-    /// # References
-    ///  - [readlink(2)](https://man7.org/linux/man-pages/man2/readlink.2.html),
-    ///    [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn parse_link(text: &str, dev: u64) -> Result<Self> {
         let (kind, ino) = parse_link_bytes(text.as_bytes()).ok_or_else(|| {
             Error::invalid(
@@ -479,27 +463,17 @@ impl Namespace {
 
     /// The namespace's id: device and inode of the nsfs file (`fstat(2)`, read once when the
     /// handle was made).
-    ///
-    /// # References
-    ///  - [stat(2)](https://man7.org/linux/man-pages/man2/stat.2.html), [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn id(&self) -> NamespaceId {
         self.id
     }
 
     /// The namespace's kind (`NS_GET_NSTYPE`, or known from the link it was opened by).
-    ///
-    /// # References
-    ///  - [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
     pub fn kind(&self) -> NamespaceKind {
         self.id.kind
     }
 
     /// Returns `self` if it is of `kind`, else [`Error::WrongKind`] (the fd is closed). Checks
     /// up front what `setns(2)` with a non-zero `nstype` would refuse with `EINVAL`.
-    ///
-    /// # References
-    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
-    ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html) (`NS_GET_NSTYPE`)
     pub fn ensure_kind(self, kind: NamespaceKind) -> Result<Self> {
         if self.kind() == kind {
             Ok(self)

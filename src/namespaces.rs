@@ -20,9 +20,6 @@ pub struct Namespaces {
 
 impl Namespaces {
     /// An empty set (no system call).
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn new() -> Self {
         Self::default()
     }
@@ -88,49 +85,31 @@ impl Namespaces {
     }
 
     /// The handle for `kind`, if the set has one. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn get(&self, kind: NamespaceKind) -> Option<&Namespace> {
         self.slots[kind.index()].as_ref()
     }
 
     /// Takes the handle for `kind` out of the set. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn take(&mut self, kind: NamespaceKind) -> Option<Namespace> {
         self.slots[kind.index()].take()
     }
 
     /// Puts `ns` in the set, returning the handle of the same kind it replaces. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn insert(&mut self, ns: Namespace) -> Option<Namespace> {
         self.slots[ns.kind().index()].replace(ns)
     }
 
     /// The kinds the set holds. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn kinds(&self) -> NamespaceSet {
         self.iter().map(Namespace::kind).collect()
     }
 
     /// Whether the set is empty. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn is_empty(&self) -> bool {
         self.slots.iter().all(Option::is_none)
     }
 
     /// The handles, in the order of [`NamespaceKind::ALL`]. No system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn iter(&self) -> impl Iterator<Item = &Namespace> {
         self.slots.iter().flatten()
     }

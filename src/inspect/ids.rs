@@ -211,35 +211,23 @@ impl NamespaceIds {
     }
 
     /// The pid these are of. No system call: the snapshot's own field.
-    ///
-    /// # References
-    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
     /// The id of the namespace of `kind`, if it was read (what `readlink(2)` of
     /// `/proc/<pid>/ns/<kind>` showed when the snapshot was taken).
-    ///
-    /// # References
-    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub fn get(&self, kind: NamespaceKind) -> Option<NamespaceId> {
         self.ids[kind.index()]
     }
 
     /// All ids read, in the order of [`NamespaceKind::ALL`]. No system call.
-    ///
-    /// # References
-    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub fn iter(&self) -> impl Iterator<Item = NamespaceId> + '_ {
         self.ids.iter().flatten().copied()
     }
 
     /// The kinds in which `self` and `other` are in different namespaces (a kind read for one
     /// and not the other counts as different). Compares the snapshots; no system call.
-    ///
-    /// # References
-    ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
     pub fn differences(&self, other: &NamespaceIds) -> NamespaceSet {
         NamespaceKind::ALL
             .into_iter()

@@ -57,9 +57,6 @@ pub struct NamespaceInfo {
 
 impl NamespaceInfo {
     /// Number of processes in it (NPROCS of `lsns`): the length of [`pids`](Self::pids).
-    ///
-    /// # References
-    ///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html)
     pub fn nprocs(&self) -> usize {
         self.pids.len()
     }

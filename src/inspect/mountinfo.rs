@@ -37,9 +37,6 @@ pub struct MountInfo {
 ///
 /// Paths keep their bytes exactly (the kernel's octal escapes `\040`, `\011`, `\012`, `\134`
 /// are undone), so mount points that are not UTF-8 survive.
-///
-/// # References
-///  - [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
 pub fn parse_mountinfo_line(line: &str) -> Option<MountInfo> {
     use std::os::unix::ffi::OsStringExt;
     let path = |f: &str| Some(PathBuf::from(std::ffi::OsString::from_vec(unescape(f)?)));

@@ -159,10 +159,6 @@ impl Netlink {
 
     /// The network namespace this socket acts in: the one every `RTM_*` request made
     /// through it reads or changes.
-    ///
-    /// # References
-    ///  - [netlink(7)](https://man7.org/linux/man-pages/man7/netlink.7.html),
-    ///    [network_namespaces(7)](https://man7.org/linux/man-pages/man7/network_namespaces.7.html)
     pub fn namespace(&self) -> &Namespace {
         &self.ns
     }

@@ -317,10 +317,6 @@ impl AddressOptions {
     /// Skip IPv6 duplicate address detection (`IFA_F_NODAD`, `ip address add ... nodad`):
     /// the address is usable at once instead of tentative for about a second. Only for
     /// addresses known to be unique on the link. IPv4 has no duplicate address detection.
-    ///
-    /// # References
-    ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
-    ///    (`RTM_NEWADDR`, `IFA_FLAGS`)
     pub fn nodad(mut self, on: bool) -> AddressOptions {
         self.nodad = on;
         self
@@ -328,10 +324,6 @@ impl AddressOptions {
 
     /// Do not add the route to the address's prefix (`IFA_F_NOPREFIXROUTE`,
     /// `ip address add ... noprefixroute`).
-    ///
-    /// # References
-    ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
-    ///    (`RTM_NEWADDR`, `IFA_FLAGS`)
     pub fn noprefixroute(mut self, on: bool) -> AddressOptions {
         self.noprefixroute = on;
         self

@@ -482,9 +482,6 @@ impl Command {
     /// the program starts (`ioctl(SIOCSIFFLAGS)` on `lo` with `IFF_UP`, the way `ifconfig lo up`
     /// does it: no netlink, nothing allocated in the child). Needs `CAP_NET_ADMIN` over the
     /// namespace, which a new user namespace gives.
-    ///
-    /// # References
-    ///  - [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
     pub fn loopback_up(&mut self, on: bool) -> &mut Command {
         self.spec_mut().loopback_up = on;
         self

@@ -10,6 +10,7 @@ pub(crate) mod clone;
 pub(crate) mod nsfs;
 pub(crate) mod raw;
 
+#[cfg(feature = "tokio")]
 use std::io;
 #[cfg(feature = "tokio")]
 use std::os::fd::OwnedFd;
