@@ -309,7 +309,7 @@ fn user_namespace_limit_gives_an_error_that_says_what_to_check() {
             ),
             "{e}"
         );
-        ensure!(e.hint() == Some(&Hint::UserNamespacesDisabled), "{e}");
+        ensure_eq!(e.hint(), Some(&Hint::UserNamespacesDisabled));
         ensure!(e.to_string().contains("user.max_user_namespaces"), "{e}");
         ensure!(no_children(), "child left behind");
         // The same through Namespace::unshare.
@@ -332,7 +332,7 @@ fn entering_an_exited_process_is_esrch_and_changes_nothing() {
             NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::USER,
         )
         .unwrap_err();
-        ensure!(e.raw_os_error() == Some(libc::ESRCH), "{e}");
+        ensure_eq!(e.raw_os_error(), Some(libc::ESRCH));
         ensure!(matches!(e, Error::NoSuchProcess { .. }), "{e}");
         let after: Vec<String> = NamespaceKind::ALL.iter().map(|k| ns_link(*k)).collect();
         ensure!(before == after, "namespaces changed");
@@ -449,8 +449,8 @@ fn time_offsets_after_a_process_entered_are_a_typed_error() {
         ensure!(up.total_cmp(&500_000.0).is_ge(), "uptime {up}");
         // Now the offsets are frozen: a typed error that says why.
         let e = set_time_offsets(me, &[(TimeClock::Boottime, 1, 0)]).unwrap_err();
-        ensure!(e.raw_os_error() == Some(libc::EACCES), "{e}");
-        ensure!(e.hint() == Some(&Hint::TimeNamespaceEntered), "{e}");
+        ensure_eq!(e.raw_os_error(), Some(libc::EACCES));
+        ensure_eq!(e.hint(), Some(&Hint::TimeNamespaceEntered));
         ensure!(
             set_time_offsets(me, &[(TimeClock::Boottime, 1, 1_000_000_000)]).is_err(),
             "nanos accepted"

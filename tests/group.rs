@@ -61,7 +61,7 @@ fn rootless_group_is_set_up_once_and_every_command_runs_in_it() {
                 &group,
                 "echo $(hostname) $(cat /proc/sys/kernel/domainname)",
             )?;
-            ensure!(names == "grouped dom", "{names}");
+            ensure_eq!(names, "grouped dom");
             // Root in the group's user namespace, the caller's uid outside.
             ensure!(run(&group, "id -u")? == "0", "uid");
             // A new network namespace: loopback only.

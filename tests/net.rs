@@ -31,24 +31,6 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// Adds what was being done to an error, for `?` in tests that return `Result<_, String>`.
-trait Ctx<T> {
-    fn ctx(self, what: &str) -> Result<T, String>;
-}
-
-impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
-    fn ctx(self, what: &str) -> Result<T, String> {
-        self.map_err(|e| format!("{what}: {e}"))
-    }
-}
-
-fn failed<T: std::fmt::Debug>(r: Result<T, Error>, what: &str) -> Result<Error, String> {
-    match r {
-        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
-        Err(e) => Ok(e),
-    }
-}
-
 /// Runs `f` on a thread that has entered the network namespace `ns`; sockets `f` makes stay
 /// in `ns`. The calling thread does not move.
 fn in_netns<T: Send>(ns: &Namespace, f: impl FnOnce() -> T + Send) -> T {
@@ -239,7 +221,7 @@ fn ipv4_default_route_through_the_peer_reaches_another_network() {
             "default route {default:?}"
         );
         let veth_b = p.nb.link("veth-b").ctx("veth-b")?;
-        ensure!(default.link == Some(veth_b.index), "{default:?}");
+        ensure_eq!(default.link, Some(veth_b.index));
         ensure!(default.protocol == 3, "protocol boot expected: {default:?}");
         // The connected route the kernel made for the address.
         ensure!(
@@ -317,7 +299,7 @@ fn ipv6_route_via_a_gateway_is_listed() {
                 .iter()
                 .find(|r| r.destination == want)
                 .ok_or_else(|| format!("no route to {want} in {routes:?}"))?;
-            ensure!(r.gateway == Some(ip(A6)), "{r:?}");
+            ensure_eq!(r.gateway, Some(ip(A6)));
         }
         p.nb.remove_route(dest).ctx("remove v6 route")?;
         let routes = p.nb.routes().ctx("routes")?;
@@ -384,9 +366,9 @@ fn links_reflect_mtu_rename_and_up_down() {
         let links = nl.links().ctx("links")?;
         for name in ["v0", "v1"] {
             let l = link_named(&links, name).ok_or_else(|| format!("{name} missing"))?;
-            ensure!(l.kind.as_deref() == Some("veth"), "{l:?}");
+            ensure_eq!(l.kind.as_deref(), Some("veth"));
             ensure!(!l.up && !l.running, "new veth is up: {l:?}");
-            ensure!(l.hw_address.len() == 6, "{l:?}");
+            ensure_eq!(l.hw_address.len(), 6);
         }
 
         nl.set_mtu("v0", 1400).ctx("mtu")?;
@@ -438,7 +420,7 @@ fn bridge_attach_sets_the_master_and_detach_clears_it() {
         nl.create_bridge("br0").ctx("bridge")?;
         nl.create_veth("port0", "port0p", None).ctx("veth")?;
         let br = nl.link("br0").ctx("br0")?;
-        ensure!(br.kind.as_deref() == Some("bridge"), "{br:?}");
+        ensure_eq!(br.kind.as_deref(), Some("bridge"));
         nl.attach_to_bridge("port0", "br0").ctx("attach")?;
         let port = nl.link("port0").ctx("port0")?;
         ensure!(port.master == Some(br.index), "{port:?} not in {br:?}");
@@ -473,7 +455,7 @@ fn move_link_moves_a_link_to_the_other_namespace() {
             "m1 still in a"
         );
         let moved = nb.link("m1").ctx("m1 in b")?;
-        ensure!(moved.kind.as_deref() == Some("veth"), "{moved:?}");
+        ensure_eq!(moved.kind.as_deref(), Some("veth"));
         // A name that the target namespace has already.
         na.create_veth("m1", "m2", None).ctx("second veth")?;
         let e = failed(na.move_link("m1", &b), "move onto a taken name")?;
@@ -520,7 +502,7 @@ fn addresses_reflect_add_and_remove() {
                 .find(|a| a.address == want)
                 .ok_or_else(|| format!("{want} missing from {addrs:?}"))?;
             ensure!(a.prefix_len == len && a.link == d0.index, "{a:?}");
-            ensure!(a.scope == Scope::Universe, "{a:?}");
+            ensure_eq!(a.scope, Scope::Universe);
         }
         ensure!(
             nl.addresses("d1").ctx("d1")?.is_empty(),
@@ -843,7 +825,7 @@ fn rootless_user_configures_a_network_namespace_its_user_namespace_owns() {
             .ctx("address")?;
         let r0 = nl.link("r0").ctx("r0")?;
         let br = nl.link("rbr0").ctx("rbr0")?;
-        ensure!(r0.master == Some(br.index), "{r0:?}");
+        ensure_eq!(r0.master, Some(br.index));
         ensure!(nl.link("r1").ctx("r1")?.mtu == 1280, "mtu");
         ensure!(
             nl.addresses("r1")

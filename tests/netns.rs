@@ -22,16 +22,6 @@ use linux_namespaces::net::Netlink;
 const A6: &str = "fd00:6c6e:73::1";
 const B6: &str = "fd00:6c6e:73::2";
 
-trait Ctx<T> {
-    fn ctx(self, what: &str) -> Result<T, String>;
-}
-
-impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
-    fn ctx(self, what: &str) -> Result<T, String> {
-        self.map_err(|e| format!("{what}: {e}"))
-    }
-}
-
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -215,7 +205,7 @@ fn add_is_listed_by_ip_netns_list_and_delete_removes_it() {
             our_list()?
         );
         let blue = Namespace::from_path("/run/netns/blue").ctx("open blue")?;
-        ensure!(blue.kind() == NamespaceKind::Network, "{blue:?}");
+        ensure_eq!(blue.kind(), NamespaceKind::Network);
         ensure!(
             blue.id() != Namespace::current(NamespaceKind::Network).ctx("ours")?.id(),
             "blue is our own namespace"

@@ -7,22 +7,11 @@
 
 mod common;
 
-use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use common::*;
 use linux_namespaces::persist::{self, MountTable, Usage};
 use linux_namespaces::{Error, NamespaceId, Namespaces, PersistedNamespace};
-
-trait Ctx<T> {
-    fn ctx(self, what: &str) -> Result<T, String>;
-}
-
-impl<T, E: Display> Ctx<T> for Result<T, E> {
-    fn ctx(self, what: &str) -> Result<T, String> {
-        self.map_err(|e| format!("{what}: {e}"))
-    }
-}
 
 /// A mount namespace of the caller's own with every mount private, and a fresh tmpfs at
 /// `/tmp/lifecycle` to work in. Returns that directory.
@@ -101,14 +90,14 @@ fn persisted_namespaces_in_use_and_orphaned_are_told_apart() {
         let orphan_id = orphan(NamespaceKind::Ipc, &orphan_path)?;
 
         let list = persisted_under(&dir)?;
-        ensure!(list.len() == 3, "{list:?}");
+        ensure_eq!(list.len(), 3);
         let u = entry(&list, &used_path)?;
-        ensure!(u.namespace.id == used.id(), "{u:?}");
-        ensure!(u.namespace.kind() == NamespaceKind::Network, "{u:?}");
+        ensure_eq!(u.namespace.id, used.id());
+        ensure_eq!(u.namespace.kind(), NamespaceKind::Network);
         ensure!(!u.is_orphaned() && u.pids == vec![holder.pid], "{u:?}");
         let t = entry(&list, &uts_path)?;
-        ensure!(t.namespace.kind() == NamespaceKind::Uts, "{t:?}");
-        ensure!(t.pids == vec![holder.pid], "{t:?}");
+        ensure_eq!(t.namespace.kind(), NamespaceKind::Uts);
+        ensure_eq!(t.pids, vec![holder.pid]);
         let o = entry(&list, &orphan_path)?;
         ensure!(o.namespace.id == orphan_id && o.is_orphaned(), "{o:?}");
         let caller_mnt = Namespace::current(NamespaceKind::Mount).ctx("mnt")?.id();
@@ -401,7 +390,7 @@ fn stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last() {
         drop(upper_ns);
         drop(holder);
         let list = persisted_under(&dir)?;
-        ensure!(list.len() == 2, "{list:?}");
+        ensure_eq!(list.len(), 2);
         // The lower one cannot be reached through the path.
         let low = list.iter().find(|p| p.namespace.id == lower).unwrap();
         match low.namespace.remove(true) {

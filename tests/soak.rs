@@ -182,10 +182,10 @@ fn init_reaps_a_thousand_orphans_and_forwards_signals() {
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         out.read_line(&mut line).map_err(|e| e.to_string())?;
-        ensure!(line.trim() == "zombies 0", "{line:?}");
+        ensure_eq!(line.trim(), "zombies 0");
         line.clear();
         out.read_line(&mut line).map_err(|e| e.to_string())?;
-        ensure!(line.trim() == "ready", "{line:?}");
+        ensure_eq!(line.trim(), "ready");
         child.signal(libc::SIGTERM).map_err(|e| e.to_string())?;
         let st = child.wait().map_err(|e| e.to_string())?;
         ensure!(

@@ -166,7 +166,7 @@ fn a_child_whose_async_wait_was_dropped_is_reaped_by_a_blocking_wait() {
         ensure!(first, "finished before the gate closed");
         drop(gate_w);
         let status = child.wait().map_err(err)?;
-        ensure!(status.code() == Some(7), "{status}");
+        ensure_eq!(status.code(), Some(7));
         no_children_left()
     })
     .unwrap();
@@ -225,7 +225,7 @@ fn wait_async_of_an_exited_child_returns_its_status_at_once() {
         };
         ensure!(r == 0, "waitid: {}", std::io::Error::last_os_error());
         let status = rt.block_on(child.wait_async()).map_err(err)?;
-        ensure!(status.code() == Some(3), "{status}");
+        ensure_eq!(status.code(), Some(3));
         // Already reaped: the remembered status comes back again.
         let again = rt.block_on(child.wait_async()).map_err(err)?;
         ensure!(again == status, "{again} vs {status}");
@@ -261,7 +261,7 @@ fn pidfd_wait_async_awaits_a_process_the_caller_forked() {
             wait.await
         });
         let status = status.map_err(err)?;
-        ensure!(status.code() == Some(5), "{status}");
+        ensure_eq!(status.code(), Some(5));
         no_children_left()
     })
     .unwrap();

@@ -334,6 +334,76 @@ macro_rules! ensure {
     };
 }
 
+/// Adds what was being done to an error, for `?` inside child closures.
+pub trait Ctx<T> {
+    fn ctx(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+/// The error of a call that must fail, or an `Err` saying it did not.
+pub fn failed<T: std::fmt::Debug>(
+    r: Result<T, linux_namespaces::Error>,
+    what: &str,
+) -> Result<linux_namespaces::Error, String> {
+    match r {
+        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
+        Err(e) => Ok(e),
+    }
+}
+
+/// Like `assert_eq!` for `in_child` closures: an `Err` that shows both sides, with the
+/// expressions that produced them, instead of a panic.
+#[macro_export]
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr $(,)?) => {
+        ensure_eq!($left, $right, "")
+    };
+    ($left:expr, $right:expr, $($fmt:tt)+) => {{
+        let (left, right) = (&$left, &$right);
+        if left != right {
+            return Err(format!(
+                "{}:{}: {} == {} failed\n  left: {:?}\n right: {:?}\n  {}",
+                file!(),
+                line!(),
+                stringify!($left),
+                stringify!($right),
+                left,
+                right,
+                format!($($fmt)+)
+            ));
+        }
+    }};
+}
+
+/// The one way to write a test that runs both as root and rootless: `root_and_rootless!(name,
+/// body)` makes the tests `name::root` and `name::rootless`, each running `body(root: bool)`
+/// in a forked child; rootless, the child first drops to uid 65534 (when the suite is root).
+/// The root half is skipped only through [`require_root`] (which CI forbids).
+#[macro_export]
+macro_rules! root_and_rootless {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn rootless() {
+                common::rootless(|| $body(false)).unwrap()
+            }
+            #[test]
+            fn root() {
+                if !common::require_root(concat!(stringify!($name), "::root")) {
+                    return;
+                }
+                common::as_root(|| $body(true)).unwrap()
+            }
+        }
+    };
+}
+
 /// Silences "unused" for the raw-fd import when a test file does not use it.
 pub fn raw(fd: &impl AsRawFd) -> i32 {
     fd.as_raw_fd()
@@ -467,3 +537,7 @@ pub fn modes(test: &str) -> Vec<Mode> {
     }
     m
 }
+
+// After the macros above, which these use.
+pub mod ns;
+pub mod spawn;
