@@ -86,9 +86,9 @@ fn ensure_links_match_holder(entered: NamespaceSet, holder: u32) -> Result<(), S
         for link in moved_links(kind) {
             let want = &theirs[kind.proc_name()];
             ensure!(
-                ours[*link] == *want,
+                ours[link] == *want,
                 "{link} is {}, holder's {kind} is {want}",
-                ours[*link]
+                ours[link]
             );
         }
     }
