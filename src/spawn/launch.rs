@@ -40,17 +40,45 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Kills and reaps a child on drop unless disarmed: nothing is left behind when the parent's
 /// part of the setup fails or panics.
-struct ReapGuard<'a> {
-    pidfd: Option<&'a mut PidFd>,
+struct ReapGuard {
+    /// The child clone3 made.
+    first: Option<PidFd>,
+    /// The program's process, when the first child forked it into a pid namespace.
+    program: Option<PidFd>,
 }
 
-impl Drop for ReapGuard<'_> {
+impl Drop for ReapGuard {
     fn drop(&mut self) {
-        if let Some(p) = self.pidfd.take() {
+        for p in [self.program.take(), self.first.take()]
+            .into_iter()
+            .flatten()
+        {
+            let mut p = p;
             let _ = p.kill();
             let _ = p.wait();
         }
     }
+}
+
+/// Reads one record from the error pipe; `None` at EOF.
+fn read_record(f: &mut File) -> io::Result<Option<report::Record>> {
+    let mut rec = [0u8; report::RECORD_LEN];
+    let mut got = 0;
+    while got < rec.len() {
+        match f.read(&mut rec[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "a partial record on the error pipe",
+                ));
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(report::Record::decode(&rec)))
 }
 
 pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) -> Result<Child> {
@@ -177,62 +205,77 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
             prep.new_user,
         )
     })?;
-    let mut handle = PidFd::from_parts(pidfd, pid as u32);
+    let first = PidFd::from_parts(pidfd, pid as u32);
 
     // The child has its own copies of these now.
     drop(err_w);
     drop(child_ends);
     drop(cgroup_fd);
 
-    {
-        let mut guard = ReapGuard {
-            pidfd: Some(&mut handle),
-        };
-        if let Some((sync_r, sync_w)) = sync {
-            drop(sync_r);
-            if let Some(maps) = &prep.parent_maps {
-                write_parent_maps(pid as u32, maps)
-                    .map_err(|(step, e)| spawn_error(cmd, step, e, prep.new_user))?;
-            }
-            rustix::io::write(&sync_w, &[1])
-                .map_err(|e| io_err(Step::new(StepKind::WaitParent))(e.into()))?;
+    let mut guard = ReapGuard {
+        first: Some(first),
+        program: None,
+    };
+    if let Some((sync_r, sync_w)) = sync {
+        drop(sync_r);
+        if let Some(maps) = &prep.parent_maps {
+            write_parent_maps(pid as u32, maps)
+                .map_err(|(step, e)| spawn_error(cmd, step, e, prep.new_user))?;
         }
-
-        // EOF: the program runs. A record: a step failed, and the child exits.
-        let mut rec = [0u8; report::RECORD_LEN];
-        let mut got = 0;
-        let mut f = File::from(err_r);
-        while got < rec.len() {
-            match f.read(&mut rec[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err(Step::new(StepKind::Pipe))(e)),
-            }
-        }
-        if got == rec.len() {
-            let r = report::Record::decode(&rec);
-            // The guard reaps the child when this returns.
-            return Err(match decode_step(cmd, prep, &r) {
-                Some(step) => spawn_error(
-                    cmd,
-                    step,
-                    io::Error::from_raw_os_error(r.errno),
-                    prep.new_user,
-                ),
-                None => spawn_error(
-                    cmd,
-                    Step::new(StepKind::Pipe),
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("unknown step {} in the child's report", r.code),
-                    ),
-                    prep.new_user,
-                ),
-            });
-        }
-        guard.pidfd = None;
+        rustix::io::write(&sync_w, &[1])
+            .map_err(|e| io_err(Step::new(StepKind::WaitParent))(e.into()))?;
     }
+
+    // Records until EOF, which comes when every process holding the pipe has exec'd or
+    // exited. EOF alone: the program runs. A failure record: a step failed and its process
+    // exits. A program record: the first child forked the program into a pid namespace and
+    // ends; the program's process is this process's child (CLONE_PARENT), so its pid cannot
+    // be reused before it is reaped, and its pidfd is opened at once.
+    let mut f = File::from(err_r);
+    let mut failure = None;
+    while let Some(r) = read_record(&mut f).map_err(io_err(Step::new(StepKind::Pipe)))? {
+        if r.code == report::PROGRAM_PID {
+            let program = PidFd::open(r.index).map_err(|e| match e {
+                Error::Os { source, .. } => io_err(Step::new(StepKind::ForkProgram))(source),
+                other => other,
+            })?;
+            guard.program = Some(program);
+        } else {
+            failure.get_or_insert(r);
+        }
+    }
+    if let Some(r) = failure {
+        // The guard kills and reaps what is left when this returns.
+        return Err(match decode_step(cmd, prep, &r) {
+            Some(step) => spawn_error(
+                cmd,
+                step,
+                io::Error::from_raw_os_error(r.errno),
+                prep.new_user,
+            ),
+            None => spawn_error(
+                cmd,
+                Step::new(StepKind::Pipe),
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("unknown step {} in the child's report", r.code),
+                ),
+                prep.new_user,
+            ),
+        });
+    }
+    let handle = match guard.program.take() {
+        Some(program) => {
+            // The first child has ended (it held the pipe until then): reap it.
+            if let Some(mut first) = guard.first.take() {
+                let _ = first.wait();
+            }
+            program
+        }
+        None => guard.first.take().expect("the first child"),
+    };
+    drop(guard);
+
     // The child has exec'd (or, on the error path above, was reaped by the guard before the
     // stack is dropped): nothing runs on the stack any more.
     if let Some(s) = stack {

@@ -27,17 +27,17 @@ impl Spec {
     /// Validates everything and builds the child's plan, for a caller with the effective
     /// `(uid, gid)` `creds`.
     pub(super) fn prepare(&self, creds: (u32, u32)) -> Result<Prepared> {
-        let joined = self.validate()?;
+        let ns = self.validate()?;
         let mut plan = Plan::default();
         self.environment(&mut plan)?;
         let parent_maps = self.id_maps(&mut plan, creds)?;
-        self.joins(&mut plan, joined)?;
+        self.joins(&mut plan, ns)?;
         self.time(&mut plan)?;
         self.uts(&mut plan)?;
         self.filesystem(&mut plan)?;
         self.process(&mut plan)?;
         self.check_fds()?;
-        let (mode, flags) = self.mode(&plan, joined);
+        let (mode, flags) = self.mode(&plan, ns);
         Ok(Prepared {
             plan,
             mode,
@@ -49,30 +49,35 @@ impl Spec {
     }
 
     /// Rejects what cannot work before anything is built: an empty program, a kind both
-    /// created and joined, settings for namespaces the child will not have. Returns the joined kinds.
-    fn validate(&self) -> Result<NamespaceSet> {
+    /// created and joined, settings for namespaces the child will not have of its own (a
+    /// joined namespace that is the caller's own does not count: the check is by namespace,
+    /// not by kind). Works out how the command treats namespaces.
+    fn validate(&self) -> Result<Namespacing> {
         if self.program.is_empty() {
             return Err(Error::invalid("program", "empty program name"));
         }
-        let joined: NamespaceSet = self.joins.iter().map(Namespace::kind).collect();
-        for (i, ns) in self.joins.iter().enumerate() {
-            if self.joins[..i].iter().any(|o| o.kind() == ns.kind()) {
+        let mut ns = Namespacing::default();
+        for (i, joined) in self.joins.iter().enumerate() {
+            let kind = joined.kind();
+            if self.joins[..i].iter().any(|o| o.kind() == kind) {
                 return Err(Error::invalid(
                     "join",
-                    format!("two {} namespaces to join", ns.kind()),
+                    format!("two {kind} namespaces to join"),
                 ));
             }
-            if self.unshare.has(ns.kind()) {
+            if self.unshare.has(kind) {
                 return Err(Error::invalid(
                     "join",
-                    format!(
-                        "the {} namespace is both created (unshare) and joined",
-                        ns.kind()
-                    ),
+                    format!("the {kind} namespace is both created (unshare) and joined"),
                 ));
+            }
+            ns.joined |= kind.as_set();
+            if joined.id() != Namespace::current(kind)?.id() {
+                ns.foreign |= kind.as_set();
             }
         }
-        let has = |k: NamespaceKind| self.unshare.has(k) || joined.has(k);
+        ns.after_join = ns.foreign.has(NamespaceKind::User);
+        let has = |k: NamespaceKind| self.unshare.has(k) || ns.foreign.has(k);
         let new_user = self.unshare.has(NamespaceKind::User);
         let need = |cond: bool, what: &'static str, why: &str| -> Result<()> {
             if cond {
@@ -82,6 +87,12 @@ impl Spec {
             }
         };
         need(
+            !(new_user && ns.after_join),
+            "unshare",
+            "a new user namespace cannot be created while joining another one: the new one \
+             would have to be nested in the joined one, with maps only its owner can write",
+        )?;
+        need(
             (self.uid_map.is_none() && self.gid_map.is_none() && self.setgroups.is_none())
                 || new_user,
             "id map",
@@ -90,17 +101,20 @@ impl Spec {
         need(
             (self.hostname.is_none() && self.domainname.is_none()) || has(NamespaceKind::Uts),
             "hostname",
-            "setting a host or domain name needs a new or joined UTS namespace; the caller's is never changed",
+            "setting a host or domain name needs a new UTS namespace or a joined one other \
+             than the caller's; the caller's is never changed",
         )?;
         need(
             !self.mounts.iter().any(Mount::changes_mounts) || has(NamespaceKind::Mount),
             "mount",
-            "mount steps need a new or joined mount namespace; the caller's is never changed",
+            "mount steps need a new mount namespace or a joined one other than the caller's; \
+             the caller's is never changed",
         )?;
         need(
             !self.loopback_up || has(NamespaceKind::Network),
             "loopback",
-            "bringing loopback up needs a new or joined network namespace; the caller's is never changed",
+            "bringing loopback up needs a new network namespace or a joined one other than the \
+             caller's; the caller's is never changed",
         )?;
         need(
             (self.monotonic.is_none() && self.boottime.is_none())
@@ -109,11 +123,11 @@ impl Spec {
             "clock offsets need a new time namespace (unshare TIME)",
         )?;
         need(
-            !self.init || self.unshare.has(NamespaceKind::Pid),
+            !self.init || has(NamespaceKind::Pid),
             "init",
-            "init needs a new pid namespace (unshare PID)",
+            "init needs a new pid namespace (unshare PID) or a joined one",
         )?;
-        Ok(joined)
+        Ok(ns)
     }
 
     /// argv, envp and the program to execute (searched in `PATH` now, or in the child when the
@@ -238,26 +252,27 @@ impl Spec {
         Ok(None)
     }
 
-    /// The namespaces to enter; the user namespace is left out when it is the caller's own
-    /// (setns refuses it).
-    fn joins(&self, plan: &mut Plan, joined: NamespaceSet) -> Result<()> {
-        let own_user = match joined.has(NamespaceKind::User) {
-            true => Some(Namespace::current(NamespaceKind::User)?.id()),
-            false => None,
-        };
+    /// The namespaces to enter, those to create after entering them, and whether the program
+    /// must be forked into a pid namespace. The user namespace is left out when it is the
+    /// caller's own (setns refuses it).
+    fn joins(&self, plan: &mut Plan, ns: Namespacing) -> Result<()> {
+        let new_user = self.unshare.has(NamespaceKind::User);
         plan.joins = self
             .joins
             .iter()
-            .filter(|ns| {
-                self.unshare.has(NamespaceKind::User)
-                    || ns.kind() != NamespaceKind::User
-                    || Some(ns.id()) != own_user
-            })
-            .map(|ns| Join {
-                fd: ns.as_raw_fd(),
-                nstype: ns.kind().clone_flag(),
+            .filter(|j| new_user || j.kind() != NamespaceKind::User || ns.foreign.has(j.kind()))
+            .map(|j| Join {
+                fd: j.as_raw_fd(),
+                nstype: j.kind().clone_flag(),
             })
             .collect();
+        if ns.after_join {
+            plan.unshare_after_join = (self.unshare - NamespaceSet::TIME).bits();
+        }
+        // Entering a pid namespace (setns, or unshare after the joins) moves only the
+        // children: the program must be a child of the process that did it.
+        plan.fork_program = ns.foreign.has(NamespaceKind::Pid)
+            || (ns.after_join && self.unshare.has(NamespaceKind::Pid));
         Ok(())
     }
 
@@ -390,10 +405,19 @@ impl Spec {
     /// Fds passed explicitly (conflicts with stdio are checked per spawn: `output()` changes
     /// stdio without touching the plan).
     fn check_fds(&self) -> Result<()> {
+        // No fd table can be larger than fs.nr_open: a target above it could never be placed,
+        // and bounding it keeps the child's arithmetic on fd numbers far from overflow.
+        let max = nr_open();
         let mut targets: Vec<RawFd> = Vec::new();
         for (n, _) in &self.fds {
-            if *n < 0 {
-                return Err(Error::invalid("fd", format!("{n} is not an fd number")));
+            if *n < 0 || *n >= max {
+                return Err(Error::invalid(
+                    "fd",
+                    format!(
+                        "{n} is not an fd number a process can have (0 to {})",
+                        max - 1
+                    ),
+                ));
             }
             if targets.contains(n) {
                 return Err(Error::invalid("fd", format!("fd {n} is given twice")));
@@ -404,10 +428,13 @@ impl Spec {
     }
 
     /// How to create the child, and the clone flags.
-    fn mode(&self, plan: &Plan, joined: NamespaceSet) -> (Mode, u64) {
+    fn mode(&self, plan: &Plan, ns: Namespacing) -> (Mode, u64) {
         // setns(2) into a time namespace fails with EUSERS while the caller shares its memory
-        // with another process, as a vfork or shared-VM child shares the parent's.
-        let needs_own_address_space = self.init || joined.has(NamespaceKind::Time);
+        // with another process, as a vfork or shared-VM child shares the parent's. An init
+        // that the first child runs itself never execs; forked into a pid namespace, it runs
+        // in a process of its own.
+        let needs_own_address_space =
+            (self.init && !plan.fork_program) || ns.joined.has(NamespaceKind::Time);
         let mode = if needs_own_address_space || !sys::raw::HAS_CLONE_VM_TRAMPOLINE {
             Mode::Fork
         } else if plan.wait_parent {
@@ -415,12 +442,37 @@ impl Spec {
         } else {
             Mode::Vfork
         };
-        let mut flags = u64::from((self.unshare - NamespaceSet::TIME).bits());
+        // After joining a user namespace, new namespaces are made in the child (`unshare`),
+        // so that they belong to it; otherwise clone3 makes them.
+        let mut flags = match ns.after_join {
+            true => 0,
+            false => u64::from((self.unshare - NamespaceSet::TIME).bits()),
+        };
         if plan.handlers_cleared {
             flags |= CLONE_CLEAR_SIGHAND;
         }
         (mode, flags)
     }
+}
+
+/// `fs.nr_open`, the most fds a process can have (1,048,576 unless raised).
+fn nr_open() -> RawFd {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20)
+}
+
+/// What a command does with namespaces, worked out once by `validate`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Namespacing {
+    /// The kinds it joins.
+    joined: NamespaceSet,
+    /// The joined kinds whose namespace is not the caller's own: only these isolate.
+    foreign: NamespaceSet,
+    /// A user namespace other than the caller's is joined: new namespaces are created in the
+    /// child after the joins, so that they belong to the joined user namespace.
+    after_join: bool,
 }
 
 /// How the child is created.

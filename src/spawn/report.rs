@@ -29,6 +29,10 @@ pub enum StepKind {
     GidMap,
     /// `setns(2)` into a namespace given to [`Command::join`](crate::Command::join).
     Join,
+    /// `unshare(2)` of the new namespaces after joining a user namespace.
+    Unshare,
+    /// Forking the program into the joined or new pid namespace.
+    ForkProgram,
     /// `unshare(CLONE_NEWTIME)` in the child.
     TimeNamespace,
     /// Writing `/proc/self/timens_offsets`.
@@ -76,7 +80,7 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    const ALL: [StepKind; 30] = [
+    const ALL: [StepKind; 32] = [
         StepKind::Pipe,
         StepKind::Open,
         StepKind::Clone,
@@ -85,6 +89,8 @@ impl StepKind {
         StepKind::UidMap,
         StepKind::GidMap,
         StepKind::Join,
+        StepKind::Unshare,
+        StepKind::ForkProgram,
         StepKind::TimeNamespace,
         StepKind::TimeOffsets,
         StepKind::Loopback,
@@ -126,6 +132,8 @@ impl fmt::Display for StepKind {
             StepKind::UidMap => "writing uid_map",
             StepKind::GidMap => "writing gid_map",
             StepKind::Join => "setns",
+            StepKind::Unshare => "unshare after the joins",
+            StepKind::ForkProgram => "forking the program into the pid namespace",
             StepKind::TimeNamespace => "unshare of the time namespace",
             StepKind::TimeOffsets => "writing timens_offsets",
             StepKind::Loopback => "bringing loopback up",
@@ -164,6 +172,10 @@ pub(crate) struct Record {
 }
 
 pub(crate) const RECORD_LEN: usize = 12;
+
+/// The `code` of a record that is not a failure: the first child forked the program into a
+/// pid namespace, and `index` is the program's pid (in the spawner's pid namespace).
+pub(crate) const PROGRAM_PID: u32 = 0x8000_0001;
 
 impl Record {
     pub(crate) fn encode(&self) -> [u8; RECORD_LEN] {

@@ -510,6 +510,7 @@ pub(crate) fn prctl(op: Prctl, arg: usize) -> R {
         Prctl::SetNoNewPrivs => (libc::PR_SET_NO_NEW_PRIVS, 1, 0),
         Prctl::SetKeepCaps => (libc::PR_SET_KEEPCAPS, 1, 0),
         Prctl::SetPdeathsig => (libc::PR_SET_PDEATHSIG, arg, 0),
+        Prctl::SetChildSubreaper => (libc::PR_SET_CHILD_SUBREAPER, 1, 0),
         Prctl::AmbientClearAll => (
             libc::PR_CAP_AMBIENT,
             libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
@@ -531,6 +532,7 @@ pub(crate) enum Prctl {
     SetKeepCaps,
     /// The argument is the signal.
     SetPdeathsig,
+    SetChildSubreaper,
     AmbientClearAll,
     /// The argument is the capability.
     AmbientRaise,
@@ -620,6 +622,10 @@ pub(crate) fn umask(mask: u32) -> R {
 pub(crate) fn setsid() -> R {
     // SAFETY: no argument.
     unsafe { syscall(libc::SYS_setsid, []) }
+}
+pub(crate) fn getpid() -> R {
+    // SAFETY: no argument.
+    unsafe { syscall(libc::SYS_getpid, []) }
 }
 pub(crate) fn getppid() -> R {
     // SAFETY: no argument.

@@ -39,7 +39,8 @@ pub(super) fn set_capabilities(plan: &Plan) -> Step<()> {
     while bits != 0 {
         let cap = bits.trailing_zeros();
         raw::prctl(Prctl::AmbientRaise, cap as usize).at(StepKind::Capabilities, cap)?;
-        bits &= bits - 1;
+        // Clears the lowest set bit (bits is not 0 here).
+        bits &= bits.wrapping_sub(1);
     }
     Ok(())
 }

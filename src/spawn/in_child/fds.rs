@@ -33,10 +33,10 @@ fn close_span(lo: u32, hi: u32) -> Step<()> {
                 Ok(_) => lim.rlim_cur.min(1 << 20) as u32,
                 Err(_) => 1 << 16,
             };
-            let mut fd = lo;
-            while fd <= hi && fd < top {
-                let _ = raw::close(fd as i32);
-                fd += 1;
+            if let Some(last) = top.checked_sub(1) {
+                for fd in lo..=hi.min(last) {
+                    let _ = raw::close(fd as i32);
+                }
             }
             Ok(())
         }
@@ -56,7 +56,7 @@ fn raw_getrlimit_nofile(out: &mut libc::rlimit64) -> raw::R {
 /// Puts each passed fd at its number, then closes everything else except the error pipe.
 pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
     let top = a.keep.last().copied().unwrap_or(2);
-    let floor = (top + 1).max(3);
+    let floor = top.saturating_add(1).max(3);
     if *err_w <= top {
         // Failing here means fds up to `top` cannot exist (fd limit): report that fd.
         *err_w = raw::dup_cloexec_from(*err_w, floor).at(StepKind::Fd, top as u32)? as i32;
@@ -91,9 +91,9 @@ pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
         };
         let next = next as u32;
         if next > lo {
-            close_span(lo, next - 1)?;
+            close_span(lo, next.saturating_sub(1))?;
         }
-        lo = lo.max(next + 1);
+        lo = lo.max(next.saturating_add(1));
     }
     close_span(lo, u32::MAX)
 }

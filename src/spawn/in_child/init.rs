@@ -3,11 +3,17 @@
 
 use super::{OrFail, Step, StepKind};
 use crate::sys::clone::{self, CloneArgs};
-use crate::sys::raw;
+use crate::sys::raw::{self, Prctl};
 
-/// The minimal init: this process stays as PID 1, forks the program (which goes on to exec),
+/// The minimal init: this process stays as PID 1 (or the subreaper in a joined pid
+/// namespace), forks the program (which goes on to exec),
 /// reaps every child, forwards signals to the program and exits with its status.
 pub(super) fn init() -> Step<()> {
+    // In a joined pid namespace this process is not PID 1: the program's orphans go to the
+    // namespace's own init unless this one is their subreaper.
+    if raw::getpid() != Ok(1) {
+        raw::prctl(Prctl::SetChildSubreaper, 0).at(StepKind::InitFork, 0)?;
+    }
     let mut args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
@@ -50,7 +56,7 @@ pub(super) fn init() -> Step<()> {
                     let code = if libc::WIFEXITED(status) {
                         libc::WEXITSTATUS(status)
                     } else {
-                        128 + libc::WTERMSIG(status)
+                        libc::WTERMSIG(status).saturating_add(128)
                     };
                     raw::exit(code);
                 }

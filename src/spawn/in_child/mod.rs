@@ -10,6 +10,19 @@
 //! Layout: [`run`] is the sequence of steps from entry to `execve`; [`mounts`], [`fds`],
 //! [`creds`], [`signals`] and [`init`] are the steps that take more than a call or two.
 
+// The child may share the parent's memory: a panic here would run the panic machinery on the
+// parent's heap and thread-locals. Nothing here may panic.
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+
 mod creds;
 mod fds;
 mod init;
@@ -50,6 +63,13 @@ pub(crate) struct Plan {
     /// The parent has work between clone and the child going on: wait for its byte.
     pub(crate) wait_parent: bool,
     pub(crate) joins: Vec<Join>,
+    /// `CLONE_NEW*` flags to `unshare(2)` after the joins (when a user namespace is joined,
+    /// so that the new namespaces belong to it).
+    pub(crate) unshare_after_join: u32,
+    /// Fork the program into the pid namespace the joins or unshares made the child's
+    /// `pid_for_children` (`CLONE_PARENT`: the program is the spawner's child), and end the
+    /// first child.
+    pub(crate) fork_program: bool,
     pub(crate) unshare_time: bool,
     pub(crate) time_offsets: Option<CString>,
     pub(crate) loopback_up: bool,

@@ -4,7 +4,7 @@
 use core::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::super::report::{Record, StepKind};
+use super::super::report::{PROGRAM_PID, Record, StepKind};
 use super::{Args, Fail, Fd, Join, OrFail, Plan, Step};
 use super::{creds, fds, init, mounts, signals};
 use crate::sys::clone::{self, CLONE_INTO_CGROUP, CloneArgs, Stack};
@@ -143,6 +143,12 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
     }
 
     join_namespaces(&plan.joins)?;
+    if plan.unshare_after_join != 0 {
+        raw::unshare(plan.unshare_after_join).at(StepKind::Unshare, plan.unshare_after_join)?;
+    }
+    if plan.fork_program {
+        fork_program(*err_w)?;
+    }
 
     if plan.unshare_time {
         raw::unshare(libc::CLONE_NEWTIME as u32).at(StepKind::TimeNamespace, 0)?;
@@ -198,8 +204,24 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
     if plan.keep_caps_for_ambient {
         raw::prctl(Prctl::SetKeepCaps, 0).at(StepKind::Capabilities, 0)?;
     }
-    if let Some(groups) = &plan.groups {
-        raw::setgroups(groups).at(StepKind::Groups, 0)?;
+    match &plan.groups {
+        Some(groups) => {
+            raw::setgroups(groups).at(StepKind::Groups, 0)?;
+        }
+        // Dropping to another uid or gid drops the parent's supplementary groups too, as
+        // std::process does. EPERM: no CAP_SETGID, or a user namespace whose setgroups is
+        // "deny"; the groups then stay the parent's (documented on Command::uid).
+        None if plan.uid.is_some() || plan.gid.is_some() => match raw::setgroups(&[]) {
+            Ok(_) | Err(libc::EPERM) => {}
+            Err(errno) => {
+                return Err(Fail {
+                    code: StepKind::Groups,
+                    index: 0,
+                    errno,
+                });
+            }
+        },
+        None => {}
     }
     if let Some(gid) = plan.gid {
         raw::setresgid(gid, gid, gid).at(StepKind::Gid, gid)?;
@@ -269,6 +291,42 @@ fn exec(plan: &Plan) -> Result<core::convert::Infallible, Fail> {
         index: 0,
         errno,
     })
+}
+
+/// Forks the program's process into the pid namespace the child's children will be in, with
+/// `CLONE_PARENT` so that it is the spawner's child (which waits for it and holds its pidfd),
+/// not this one's. This process tells the spawner the program's pid and ends; the program's
+/// process returns and carries on with the setup.
+fn fork_program(err_w: i32) -> Step<()> {
+    // With CLONE_PARENT the kernel takes the exit signal from this process (clone3 requires
+    // 0 here).
+    let mut args = CloneArgs {
+        flags: libc::CLONE_PARENT as u64,
+        ..Default::default()
+    };
+    // SAFETY: fork-like clones return twice; both branches are handled right below. Without
+    // CLONE_VM the new process has a copy of this one's memory and runs on it alone.
+    let pid = unsafe {
+        clone::clone3_fork(&mut args).or_else(|e| match e {
+            libc::ENOSYS => {
+                let mut unused = 0;
+                clone::clone_fork(libc::CLONE_PARENT as u64, &mut unused)
+            }
+            e => Err(e),
+        })
+    }
+    .at(StepKind::ForkProgram, 0)?;
+    if pid == 0 {
+        return Ok(());
+    }
+    let rec = Record {
+        code: PROGRAM_PID,
+        index: pid as u32,
+        errno: 0,
+    }
+    .encode();
+    let _ = raw::write(err_w, &rec);
+    raw::exit(0)
 }
 
 /// Enters the joined namespaces: the others first while the child still has its privileges,
