@@ -51,6 +51,8 @@ pub enum Hint {
     SymlinkInMountPath,
     /// Clock offsets of a time namespace can be set only before any process has entered it.
     TimeNamespaceEntered,
+    /// `setresuid`/`setresgid` to an id the child's user namespace does not map (EINVAL).
+    UnmappedId,
 }
 
 impl fmt::Display for Hint {
@@ -93,6 +95,9 @@ impl fmt::Display for Hint {
             ),
             Hint::SymlinkInMountPath => f.write_str(
                 "mount paths are resolved without following symlinks; give the path with its symlinks resolved",
+            ),
+            Hint::UnmappedId => f.write_str(
+                "the id is not mapped in the child's user namespace: add it to uid_map/gid_map or switch to a mapped one",
             ),
             Hint::SameUserNamespace => {
                 f.write_str("the caller is already in that user namespace; leave USER out of the set")
@@ -144,6 +149,7 @@ impl Hint {
             (K::Clone, _) if new_user => Hint::user_namespace_creation(errno),
             (K::GidMap, libc::EPERM) => Some(Hint::SetgroupsNotDenied),
             (K::Seccomp, libc::EACCES) => Some(Hint::SeccompNeedsNoNewPrivs),
+            (K::Uid | K::Gid, libc::EINVAL) => Some(Hint::UnmappedId),
             (K::Mount, libc::ELOOP) => Some(Hint::SymlinkInMountPath),
             (K::Mount, libc::EINVAL)
                 if step

@@ -173,9 +173,8 @@ impl NamespaceGroup {
     /// A [`Command`] for `program` that joins every namespace of the group
     /// ([`Command::join`]: `setns(2)` in the child, user namespace ordered as needed). Set it
     /// up further as any command. It may also [`unshare`](Command::unshare) kinds the group
-    /// does not hold (a pid namespace, for example), but those are created by `clone3(2)`
-    /// before the group's namespaces are joined, so they are owned by the caller's user
-    /// namespace and need the caller's privilege there (`CAP_SYS_ADMIN`): not rootless.
+    /// does not hold (a pid namespace, for example): with a user namespace in the group, they
+    /// are created after joining it and belong to it, so this works rootless too.
     ///
     /// # Errors
     /// [`Error::Os`] if a handle cannot be duplicated (`EMFILE`).

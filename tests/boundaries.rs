@@ -309,3 +309,32 @@ fn fd_targets_beyond_any_fd_table_are_rejected_before_clone() {
     })
     .unwrap();
 }
+
+/// A uid the child's user namespace does not map fails at `setresuid` with a hint that says
+/// so (a map that leaves the caller's uid out is documented on `Command::uid_map`).
+#[test]
+fn switching_to_an_unmapped_uid_names_the_cause() {
+    rootless(|| {
+        let e = failed(
+            Command::new("/bin/true")
+                .unshare(NamespaceSet::USER)
+                .map_root()
+                .uid(1000)
+                .status(),
+            "setresuid to an unmapped uid",
+        )?;
+        match &e {
+            Error::Spawn {
+                step, source, hint, ..
+            } => {
+                ensure_eq!(step.kind(), linux_namespaces::StepKind::Uid);
+                ensure_eq!(source.raw_os_error(), Some(libc::EINVAL));
+                ensure_eq!(hint, &Some(linux_namespaces::Hint::UnmappedId));
+            }
+            other => return Err(format!("{other}")),
+        }
+        ensure!(e.to_string().contains("not mapped"), "{e}");
+        Ok(())
+    })
+    .unwrap();
+}

@@ -361,6 +361,16 @@ impl Command {
     /// Creates new namespaces of the kinds in `set` for the child (`clone3` flags; a new time
     /// namespace is made with `unshare(2)` in the child so offsets can be set first). With
     /// `PID`, the program is PID 1 of the new pid namespace.
+    ///
+    /// When the command also [joins](Self::join) a user namespace other than the caller's, the
+    /// new namespaces are made after the joins with `unshare(2)` in the child, so they are
+    /// owned by the joined user namespace (whose root may then mount, set the host name, ...);
+    /// a new pid namespace then gets the program forked into it as its PID 1. Creating a new
+    /// user namespace while joining one is an [`Error::InvalidInput`](crate::Error::InvalidInput).
+    ///
+    /// # References
+    ///  - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html),
+    ///    [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html)
     pub fn unshare(&mut self, set: NamespaceSet) -> &mut Command {
         self.spec_mut().unshare |= set;
         self
@@ -372,10 +382,25 @@ impl Command {
     /// those that need the new user namespace's privileges. A duplicate of the handle is kept
     /// (`F_DUPFD_CLOEXEC`), so `ns` may be dropped afterwards.
     ///
-    /// New namespaces ([`unshare`](Self::unshare)) are created by `clone3` before any join, so
-    /// they are owned by the caller's user namespace (or by the new one, with `USER`), not by
-    /// a joined user namespace. A joined time namespace makes the spawn fork-like (the kernel
-    /// refuses `setns` into it from a child sharing the parent's memory).
+    /// A joined pid namespace holds the program itself: `setns(2)` of a pid namespace moves
+    /// only the children of the caller, so the child forks the program into it after the joins
+    /// (with `CLONE_PARENT`, so the program is the spawner's own child and [`Child`] refers to
+    /// it: its pid, exit status and signals are the program's, as with `nsenter --target`).
+    /// [`init`](Self::init) works there too, as a subreaper of the program's orphans.
+    ///
+    /// With a user namespace other than the caller's joined, new namespaces
+    /// ([`unshare`](Self::unshare)) are created after the joins and belong to it. Joining the
+    /// caller's own namespace of a kind isolates nothing: a host name, mount steps or
+    /// `loopback_up` still need a namespace that is not the caller's. A joined time namespace
+    /// makes the spawn fork-like (the kernel refuses `setns` into it from a child sharing the
+    /// parent's memory).
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) if the handle cannot be duplicated (`EMFILE`).
+    ///
+    /// # References
+    ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///    [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html)
     pub fn join(&mut self, ns: &Namespace) -> Result<&mut Command> {
         self.spec_mut().joins.push(ns.try_clone()?);
         Ok(self)
@@ -385,6 +410,12 @@ impl Command {
     /// caller's own uid itself; other maps are written by the parent (which needs
     /// `CAP_SETUID` over the parent user namespace) or by `newuidmap` with
     /// [`use_newidmap`](Self::use_newidmap).
+    ///
+    /// A map that leaves out the caller's effective uid leaves the child's own uid unmapped:
+    /// inside, the process shows as the overflow uid (`nobody`, 65534), but outside, for every
+    /// permission check on files and processes, it is still the caller's uid (for root: uid
+    /// 0's file access). Map the caller's uid, or switch to a mapped one with
+    /// [`uid`](Self::uid) (a `setresuid` to an unmapped uid fails with `EINVAL`, with a hint).
     pub fn uid_map(&mut self, map: IdMap) -> &mut Command {
         self.spec_mut().uid_map = Some(map);
         self
@@ -429,12 +460,20 @@ impl Command {
     }
 
     /// Switches the child to this uid (`setresuid(2)`), after the namespace setup.
+    ///
+    /// Unless [`groups`](Self::groups) is set, the supplementary groups are cleared too
+    /// (`setgroups(0, NULL)`), as `std::process::Command` does, so a root parent dropping to
+    /// an unprivileged uid leaves no root groups behind. In a user namespace whose
+    /// `setgroups` is "deny" (as after [`map_root`](Self::map_root) without privilege) the
+    /// kernel refuses that call; the groups then stay the parent's, which for an unprivileged
+    /// parent are its own.
     pub fn uid(&mut self, uid: u32) -> &mut Command {
         self.spec_mut().uid = Some(uid);
         self
     }
 
-    /// Switches the child to this gid (`setresgid(2)`).
+    /// Switches the child to this gid (`setresgid(2)`); the supplementary groups are cleared
+    /// as for [`uid`](Self::uid) unless [`groups`](Self::groups) is set.
     pub fn gid(&mut self, gid: u32) -> &mut Command {
         self.spec_mut().gid = Some(gid);
         self
@@ -561,10 +600,11 @@ impl Command {
         self
     }
 
-    /// Runs a minimal init as PID 1 of the new pid namespace (needs `unshare(PID)`): it forks
-    /// the program, reaps every process that ends up its child, forwards the signals it gets
-    /// to the program, and exits with the program's status (128 + signal if killed). For
-    /// programs not written to be PID 1.
+    /// Runs a minimal init as PID 1 of the new pid namespace (needs `unshare(PID)`, or a
+    /// joined pid namespace, where it is the subreaper of the program's orphans instead of
+    /// PID 1): it forks the program, reaps every process that ends up its child, forwards the
+    /// signals it gets to the program, and exits with the program's status (128 + signal if
+    /// killed). For programs not written to be PID 1.
     pub fn init(&mut self, on: bool) -> &mut Command {
         self.spec_mut().init = on;
         self

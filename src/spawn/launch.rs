@@ -219,7 +219,7 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
     if let Some((sync_r, sync_w)) = sync {
         drop(sync_r);
         if let Some(maps) = &prep.parent_maps {
-            write_parent_maps(pid as u32, maps)
+            write_parent_maps(guard.first.as_ref().expect("the first child"), maps)
                 .map_err(|(step, e)| spawn_error(cmd, step, e, prep.new_user))?;
         }
         rustix::io::write(&sync_w, &[1])
@@ -327,10 +327,47 @@ fn open_cgroup(dir: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-fn write_parent_maps(pid: u32, maps: &ParentMaps) -> std::result::Result<(), (Step, io::Error)> {
+/// Writes the child's `setgroups`, `uid_map` and `gid_map` (or runs `newuidmap` and
+/// `newgidmap`). The files are written through a directory fd of `/proc/<pid>` that is known
+/// to be the child's: it is opened first, then the pidfd shows the child still alive (and so
+/// its pid not reused: it is this process's unreaped child) while the fd exists.
+fn write_parent_maps(
+    child: &PidFd,
+    maps: &ParentMaps,
+) -> std::result::Result<(), (Step, io::Error)> {
+    let pid = child.pid();
+    let dir = rustix::fs::open(
+        format!("/proc/{pid}"),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| (Step::new(StepKind::UidMap), e.into()));
+    let alive = sys::pidfd_is_alive(child.as_fd()).unwrap_or(false);
+    let dir = match (dir, alive) {
+        (Ok(dir), true) => dir,
+        (Err(e), _) => return Err(e),
+        (Ok(_), false) => {
+            return Err((
+                Step::new(StepKind::UidMap),
+                io::Error::from_raw_os_error(libc::ESRCH),
+            ));
+        }
+    };
     let proc_write =
         |file: &str, text: &[u8], step: Step| -> std::result::Result<(), (Step, io::Error)> {
-            std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| (step, e))
+            let fd = rustix::fs::openat(
+                &dir,
+                file,
+                rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| (step.clone(), io::Error::from(e)))?;
+            // One write: the kernel parses the whole map at once.
+            match rustix::io::write(&fd, text) {
+                Ok(n) if n == text.len() => Ok(()),
+                Ok(_) => Err((step, io::Error::from_raw_os_error(libc::EIO))),
+                Err(e) => Err((step, e.into())),
+            }
         };
     if let Some(s) = maps.setgroups {
         proc_write("setgroups", s.to_bytes(), Step::new(StepKind::Setgroups))?;
