@@ -9,9 +9,10 @@
 //! checked too: in `CLONE_VM` modes (vfork, and the shared-vm mode where the parent writes the
 //! maps) the child runs in the parent's address space, so its allocations would go through
 //! this very allocator and its counters. The allocator tells them apart by asking the kernel
-//! for the pid: a `CLONE_VM` child is a process of its own, with its own pid. (The fork-like
-//! mode, used only for `init`, has a copy of the memory whose counts the parent never sees;
-//! it is not covered here.)
+//! for the pid: a `CLONE_VM` child is a process of its own, with its own pid. The fork-like
+//! mode (init, a joined time namespace) and the program forked into a joined pid namespace
+//! run on a copy of the memory: the count of other processes' allocations lives in a shared
+//! mapping, which the copy shares too, so they are counted as well.
 //!
 //! Every case runs in a forked child: the test harness runs tests on several threads, and a
 //! single-threaded process makes the counts this test's alone.
@@ -21,16 +22,21 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::c_void;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
 
-use linux_namespaces::{Command, IdMap, NamespaceSet, SetGroups, Stdio};
+mod common;
+
+use linux_namespaces::{
+    Command, IdMap, NamespaceGroup, NamespaceSet, Namespaces, SetGroups, Stdio,
+};
 
 /// The pid whose allocations count as the parent's; 0: not counting.
 static OWNER: AtomicI32 = AtomicI32::new(0);
 /// Allocations (alloc, alloc_zeroed, realloc) made by `OWNER`.
 static PARENT: AtomicU64 = AtomicU64::new(0);
-/// Allocations made in this memory by any other process: a `CLONE_VM` child.
-static OTHER: AtomicU64 = AtomicU64::new(0);
+/// Allocations made by any other process whose memory is this one's or a copy of it: a
+/// `CLONE_VM` child or a fork-like one. Points into a `MAP_SHARED` page (see `arm`).
+static OTHER: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
 
 struct Counting;
 
@@ -45,7 +51,12 @@ fn count() {
     if pid == owner {
         PARENT.fetch_add(1, Ordering::Relaxed);
     } else {
-        OTHER.fetch_add(1, Ordering::Relaxed);
+        let other = OTHER.load(Ordering::Relaxed);
+        // SAFETY: set once by `arm` to a shared page that is never unmapped, holding an
+        // AtomicU64 (a page is aligned and large enough).
+        if let Some(other) = unsafe { other.as_ref() } {
+            other.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -78,15 +89,31 @@ static GLOBAL: Counting = Counting;
 
 /// Counts from now on for the calling process.
 fn arm() {
+    if OTHER.load(Ordering::Relaxed).is_null() {
+        // SAFETY: a fresh shared anonymous page, zero-filled (a valid AtomicU64 of 0), never
+        // unmapped; shared with every process forked from this one afterwards.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(page, libc::MAP_FAILED);
+        OTHER.store(page.cast(), Ordering::Relaxed);
+    }
     // SAFETY: getpid has no preconditions.
     OWNER.store(unsafe { libc::getpid() }, Ordering::Relaxed);
 }
 
 fn counts() -> (u64, u64) {
-    (
-        PARENT.load(Ordering::Relaxed),
-        OTHER.load(Ordering::Relaxed),
-    )
+    let other = OTHER.load(Ordering::Relaxed);
+    // SAFETY: as in `count`.
+    let other = unsafe { other.as_ref() }.map_or(0, |o| o.load(Ordering::Relaxed));
+    (PARENT.load(Ordering::Relaxed), other)
 }
 
 /// Runs `f` in a forked child (as uid/gid 65534 if `rootless` and root) and returns its
@@ -256,9 +283,7 @@ fn reused_command_with_piped_stdio_allocates_a_fixed_few_per_spawn() {
 /// child, in the same memory, waits for it; the parent allocates there, the child must not.
 #[test]
 fn child_waiting_for_parent_written_maps_allocates_nothing() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP child_waiting_for_parent_written_maps_allocates_nothing: needs root");
+    if !common::require_root("child_waiting_for_parent_written_maps_allocates_nothing") {
         return;
     }
     in_child(false, || {
@@ -277,6 +302,55 @@ fn child_waiting_for_parent_written_maps_allocates_nothing() {
         if other != 0 {
             return Err(format!(
                 "the child path allocated {other} times in {SPAWNS} spawns"
+            ));
+        }
+        Ok(())
+    })
+    .unwrap()
+}
+
+/// The fork-like mode: an init in a new pid namespace runs in a copy of the memory.
+#[test]
+fn fork_like_child_allocates_nothing() {
+    in_child(true, || {
+        let mut cmd = Command::new("/bin/true");
+        cmd.unshare(NamespaceSet::USER | NamespaceSet::PID)
+            .map_root()
+            .init(true);
+        let (_, _, other) = per_spawn(&mut cmd)?;
+        if other != 0 {
+            return Err(format!(
+                "the fork-like child path allocated {other} times in {SPAWNS} spawns"
+            ));
+        }
+        Ok(())
+    })
+    .unwrap()
+}
+
+/// A joined pid namespace: the first child shares the memory, the program's process forked
+/// from it has a copy; neither may allocate.
+#[test]
+fn program_forked_into_a_joined_pid_namespace_allocates_nothing() {
+    in_child(true, || {
+        let mut holder = Command::new("/bin/sh");
+        holder
+            .args(["-c", "read _"])
+            .unshare(NamespaceSet::USER | NamespaceSet::PID)
+            .map_root()
+            .stdin(Stdio::piped());
+        let mut holder = holder.spawn().map_err(|e| format!("holder: {e}"))?;
+        let set = NamespaceSet::USER | NamespaceSet::PID;
+        let group = NamespaceGroup::from_namespaces(
+            Namespaces::open(holder.id(), set).map_err(|e| format!("open: {e}"))?,
+        );
+        let mut cmd = group.command("/bin/true").map_err(|e| format!("{e}"))?;
+        let (_, _, other) = per_spawn(&mut cmd)?;
+        drop(holder.stdin.take());
+        holder.wait().map_err(|e| format!("holder: {e}"))?;
+        if other != 0 {
+            return Err(format!(
+                "the joined-pid child path allocated {other} times in {SPAWNS} spawns"
             ));
         }
         Ok(())

@@ -345,7 +345,9 @@ fn entering_an_exited_process_is_esrch_and_changes_nothing() {
 fn a_parent_that_dies_during_setup_leaves_no_running_child() {
     rootless(|| {
         // A fake newuidmap, run by the parent between clone and the child going on, reports the
-        // child's pid and kills the parent. The child, waiting for the parent, must not run on.
+        // child's pid and kills the parent. The child, waiting for the parent, must not run on:
+        // the sync pipe's EOF alone stops it (no parent-death signal is asked for, which would
+        // stop it too).
         let dir = std::env::temp_dir().join(format!("lns-faults-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let report = dir.join("pid");
@@ -368,11 +370,13 @@ fn a_parent_that_dies_during_setup_leaves_no_running_child() {
             // SAFETY: setenv in the single-threaded intermediate before anything reads it.
             unsafe { std::env::set_var("PATH", &dir) };
             let uid = rustix::process::getuid().as_raw();
-            let r = Command::new("/bin/true")
+            // A long-running program: if the child ran on, it would still be running when
+            // looked at below (with /bin/true the check would pass either way).
+            let r = Command::new("/bin/sleep")
+                .arg("1000")
                 .unshare(NamespaceSet::USER)
                 .uid_map(linux_namespaces::IdMap::single(0, uid))
                 .use_newidmap(true)
-                .parent_death_signal(libc::SIGKILL)
                 .spawn();
             // Only reached if the fake did not kill us.
             let _ = rustix::io::write(&w, format!("survived {r:?}\n").as_bytes());
@@ -400,6 +404,9 @@ fn a_parent_that_dies_during_setup_leaves_no_running_child() {
                 tv_nsec: 0,
             };
             let n = rustix::event::poll(&mut fds, Some(&ts)).map_err(|e| e.to_string())?;
+            if n != 1 {
+                let _ = p.kill();
+            }
             ensure!(
                 n == 1,
                 "child {pid} still running after its parent died during setup"

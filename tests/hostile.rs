@@ -391,13 +391,15 @@ fn the_child_holds_no_fd_to_the_host_root_cwd_or_our_binary() {
             .mount(Mount::pivot_root(&r))
             .current_dir("/usr")
             .stdin(Stdio::Piped)
-            .stdout(Stdio::Null)
+            .stdout(Stdio::Piped)
             .spawn()
             .map_err(|e| e.to_string())?;
         let pid = child.id();
-        let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        // Once cat has echoed a line its dynamic loader is done (it holds fd 3 for a moment
+        // after execve), so the fds seen are the program's own.
+        let fds: Vec<String> = fds_of_ready_cat(&mut child)?
+            .into_iter()
+            .map(|fd| fd.to_string())
             .collect();
         let links: Vec<String> = fds
             .iter()
