@@ -45,7 +45,7 @@ fn per_spawn() -> Command {
 }
 
 fn joined(group: &NamespaceGroup) -> Command {
-    let mut cmd = group.command(PROGRAM).expect("join");
+    let mut cmd = group.command(PROGRAM);
     cmd.stdin(Stdio::Null).env_clear();
     cmd
 }

@@ -550,7 +550,7 @@ fn stats(samples: &[u64]) -> Stats {
     let mut s = samples.to_vec();
     s.sort_unstable();
     let at = |q: f64| s[((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1] as f64 / 1e3;
-    let median = if s.len() % 2 == 0 {
+    let median = if s.len().is_multiple_of(2) {
         (s[s.len() / 2 - 1] + s[s.len() / 2]) as f64 / 2e3
     } else {
         s[s.len() / 2] as f64 / 1e3

@@ -291,7 +291,7 @@ fn list() -> Result<Vec<String>, Failure> {
 
 fn exec(name: &str, program: OsString, args: Vec<OsString>) -> Result<ExitCode, Error> {
     let ns = open(name)?;
-    let status = Command::new(&program).args(&args).join(&ns)?.status()?;
+    let status = Command::new(&program).args(&args).join(&ns).status()?;
     use std::os::unix::process::ExitStatusExt;
     let code = match (status.code(), status.signal()) {
         (Some(code), _) => code,

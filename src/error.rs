@@ -230,6 +230,28 @@ impl Error {
         }
     }
 
+    /// The [`io::ErrorKind`] this error converts to (`From<Error> for io::Error`), without
+    /// consuming it: the errno's kind where a system call failed, else the kind that fits
+    /// (`InvalidInput`, `NotFound`, `Unsupported`, ...).
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Os { source, .. } | Error::Spawn { source, .. } => source.kind(),
+            #[cfg(feature = "net")]
+            Error::Netlink { source, .. } => source.kind(),
+            #[cfg(feature = "net")]
+            Error::NoSuchLink { .. } => io::ErrorKind::NotFound,
+            Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
+            Error::NotANamespace { .. } | Error::WrongKind { .. } | Error::InvalidInput { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::NotApplicable { .. } | Error::Unsupported { .. } => io::ErrorKind::Unsupported,
+            Error::OutOfScope { .. } => io::ErrorKind::PermissionDenied,
+            Error::NamespaceInUse { .. } => io::ErrorKind::ResourceBusy,
+            Error::ForeignMount { .. } => io::ErrorKind::InvalidInput,
+            Error::MountChanged { .. } => io::ErrorKind::NotFound,
+        }
+    }
+
     /// The hint attached to this error, if any.
     pub fn hint(&self) -> Option<&Hint> {
         match self {
@@ -253,23 +275,7 @@ impl fmt::Display for FoundSuffix<'_> {
 
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
-        let kind = match &e {
-            Error::Os { source, .. } | Error::Spawn { source, .. } => source.kind(),
-            #[cfg(feature = "net")]
-            Error::Netlink { source, .. } => source.kind(),
-            #[cfg(feature = "net")]
-            Error::NoSuchLink { .. } => io::ErrorKind::NotFound,
-            Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
-            Error::NotANamespace { .. } | Error::WrongKind { .. } | Error::InvalidInput { .. } => {
-                io::ErrorKind::InvalidInput
-            }
-            Error::NotApplicable { .. } | Error::Unsupported { .. } => io::ErrorKind::Unsupported,
-            Error::OutOfScope { .. } => io::ErrorKind::PermissionDenied,
-            Error::NamespaceInUse { .. } => io::ErrorKind::ResourceBusy,
-            Error::ForeignMount { .. } => io::ErrorKind::InvalidInput,
-            Error::MountChanged { .. } => io::ErrorKind::NotFound,
-        };
-        io::Error::new(kind, e)
+        io::Error::new(e.kind(), e)
     }
 }
 

@@ -344,7 +344,7 @@ fn program_forked_into_a_joined_pid_namespace_allocates_nothing() {
         let group = NamespaceGroup::from_namespaces(
             Namespaces::open(holder.id(), set).map_err(|e| format!("open: {e}"))?,
         );
-        let mut cmd = group.command("/bin/true").map_err(|e| format!("{e}"))?;
+        let mut cmd = group.command("/bin/true");
         let (_, _, other) = per_spawn(&mut cmd)?;
         drop(holder.stdin.take());
         holder.wait().map_err(|e| format!("holder: {e}"))?;

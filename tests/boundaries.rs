@@ -54,12 +54,7 @@ fn t_program_lands_inside_a_joined_pid_namespace(_root: bool) -> R {
         "while read -r k v; do [ \"$k\" = NSpid: ] && echo \"$k $v\"; done < /proc/self/status; \
          echo $$; kill -0 {me} 2>/dev/null; echo kill=$?"
     );
-    let out = output_of(
-        group
-            .command("/bin/sh")
-            .ctx("command")?
-            .args(["-c", &script]),
-    )?;
+    let out = output_of(group.command("/bin/sh").args(["-c", &script]))?;
     let lines: Vec<&str> = out.lines().collect();
     let nspid: Vec<&str> = lines
         .first()
@@ -88,14 +83,12 @@ fn t_joined_pid_namespace_status_and_signals(_root: bool) -> R {
     let group = NamespaceGroup::from_namespaces(Namespaces::open(c.id(), set).ctx("open")?);
     let st = group
         .command("/bin/sh")
-        .ctx("command")?
         .args(["-c", "exit 7"])
         .status()
         .ctx("status")?;
     ensure_eq!(st.code(), Some(7));
     let mut child = group
         .command("/bin/sh")
-        .ctx("command")?
         .args(["-c", "read _"])
         .stdin(linux_namespaces::Stdio::piped())
         .spawn()
@@ -119,7 +112,6 @@ fn t_init_with_a_joined_pid_namespace(_root: bool) -> R {
     let out = output_of(
         group
             .command("/bin/sh")
-            .ctx("command")?
             .args(["-c", "grep NSpid /proc/self/status; exit 3"])
             .init(true),
     );
@@ -146,7 +138,6 @@ fn t_created_after_joining_a_user_namespace(_root: bool) -> R {
     let out = output_of(
         group
             .command("/bin/sh")
-            .ctx("command")?
             .args(["-c", "grep -c ' /mnt ' /proc/self/mountinfo; echo $$"])
             .unshare(NamespaceSet::MOUNT | NamespaceSet::PID)
             .mount(Mount::tmpfs("/mnt")),
@@ -166,7 +157,6 @@ fn t_created_namespaces_are_owned_by_the_joined_user_namespace(_root: bool) -> R
     let mut child = Command::new("/bin/sh")
         .args(["-c", "read _"])
         .join(&user)
-        .ctx("join")?
         .unshare(NamespaceSet::NET | NamespaceSet::UTS)
         .stdin(linux_namespaces::Stdio::piped())
         .kill_on_drop(true)
@@ -253,7 +243,6 @@ fn joining_the_callers_own_namespace_does_not_allow_changing_it() {
         let e = failed(
             Command::new("/bin/true")
                 .join(&uts)
-                .ctx("join")?
                 .hostname("changed")
                 .status(),
             "hostname in the caller's own UTS namespace",
@@ -262,7 +251,6 @@ fn joining_the_callers_own_namespace_does_not_allow_changing_it() {
         let e = failed(
             Command::new("/bin/true")
                 .join(&mnt)
-                .ctx("join")?
                 .mount(Mount::tmpfs("/mnt"))
                 .status(),
             "mount in the caller's own mount namespace",
@@ -271,7 +259,6 @@ fn joining_the_callers_own_namespace_does_not_allow_changing_it() {
         let e = failed(
             Command::new("/bin/true")
                 .join(&net)
-                .ctx("join")?
                 .loopback_up(true)
                 .status(),
             "loopback in the caller's own network namespace",

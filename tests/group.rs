@@ -16,7 +16,6 @@ fn err(e: impl std::fmt::Display) -> String {
 fn run(group: &NamespaceGroup, script: &str) -> Result<String, String> {
     let out = group
         .command("/bin/sh")
-        .map_err(err)?
         .args(["-c", script])
         .output()
         .map_err(err)?;
@@ -112,7 +111,7 @@ fn commands_run_concurrently_in_one_group() {
         let (gate_r, gate_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
         let mut children = Vec::new();
         for _ in 0..8 {
-            let mut cmd = group.command("/bin/sh").map_err(err)?;
+            let mut cmd = group.command("/bin/sh");
             cmd.args(["-c", "read _ <&3; readlink /proc/self/ns/uts"])
                 .fd(3, gate_r.try_clone().unwrap())
                 .stdout(Stdio::Piped);
@@ -180,7 +179,6 @@ fn root_group_without_a_user_namespace() {
         // With the caller's privilege, a command may unshare more (here a pid namespace).
         let pid1 = group
             .command("/bin/sh")
-            .map_err(err)?
             .args(["-c", "echo $$"])
             .unshare(NamespaceSet::PID)
             .output()

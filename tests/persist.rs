@@ -274,7 +274,6 @@ fn a_stale_listing_is_checked_again_before_removing() {
             .args(["-c", "read _"])
             .stdin(linux_namespaces::Stdio::Piped)
             .join(&ns)
-            .ctx("join")?
             .spawn()
             .ctx("spawn")?;
         match orphan.namespace.remove(false) {

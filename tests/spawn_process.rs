@@ -410,8 +410,7 @@ fn t_join_existing_namespaces(root: bool) -> R {
         "readlink /proc/self/ns/net /proc/self/ns/uts /proc/self/ns/ipc",
     ]);
     for k in set.kinds() {
-        c.join(&Namespace::open(h.pid, k).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        c.join(&Namespace::open(h.pid, k).map_err(|e| e.to_string())?);
     }
     let out = stdout_of(&mut c)?;
     let want: Vec<String> = [

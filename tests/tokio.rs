@@ -281,7 +281,6 @@ fn children_joined_into_a_group_are_awaited_concurrently() {
         for _ in 0..10 {
             let child = group
                 .command("/bin/sh")
-                .map_err(err)?
                 .args(["-c", "test \"$(hostname)\" = awaited"])
                 .spawn()
                 .map_err(err)?;

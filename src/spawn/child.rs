@@ -1,7 +1,7 @@
 //! [`Child`]: a spawned process, held by its pidfd.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 use std::time::Duration;
 
@@ -108,6 +108,13 @@ impl Child {
 impl AsFd for Child {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.handle.as_fd()
+    }
+}
+
+impl AsRawFd for Child {
+    /// The pidfd's number.
+    fn as_raw_fd(&self) -> RawFd {
+        self.handle.as_raw_fd()
     }
 }
 

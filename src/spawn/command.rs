@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs::File;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use crate::error::Result;
 use crate::idmap::IdMap;
 use crate::kind::NamespaceSet;
 use crate::mount::Mount;
-use crate::namespace::Namespace;
+use crate::namespace::{Namespace, NamespaceId};
 use crate::timens::TimeClock;
 
 /// Where a child's standard input, output or error goes.
@@ -57,6 +58,28 @@ impl From<File> for Stdio {
         Stdio::Fd(f.into())
     }
 }
+
+/// Conversions from the handles a pipeline is built of, so that one child's output becomes
+/// another's input without an `OwnedFd::from` in between (as `std::process::Stdio` converts).
+/// [`Child`]'s pipe ends are the `std::process` types, so they convert too.
+macro_rules! stdio_from_fd {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Stdio {
+            fn from(h: $t) -> Stdio {
+                Stdio::Fd(OwnedFd::from(h))
+            }
+        }
+    )*};
+}
+
+stdio_from_fd!(
+    std::process::ChildStdin,
+    std::process::ChildStdout,
+    std::process::ChildStderr,
+    std::io::PipeReader,
+    std::io::PipeWriter,
+    std::os::unix::net::UnixStream,
+);
 
 /// What `/proc/<pid>/setgroups` of a new user namespace is set to.
 ///
@@ -168,7 +191,6 @@ impl Resource {
 /// # References
 ///  - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html),
 ///    [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
-#[derive(Debug)]
 pub struct Command {
     /// What the child is to be; every setter of it drops the cached plan.
     spec: Spec,
@@ -177,6 +199,38 @@ pub struct Command {
     kill_on_drop: bool,
     /// The validated plan, kept across spawns until a setter changes the spec.
     cache: Option<Prepared>,
+}
+
+impl fmt::Debug for Command {
+    /// The command line the way `std::process::Command` shows it (environment changes and
+    /// the working directory first, each word quoted), then, with `{:#?}`, the namespace and
+    /// process settings.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.spec;
+        if let Some(dir) = &s.cwd {
+            write!(f, "cd {dir:?} && ")?;
+        }
+        if s.env_clear {
+            f.write_str("env -i ")?;
+        }
+        for (k, v) in &s.env {
+            match v {
+                Some(v) => write!(f, "{}={v:?} ", k.to_string_lossy())?,
+                None => write!(f, "-u {} ", k.to_string_lossy())?,
+            }
+        }
+        if let Some(arg0) = &s.arg0 {
+            write!(f, "[{arg0:?}] ")?;
+        }
+        write!(f, "{:?}", s.program)?;
+        for a in &s.args {
+            write!(f, " {a:?}")?;
+        }
+        if f.alternate() {
+            write!(f, " {:#?}", s)?;
+        }
+        Ok(())
+    }
 }
 
 /// Everything a [`Command`] says about the child, as plain data (the plan is built from it).
@@ -191,6 +245,8 @@ pub(super) struct Spec {
     pub(super) fds: Vec<(RawFd, OwnedFd)>,
     pub(super) unshare: NamespaceSet,
     pub(super) joins: Vec<Namespace>,
+    /// A handle `join` could not duplicate, and the errno: reported at spawn.
+    pub(super) join_error: Option<(NamespaceId, i32)>,
     pub(super) uid_map: Option<IdMap>,
     pub(super) gid_map: Option<IdMap>,
     pub(super) setgroups: Option<SetGroups>,
@@ -234,6 +290,7 @@ impl Command {
                 fds: Vec::new(),
                 unshare: NamespaceSet::empty(),
                 joins: Vec::new(),
+                join_error: None,
                 uid_map: None,
                 gid_map: None,
                 setgroups: None,
@@ -395,15 +452,23 @@ impl Command {
     /// makes the spawn fork-like (the kernel refuses `setns` into it from a child sharing the
     /// parent's memory).
     ///
-    /// # Errors
-    /// [`Error::Os`](crate::Error::Os) if the handle cannot be duplicated (`EMFILE`).
+    /// Infallible like every setter: if the handle cannot be duplicated (`EMFILE`), the
+    /// next [`spawn`](Self::spawn) returns that error.
     ///
     /// # References
     ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///    [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html) (`F_DUPFD_CLOEXEC`),
     ///    [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html)
-    pub fn join(&mut self, ns: &Namespace) -> Result<&mut Command> {
-        self.spec_mut().joins.push(ns.try_clone()?);
-        Ok(self)
+    pub fn join(&mut self, ns: &Namespace) -> &mut Command {
+        match ns.try_clone() {
+            Ok(dup) => self.spec_mut().joins.push(dup),
+            // As std's saw_nul: the setter stays infallible, the spawn reports it.
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EMFILE);
+                self.spec_mut().join_error.get_or_insert((ns.id(), errno));
+            }
+        }
+        self
     }
 
     /// The `uid_map` of the new user namespace. The child writes a single-line map of the
@@ -676,6 +741,32 @@ impl Command {
         let mut child = launch(spec, prepared, stdio)?;
         child.kill_on_drop = kill_on_drop;
         Ok(child)
+    }
+
+    /// The program as given to [`new`](Self::new), as `std::process::Command::get_program`.
+    pub fn get_program(&self) -> &OsStr {
+        &self.spec.program
+    }
+
+    /// The arguments (without `argv[0]`), as `std::process::Command::get_args`.
+    pub fn get_args(&self) -> impl ExactSizeIterator<Item = &OsStr> {
+        self.spec.args.iter().map(OsString::as_os_str)
+    }
+
+    /// The environment changes made with [`env`](Self::env) and
+    /// [`env_remove`](Self::env_remove) (`None` for a removal), sorted by name, as
+    /// `std::process::Command::get_envs`.
+    pub fn get_envs(&self) -> impl ExactSizeIterator<Item = (&OsStr, Option<&OsStr>)> {
+        self.spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_os_str(), v.as_deref()))
+    }
+
+    /// The working directory set with [`current_dir`](Self::current_dir), as
+    /// `std::process::Command::get_current_dir`.
+    pub fn get_current_dir(&self) -> Option<&Path> {
+        self.spec.cwd.as_deref()
     }
 
     /// The spec, for a setter: dropping the cached plan, which no longer matches it.

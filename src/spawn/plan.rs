@@ -11,7 +11,7 @@ use std::path::Path;
 use super::command::{SetGroups, Spec};
 use super::in_child::{Join, Plan};
 use super::report::{Step, StepKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result, Target};
 use crate::idmap::IdMap;
 use crate::kernel::KernelFeature;
 use crate::kind::{NamespaceKind, NamespaceSet};
@@ -55,6 +55,13 @@ impl Spec {
     fn validate(&self) -> Result<Namespacing> {
         if self.program.is_empty() {
             return Err(Error::invalid("program", "empty program name"));
+        }
+        if let Some((id, errno)) = self.join_error {
+            return Err(Error::os(
+                Operation::Open,
+                Target::Namespace(id),
+                io::Error::from_raw_os_error(errno),
+            ));
         }
         let mut ns = Namespacing::default();
         for (i, joined) in self.joins.iter().enumerate() {
