@@ -58,6 +58,10 @@ impl Namespaces {
     /// Opens the namespaces of `pid` of the kinds in `set` (`open(2)` of each
     /// `/proc/<pid>/ns/<kind>`, see [`Namespace::open`]).
     ///
+    /// # Errors
+    /// As for [`Namespace::open`], for the first kind that fails; handles opened before it
+    /// are closed.
+    ///
     /// # References
     ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
     pub fn open(pid: u32, set: NamespaceSet) -> Result<Self> {
@@ -66,6 +70,9 @@ impl Namespaces {
 
     /// Opens the namespaces of the process behind `pidfd` of the kinds in `set`
     /// (`PIDFD_GET_<KIND>_NAMESPACE` for each, see [`Namespace::from_pidfd`]).
+    ///
+    /// # Errors
+    /// As for [`Namespace::from_pidfd`], for the first kind that fails.
     ///
     /// # References
     ///  - [ioctl_pidfd(2)](https://man7.org/linux/man-pages/man2/ioctl_pidfd.2.html)
@@ -77,6 +84,9 @@ impl Namespaces {
 
     /// Opens the calling thread's namespaces of the kinds in `set`
     /// (`/proc/thread-self/ns/<kind>`, see [`Namespace::current`]).
+    ///
+    /// # Errors
+    /// As for [`Namespace::current`], for the first kind that fails.
     ///
     /// # References
     ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
@@ -124,6 +134,10 @@ impl Namespaces {
     /// [`enter_process`](Self::enter_process) for an atomic switch to another process's
     /// namespaces.
     ///
+    /// # Errors
+    /// [`Error::Os`] from the first `setns(2)` that fails (with a hint for a multithreaded
+    /// caller or a missing capability); the namespaces entered before it stay entered.
+    ///
     /// # References
     ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
     ///    [nsenter(1)](https://man7.org/linux/man-pages/man1/nsenter.1.html)
@@ -163,6 +177,10 @@ impl Namespaces {
     /// is entered or none. The user namespace is left out when the caller is already in the
     /// target's user namespace. On older kernels the namespaces are opened first and entered
     /// one by one as [`enter`](Self::enter) does.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchProcess`] if the process has exited; [`Error::InvalidInput`] if the fd is
+    /// not a pidfd; [`Error::Os`] from `setns(2)` (nothing is entered then, on 5.8 and later).
     ///
     /// # References
     ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)

@@ -55,6 +55,12 @@ pub(crate) fn offsets_text(
 /// no-op. Needs `CAP_SYS_TIME` in the user namespace that owns the time namespace.
 /// [`Command::time_offset`](crate::Command::time_offset) does the same for a spawned child.
 ///
+/// # Errors
+/// [`Error::InvalidInput`] for no offsets, `nanos` of 1e9 or more, or an invalid pid;
+/// [`Error::NoSuchProcess`] if the process is gone; [`Error::Unsupported`] without time
+/// namespaces; [`Error::Os`] from the write, with [`Hint::TimeNamespaceEntered`] once a
+/// process has entered the namespace (`EACCES`).
+///
 /// # References
 ///  - [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html),
 ///    "The /proc/pid/timens_offsets file"

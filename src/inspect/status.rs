@@ -72,6 +72,9 @@ impl ProcessStatus {
     /// Parses the text of a status file. Lines it does not know are skipped, so newer kernels'
     /// additions do not break it; a known line with a malformed value is an error, and so is
     /// text without `Name` and `Pid`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if a line this parser knows is malformed.
     pub fn parse(text: &str) -> Result<Self> {
         let mut st = ProcessStatus::default();
         let (mut have_name, mut have_pid) = (false, false);

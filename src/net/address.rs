@@ -36,6 +36,10 @@ impl Netlink {
 
     /// [`add_address`](Self::add_address) with options (`IFA_FLAGS`).
     ///
+    /// # Errors
+    /// [`Error::NoSuchLink`](crate::Error::NoSuchLink) if a link named here is not there; [`Error::Netlink`](crate::Error::Netlink) with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`](crate::Error::Os) if the socket fails.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
     #[doc(alias = "RTM_NEWADDR")]
@@ -114,6 +118,10 @@ impl Netlink {
     /// The addresses on the link `name`, IPv4 and IPv6 (`RTM_GETADDR` dump;
     /// `ip address show dev NAME`).
     ///
+    /// # Errors
+    /// [`Error::NoSuchLink`](crate::Error::NoSuchLink) if a link named here is not there; [`Error::Netlink`](crate::Error::Netlink) with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`](crate::Error::Os) if the socket fails.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
     #[doc(alias = "RTM_GETADDR")]
@@ -126,6 +134,9 @@ impl Netlink {
 
     /// Every address in the namespace, on every link (`RTM_GETADDR` dump;
     /// `ip address show`), ordered by link index.
+    ///
+    /// # Errors
+    /// [`Error::Netlink`](crate::Error::Netlink) or [`Error::Os`](crate::Error::Os) if the dump fails.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)

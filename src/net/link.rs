@@ -18,6 +18,9 @@ use crate::namespace::Namespace;
 impl Netlink {
     /// Every link in the namespace, in index order (`RTM_GETLINK` dump; `ip link show`).
     ///
+    /// # Errors
+    /// [`Error::Netlink`] or [`Error::Os`] if the dump fails.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
     #[doc(alias = "RTM_GETLINK")]
@@ -127,6 +130,10 @@ impl Netlink {
     /// has carrier (for a veth, when its peer is up too), which the kernel completes shortly
     /// after. [`wait_link_running`](Self::wait_link_running) waits for that.
     ///
+    /// # Errors
+    /// [`Error::NoSuchLink`] if a link named here is not there; [`Error::Netlink`] with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`] if the socket fails.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html),
     ///    [netdevice(7)](https://man7.org/linux/man-pages/man7/netdevice.7.html)
@@ -138,6 +145,10 @@ impl Netlink {
 
     /// Takes the link down (`RTM_SETLINK` clearing `IFF_UP`; `ip link set NAME down`).
     ///
+    /// # Errors
+    /// [`Error::NoSuchLink`] if a link named here is not there; [`Error::Netlink`] with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`] if the socket fails.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
     #[doc(alias = "RTM_SETLINK")]
@@ -147,6 +158,10 @@ impl Netlink {
 
     /// Brings the loopback interface `lo` up (`RTM_SETLINK`; `ip link set lo up`). A new
     /// network namespace starts with it down, so even `127.0.0.1` is unreachable until this.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchLink`] if a link named here is not there; [`Error::Netlink`] with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`] if the socket fails.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
@@ -212,6 +227,10 @@ impl Netlink {
     /// Attaches a link to a bridge (`RTM_SETLINK` with `IFLA_MASTER`;
     /// `ip link set LINK master BRIDGE`).
     ///
+    /// # Errors
+    /// [`Error::NoSuchLink`] if a link named here is not there; [`Error::Netlink`] with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`] if the socket fails.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
     #[doc(alias = "RTM_SETLINK")]
@@ -225,6 +244,10 @@ impl Netlink {
 
     /// Detaches a link from its bridge (`RTM_SETLINK` with `IFLA_MASTER` 0;
     /// `ip link set LINK nomaster`).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchLink`] if a link named here is not there; [`Error::Netlink`] with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`] if the socket fails.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
@@ -293,6 +316,10 @@ impl Netlink {
     /// Creates a bridge (`RTM_NEWLINK` of kind `bridge`; `ip link add NAME type bridge`),
     /// down and with no ports. Attach links with [`attach_to_bridge`](Self::attach_to_bridge).
     ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a name that cannot be an interface name; [`Error::Netlink`]
+    /// with `EEXIST` if a link has that name.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html),
     ///    [ip-link(8)](https://man7.org/linux/man-pages/man8/ip-link.8.html)
@@ -307,6 +334,10 @@ impl Netlink {
 
     /// Deletes a link (`RTM_DELLINK`; `ip link delete NAME`). Deleting one end of a veth
     /// pair deletes both.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchLink`] if a link named here is not there; [`Error::Netlink`] with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`] if the socket fails.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)

@@ -76,6 +76,10 @@ pub(super) const IFA_F_DADFAILED: u32 = 0x08;
 ///
 /// Needs `CAP_SYS_ADMIN` in the caller's user namespace; the new namespace is owned by it.
 ///
+/// # Errors
+/// [`Error::Os`] from `unshare(2)` (`EPERM` without `CAP_SYS_ADMIN`) or if the thread
+/// cannot be started.
+///
 /// # References
 ///  - [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html),
 ///    [network_namespaces(7)](https://man7.org/linux/man-pages/man7/network_namespaces.7.html)

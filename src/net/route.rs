@@ -78,6 +78,10 @@ impl Netlink {
     /// Adds a default route through `gateway` (`RTM_NEWROUTE` to `0.0.0.0/0` or `::/0`;
     /// `ip route add default via GATEWAY [dev DEV]`).
     ///
+    /// # Errors
+    /// [`Error::NoSuchLink`] if a link named here is not there; [`Error::Netlink`] with the
+    /// kernel's errno (and message) if it refuses the request; [`Error::Os`] if the socket fails.
+    ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
     #[doc(alias = "RTM_NEWROUTE")]
@@ -114,6 +118,9 @@ impl Netlink {
 
     /// The unicast routes of the main table, IPv4 and IPv6 (`RTM_GETROUTE` dump;
     /// `ip route show` and `ip -6 route show`).
+    ///
+    /// # Errors
+    /// [`Error::Netlink`] or [`Error::Os`] if the dump fails.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)

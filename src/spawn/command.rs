@@ -701,12 +701,18 @@ impl Command {
     }
 
     /// Spawns with stdio inherited unless set, and waits for the child.
+    ///
+    /// # Errors
+    /// As for [`spawn`](Self::spawn), and [`Error::Os`](crate::Error::Os) if waiting fails.
     pub fn status(&mut self) -> Result<ExitStatus> {
         self.spawn()?.wait()
     }
 
     /// Spawns with stdin from `/dev/null` and stdout/stderr captured unless set, and waits,
     /// collecting the output.
+    ///
+    /// # Errors
+    /// As for [`spawn`](Self::spawn), and [`Error::Os`](crate::Error::Os) if reading the pipes or waiting fails.
     pub fn output(&mut self) -> Result<Output> {
         let (null, piped) = (Stdio::Null, Stdio::Piped);
         let [i, o, e] = &self.stdio;
