@@ -68,6 +68,7 @@ async fn wait_readable(
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl PidFd {
     /// Waits for the process to exit without blocking the thread, and reaps it: the pidfd is
     /// registered with the current tokio runtime's reactor (`epoll(7)`), the task sleeps until
@@ -95,6 +96,7 @@ impl PidFd {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl Child {
     /// Closes stdin (as [`wait`](Self::wait) does) and waits for the child to exit without
     /// blocking the thread, then reaps it. See [`PidFd::wait_async`]: the child's pidfd is

@@ -55,9 +55,33 @@
 //! [`Namespaces::enter_process`] atomic, `openat2` and the new mount API (5.6) make mount steps
 //! symlink-safe, and the `PIDFD_GET_*_NAMESPACE` ioctls (6.11) open namespaces of a pidfd
 //! without `/proc`. The README has the full table.
+//!
+//! # Cargo features
+//!
+//! * `net`: [`net::Netlink`], network namespace configuration (links, veth pairs, bridges,
+//!   addresses, routes) over route netlink, with `netlink-packet-route`.
+//! * `tokio`: `Child::wait_async` and `PidFd::wait_async`, awaiting a child's exit through its
+//!   pidfd on tokio's reactor.
+//!
+//! Neither is on by default.
+//!
+//! # Example tools
+//!
+//! The repository's `examples/` are small, real tools built on this crate, each a few hundred
+//! lines: `sandbox` (a rootless container with a read-only `/usr` and its own `/proc`),
+//! `unshare`, `nsenter` and `lsns` (util-linux's tools on top of [`Command`],
+//! [`Namespaces::enter_process`] and [`inspect::list`]), `netns` (the `ip netns` workflow, with
+//! `net`), and `pool` (a job runner that gives each job fresh namespaces). Run one with
+//! `cargo run --example sandbox`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "linux-namespaces works only on Linux: namespaces, pidfds and clone3 are Linux kernel interfaces"
+);
 
 #[cfg(feature = "tokio")]
 mod asyncio;
@@ -73,6 +97,7 @@ mod mount;
 mod namespace;
 mod namespaces;
 #[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod net;
 pub mod persist;
 mod pidfd;

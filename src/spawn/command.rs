@@ -183,10 +183,28 @@ impl Resource {
 /// # }
 /// ```
 ///
-/// Setup happens in the child in this order: user namespace maps, joining namespaces, time
-/// namespace offsets, host and domain name, mount steps, working directory, session, umask,
-/// resource limits, `no_new_privs`, file descriptors, groups/gid/uid, capabilities,
-/// parent-death signal, (init), signals, seccomp, `execve`.
+/// Setup happens in the child in this order: user namespace maps, joining namespaces (then,
+/// after a joined user namespace, creating the new ones; after a joined or new pid namespace
+/// made that way, forking the program into it), time namespace offsets, host and domain name,
+/// mount steps, working directory, session, umask, resource limits, `no_new_privs`, file
+/// descriptors, groups/gid/uid, capabilities, parent-death signal, (init), signals, seccomp,
+/// `execve`.
+///
+/// # Where it differs from `std::process::Command`
+///
+/// * There is no `pre_exec`. The child may share the parent's memory (`CLONE_VM`) and runs
+///   while other threads of the parent may hold locks (the allocator's, stdout's), so a
+///   closure there could deadlock or corrupt the parent, and its failure could not come back
+///   as a typed [`Step`](crate::Step). What such closures usually do is a setter here:
+///   namespaces, id maps, mounts, credentials, capabilities, resource limits, signals,
+///   seccomp, fds. To run Rust code inside namespaces, fork a child of your own and enter
+///   them there ([`Namespaces::enter`](crate::Namespaces::enter)), or run a helper program.
+/// * The environment and a program name's `PATH` lookup are captured when the plan is built
+///   (the first spawn, or the first after a setter), not at every spawn: this keeps a reused
+///   `Command` allocation-free. Call a setter (or make a new `Command`) after changing the
+///   process environment.
+/// * Spawning returns only once the program runs or a setup step failed: there is no window
+///   in which a `Child` exists for a process that then fails to exec.
 ///
 /// # References
 ///  - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html),
