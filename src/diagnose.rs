@@ -53,6 +53,10 @@ pub enum Hint {
     TimeNamespaceEntered,
     /// `setresuid`/`setresgid` to an id the child's user namespace does not map (EINVAL).
     UnmappedId,
+    /// `CLONE_INTO_CGROUP` was refused (EACCES): moving a process into a cgroup needs write
+    /// access to `cgroup.procs` of the target and of the common ancestor of the source and
+    /// target cgroups.
+    CgroupProcsAccess,
 }
 
 impl fmt::Display for Hint {
@@ -95,6 +99,9 @@ impl fmt::Display for Hint {
             ),
             Hint::SymlinkInMountPath => f.write_str(
                 "mount paths are resolved without following symlinks; give the path with its symlinks resolved",
+            ),
+            Hint::CgroupProcsAccess => f.write_str(
+                "moving into a cgroup needs write access to cgroup.procs of the target cgroup and of the common ancestor of the caller's cgroup and the target (cgroup v2 delegation): delegate a subtree to the caller and spawn into a cgroup below its own",
             ),
             Hint::UnmappedId => f.write_str(
                 "the id is not mapped in the child's user namespace: add it to uid_map/gid_map or switch to a mapped one",
@@ -146,6 +153,7 @@ impl Hint {
     pub(crate) fn for_spawn(step: &Step, errno: i32, new_user: bool) -> Option<Hint> {
         use StepKind as K;
         match (step.kind(), errno) {
+            (K::Clone, libc::EACCES) if step.file().is_some() => Some(Hint::CgroupProcsAccess),
             (K::Clone, _) if new_user => Hint::user_namespace_creation(errno),
             (K::GidMap, libc::EPERM) => Some(Hint::SetgroupsNotDenied),
             (K::Seccomp, libc::EACCES) => Some(Hint::SeccompNeedsNoNewPrivs),

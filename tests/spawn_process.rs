@@ -84,6 +84,43 @@ fn private_cgroup2() -> Result<std::path::PathBuf, String> {
 }
 
 #[test]
+fn a_cgroup_the_caller_may_not_move_into_names_the_delegation_rule() {
+    if !require_root("a_cgroup_the_caller_may_not_move_into_names_the_delegation_rule") {
+        return;
+    }
+    as_root(|| {
+        let cg = private_cgroup2()?;
+        let sub = cg.join("lns-not-delegated");
+        std::fs::create_dir(&sub).map_err(|e| e.to_string())?;
+        let r = in_child(|| {
+            drop_privileges()?;
+            let e = failed(
+                Command::new("/bin/true").cgroup(&sub).status(),
+                "spawn into a root-owned cgroup",
+            )?;
+            match &e {
+                Error::Spawn {
+                    step, source, hint, ..
+                } => {
+                    ensure_eq!(step.kind(), linux_namespaces::StepKind::Clone);
+                    ensure_eq!(step.file(), Some(sub.as_path()));
+                    ensure_eq!(source.raw_os_error(), Some(libc::EACCES));
+                    ensure_eq!(hint, &Some(linux_namespaces::Hint::CgroupProcsAccess));
+                }
+                other => return Err(format!("{other}")),
+            }
+            ensure!(e.to_string().contains("common ancestor"), "{e}");
+            Ok(())
+        });
+        let _ = std::fs::remove_dir(&sub);
+        let _ = rustix::mount::unmount(&cg, rustix::mount::UnmountFlags::DETACH);
+        let _ = std::fs::remove_dir(&cg);
+        r
+    })
+    .unwrap()
+}
+
+#[test]
 fn spawns_directly_into_a_cgroup_v2_directory() {
     if !require_root("spawns_directly_into_a_cgroup_v2_directory") {
         return;

@@ -198,9 +198,13 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
                 feature: KernelFeature::CloneIntoCgroup,
             };
         }
+        let step = match &cmd.cgroup {
+            Some(dir) => Step::path(StepKind::Clone, dir.clone()),
+            None => Step::new(StepKind::Clone),
+        };
         spawn_error(
             cmd,
-            Step::new(StepKind::Clone),
+            step,
             io::Error::from_raw_os_error(errno),
             prep.new_user,
         )

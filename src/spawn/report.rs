@@ -293,7 +293,7 @@ impl Step {
     }
 
     /// The path of an `Open`, `Chdir` or `Exec` step (for a program searched in `PATH`, the
-    /// name as given).
+    /// name as given), or the cgroup directory of a `Clone` into a cgroup.
     pub fn file(&self) -> Option<&Path> {
         match &self.item {
             Item::Path(p) => Some(p),
@@ -348,6 +348,7 @@ impl fmt::Display for Step {
             (Item::Path(p), StepKind::Open) => write!(f, "opening {}", p.display()),
             (Item::Path(p), StepKind::Chdir) => write!(f, "chdir to {}", p.display()),
             (Item::Path(p), StepKind::Exec) => write!(f, "execve of {}", p.display()),
+            (Item::Path(p), StepKind::Clone) => write!(f, "clone3 into the cgroup {}", p.display()),
             (Item::Namespace(k), _) => write!(f, "setns into the {k} namespace"),
             (Item::Mount { index, text }, _) => write!(f, "mount step {index} ({text})"),
             (Item::Resource(r), _) => write!(f, "prlimit of {r:?}"),
