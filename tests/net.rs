@@ -845,6 +845,50 @@ fn rootless_user_configures_a_network_namespace_its_user_namespace_owns() {
     );
 }
 
+/// A rootless, multithreaded caller configures the network namespace of a child it spawned
+/// with `map_root`, without entering anything itself: `Netlink::open` makes the socket in a
+/// helper that enters the owning user namespace first.
+#[test]
+fn rootless_parent_configures_its_childs_network_namespace_without_entering_it() {
+    rootless(|| {
+        // Another thread: the kernel refuses setns of a user namespace to multithreaded
+        // callers, so the open must not depend on this process entering one.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        let mut child = linux_namespaces::Command::new("/bin/sh")
+            .args(["-c", "read _"])
+            .unshare(NamespaceSet::USER | NamespaceSet::NET)
+            .map_root()
+            .stdin(linux_namespaces::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .ctx("spawn")?;
+        let net = child.namespace(NamespaceKind::Network).ctx("netns")?;
+        let nl = Netlink::open(&net).ctx("open")?;
+        nl.loopback_up().ctx("lo up")?;
+        nl.create_veth("v0", "v1", None).ctx("veth")?;
+        nl.add_address("v0", ip("192.0.2.1"), 24).ctx("address")?;
+        ensure!(nl.link("lo").ctx("lo")?.up, "lo is down");
+        ensure!(
+            nl.addresses("v0")
+                .ctx("addresses")?
+                .iter()
+                .any(|a| a.address == ip("192.0.2.1")),
+            "address missing"
+        );
+        let user = Namespace::current(NamespaceKind::User).ctx("user")?;
+        let here = Namespace::current(NamespaceKind::Network).ctx("net")?;
+        ensure!(user.id() != net.owner().ctx("owner")?.id(), "not rootless");
+        ensure!(here.id() != net.id(), "the caller moved");
+        tx.send(()).ok();
+        other.join().ok();
+        drop(child.stdin.take());
+        child.wait().ctx("wait")?;
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn rootless_veth_between_two_namespaces_carries_udp() {
     let before = host_net();

@@ -28,10 +28,14 @@
 //! ```
 //!
 //! Needs `CAP_NET_ADMIN` in the user namespace that owns the network namespace for changes
-//! (listing needs nothing), and to open the socket in a namespace other than the caller's,
-//! `CAP_SYS_ADMIN` there too (for `setns(2)`). A process that is root in a user namespace it
-//! created (see [`Command::map_root`](crate::Command::map_root)) has both over the network
-//! namespaces that user namespace owns: rootless configuration works.
+//! (listing needs nothing). Opening the socket in another network namespace goes through
+//! `setns(2)`, which needs `CAP_SYS_ADMIN` both over that namespace and in the caller's own
+//! user namespace. An unprivileged caller that owns the namespace's user namespace (it
+//! spawned the child with [`Command::map_root`](crate::Command::map_root), say) has the first
+//! but not the second: for it, [`Netlink::open`] makes the socket in a short-lived forked
+//! helper that enters the owning user namespace first and passes the socket back. So a
+//! rootless, even multithreaded, parent configures its child's network namespace without
+//! entering anything.
 //!
 //! # References
 //!  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html),
@@ -146,13 +150,21 @@ impl Netlink {
     /// duplicate of the handle is kept (for [`namespace`](Self::namespace) and the `wait_*`
     /// methods), so `ns` may be dropped.
     ///
+    /// If `setns(2)` is refused (`EPERM`) and the namespace's owning user namespace is not
+    /// the caller's, the socket is made by a forked helper that enters the owning user
+    /// namespace and then `ns` (`setns(2)` of a user namespace needs a single-threaded
+    /// process), and sent back over a socket pair (`SCM_RIGHTS`): that works for the
+    /// unprivileged owner of that user namespace.
+    ///
     /// # Errors
     /// [`Error::WrongKind`] if `ns` is not a network namespace; [`Error::Os`] from `setns`
-    /// (`EPERM` without `CAP_SYS_ADMIN` over `ns`) or from `socket(2)`.
+    /// (`EPERM` without `CAP_SYS_ADMIN` over `ns`, when the helper cannot do better) or from
+    /// `socket(2)`.
     ///
     /// # References
     ///  - [netlink(7)](https://man7.org/linux/man-pages/man7/netlink.7.html),
-    ///    [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
+    ///    [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///    [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html) (`SCM_RIGHTS`)
     pub fn open(ns: &Namespace) -> Result<Netlink> {
         let sock = RouteSocket::open(ns, 0)?;
         Ok(Netlink {

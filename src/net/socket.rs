@@ -81,7 +81,7 @@ impl RouteSocket {
         let sock = if here {
             make()?
         } else {
-            std::thread::scope(|scope| {
+            let entered = std::thread::scope(|scope| {
                 let worker = std::thread::Builder::new()
                     .name("netns-socket".into())
                     .spawn_scoped(scope, || {
@@ -92,7 +92,16 @@ impl RouteSocket {
                 worker
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })?
+            });
+            match entered {
+                // setns(2) of a network namespace also needs CAP_SYS_ADMIN in the caller's
+                // own user namespace: an unprivileged owner of the namespace's user
+                // namespace gets the socket from a helper that enters that first.
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                    Self::through_owner(ns, groups).map_err(|_| e)?
+                }
+                r => r?,
+            }
         };
         Ok(RouteSocket {
             sock,
@@ -101,9 +110,38 @@ impl RouteSocket {
         })
     }
 
+    /// The socket made by a forked helper that enters the user namespace owning `ns`, then
+    /// `ns` (see `sys::socket_in_user_namespace`). Only where that is not the caller's own
+    /// user namespace.
+    fn through_owner(ns: &Namespace, groups: u32) -> Result<Socket> {
+        let id = ns.id();
+        let owner = ns.owner()?;
+        if owner.id() == Namespace::current(NamespaceKind::User)?.id() {
+            return Err(Error::os(
+                Operation::NetlinkSocket,
+                Target::Namespace(id),
+                io::Error::from_raw_os_error(libc::EPERM),
+            ));
+        }
+        let fd = crate::sys::socket_in_user_namespace(
+            std::os::fd::AsFd::as_fd(&owner),
+            std::os::fd::AsFd::as_fd(ns),
+            libc::AF_NETLINK,
+            libc::SOCK_RAW,
+            NETLINK_ROUTE as i32,
+        )
+        .map_err(|e| Error::os(Operation::NetlinkSocket, Target::Namespace(id), e))?;
+        Self::configure(crate::sys::netlink_socket(fd), id, groups)
+    }
+
     fn make(ns: NamespaceId, groups: u32) -> Result<Socket> {
         let err = |e| Error::os(Operation::NetlinkSocket, Target::Namespace(ns), e);
-        let mut sock = Socket::new(NETLINK_ROUTE).map_err(err)?;
+        let sock = Socket::new(NETLINK_ROUTE).map_err(err)?;
+        Self::configure(sock, ns, groups)
+    }
+
+    fn configure(mut sock: Socket, ns: NamespaceId, groups: u32) -> Result<Socket> {
+        let err = |e| Error::os(Operation::NetlinkSocket, Target::Namespace(ns), e);
         sock.bind(&SocketAddr::new(0, groups)).map_err(err)?;
         // Error replies that carry the request's header only (not the whole request) and the
         // kernel's text explaining the error. Both are optional (Linux 4.3, 4.12): without

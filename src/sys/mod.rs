@@ -27,3 +27,12 @@ pub(crate) fn register_readable(fd: OwnedFd) -> io::Result<tokio::io::unix::Asyn
     unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
         .map_err(io::Error::from)
 }
+
+/// Takes over `fd`, a netlink socket, as `netlink_sys`'s socket type.
+#[cfg(feature = "net")]
+pub(crate) fn netlink_socket(fd: std::os::fd::OwnedFd) -> netlink_sys::Socket {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: `fd` is an open socket owned by nothing else; into_raw_fd gives up its
+    // ownership to the Socket, which closes it on drop.
+    unsafe { netlink_sys::Socket::from_raw_fd(fd.into_raw_fd()) }
+}

@@ -2,7 +2,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::kind::{NamespaceKind, NamespaceSet};
 
@@ -145,5 +145,112 @@ pub(crate) fn pidfd_is_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
         // It exists, we just may not signal it.
         Some(libc::EPERM) => Ok(true),
         _ => Err(e),
+    }
+}
+
+/// A socket made inside the namespaces `user` and then `net` by a short-lived forked helper,
+/// and sent back over a socket pair (`SCM_RIGHTS`); the caller's threads never move.
+///
+/// Entering a network namespace needs `CAP_SYS_ADMIN` in the caller's own user namespace as
+/// well as in the one owning it, so an unprivileged caller must enter the owning user
+/// namespace first; the kernel lets only a single-threaded process do that, hence the forked
+/// helper. The socket keeps the helper's credentials (full capabilities in `user`), and the
+/// kernel checks those together with the sender's own.
+pub(crate) fn socket_in_user_namespace(
+    user: BorrowedFd<'_>,
+    net: BorrowedFd<'_>,
+    domain: i32,
+    ty: i32,
+    protocol: i32,
+) -> io::Result<OwnedFd> {
+    use rustix::net::{
+        AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+        SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+    };
+    let (ours, theirs) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let mut args = super::clone::CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: fork-like clones return twice; both branches are handled right below. The
+    // child has its own copy of memory and only makes system calls (through `raw` and
+    // rustix's raw backend: no allocation, no lock another thread of the parent could hold)
+    // before it exits.
+    let pid = unsafe {
+        super::clone::clone3_fork(&mut args).or_else(|e| match e {
+            libc::ENOSYS => {
+                let mut unused = 0;
+                super::clone::clone_fork(libc::SIGCHLD as u64, &mut unused)
+            }
+            e => Err(e),
+        })
+    }
+    .map_err(io::Error::from_raw_os_error)?;
+    if pid == 0 {
+        let made = (|| -> Result<(), i32> {
+            super::raw::setns(user.as_raw_fd(), libc::CLONE_NEWUSER as u32)?;
+            super::raw::setns(net.as_raw_fd(), libc::CLONE_NEWNET as u32)?;
+            let sock = super::raw::socket(domain, ty | libc::SOCK_CLOEXEC, protocol)? as i32;
+            // SAFETY: the fd was just made by socket(2) in this process and nothing else owns it.
+            let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+            let mut space =
+                [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            let fds = [sock.as_fd()];
+            control.push(SendAncillaryMessage::ScmRights(&fds));
+            rustix::net::sendmsg(
+                &theirs,
+                &[std::io::IoSlice::new(b"s")],
+                &mut control,
+                SendFlags::empty(),
+            )
+            .map_err(|e| e.raw_os_error())?;
+            Ok(())
+        })();
+        super::raw::exit(match made {
+            Ok(()) => 0,
+            Err(errno) => errno.clamp(1, 255),
+        })
+    }
+    drop(theirs);
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8; 1];
+    let received = rustix::net::recvmsg(
+        &ours,
+        &mut [std::io::IoSliceMut::new(&mut byte)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    );
+    let mut sock = None;
+    if received.is_ok() {
+        for msg in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = msg {
+                for fd in fds {
+                    sock.get_or_insert(fd);
+                }
+            }
+        }
+    }
+    let mut status = 0;
+    let waited = loop {
+        match super::raw::wait4(pid as i32, &mut status, 0) {
+            Err(libc::EINTR) => continue,
+            r => break r,
+        }
+    };
+    match sock {
+        Some(fd) => Ok(fd),
+        None if waited.is_ok() && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 0 => {
+            Err(io::Error::from_raw_os_error(libc::WEXITSTATUS(status)))
+        }
+        None => Err(received
+            .err()
+            .map_or_else(|| io::Error::from_raw_os_error(libc::EIO), io::Error::from)),
     }
 }
