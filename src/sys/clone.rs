@@ -243,3 +243,18 @@ pub(crate) unsafe fn clone3_vm(
 pub(crate) unsafe fn clone3_vm(_: &mut CloneArgs, _: extern "C" fn(usize) -> !, _: usize) -> R {
     Err(libc::ENOSYS)
 }
+
+/// Forks the calling process with `fork(3)` (libc's, so that its at-fork handlers make the
+/// allocator usable in the child of a multithreaded parent), runs `child` in the new process
+/// and ends it with `child`'s result as exit code (`exit_group`: no destructor or at-exit
+/// handler of the parent's runs twice). Returns the child's pid in the parent.
+pub(crate) fn fork_running(child: impl FnOnce() -> i32) -> io::Result<u32> {
+    // SAFETY: fork returns twice; the child branch runs `child` and exits, never coming back
+    // into the parent's code. The child is single-threaded: what it may do is the caller's
+    // contract (documented on `Namespaces::run`).
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => super::raw::exit(child()),
+        pid => Ok(pid as u32),
+    }
+}

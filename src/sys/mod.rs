@@ -15,7 +15,7 @@ use std::io;
 #[cfg(feature = "tokio")]
 use std::os::fd::OwnedFd;
 
-pub(crate) use clone::{Stack, block_all_signals};
+pub(crate) use clone::{Stack, block_all_signals, fork_running};
 pub(crate) use nsfs::*;
 
 /// Registers an owned fd (a pidfd) with tokio's reactor for readability.

@@ -1,0 +1,243 @@
+//! Running a closure inside namespaces: [`Namespaces::run`] forks a child that enters them,
+//! runs the closure there and sends back what it returned ([`ChildValue`]).
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use crate::error::{Error, Operation, Result, Target};
+use crate::namespaces::Namespaces;
+use crate::pidfd::PidFd;
+use crate::sys;
+
+/// A value a closure run by [`Namespaces::run`] can send back from its child process: turned
+/// into bytes there, and back here.
+pub trait ChildValue: Sized {
+    /// The value as bytes.
+    fn to_bytes(&self) -> Vec<u8>;
+    /// The value from [`to_bytes`](Self::to_bytes)'s bytes; `None` if they are not one.
+    fn from_bytes(bytes: &[u8]) -> Option<Self>;
+}
+
+impl ChildValue for () {
+    fn to_bytes(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        bytes.is_empty().then_some(())
+    }
+}
+
+impl ChildValue for bool {
+    fn to_bytes(&self) -> Vec<u8> {
+        vec![u8::from(*self)]
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        match bytes {
+            [0] => Some(false),
+            [1] => Some(true),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! child_value_int {
+    ($($t:ty),*) => {$(
+        impl ChildValue for $t {
+            fn to_bytes(&self) -> Vec<u8> {
+                self.to_le_bytes().to_vec()
+            }
+            fn from_bytes(bytes: &[u8]) -> Option<Self> {
+                Some(<$t>::from_le_bytes(bytes.try_into().ok()?))
+            }
+        }
+    )*};
+}
+child_value_int!(u8, u16, u32, u64, i32, i64, usize);
+
+impl ChildValue for Vec<u8> {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.clone()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(bytes.to_vec())
+    }
+}
+
+impl ChildValue for String {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        String::from_utf8(bytes.to_vec()).ok()
+    }
+}
+
+impl ChildValue for OsString {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(OsString::from_vec(bytes.to_vec()))
+    }
+}
+
+impl ChildValue for PathBuf {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.as_os_str().as_bytes().to_vec()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(PathBuf::from(OsString::from_vec(bytes.to_vec())))
+    }
+}
+
+/// The first byte of the child's report.
+const OK: u8 = 0;
+const FAILED: u8 = 1;
+const PANICKED: u8 = 2;
+const NOT_ENTERED: u8 = 3;
+
+impl Namespaces {
+    /// Runs `f` in a forked child process that has entered these namespaces (in the order of
+    /// [`enter`](Self::enter)), and returns what `f` returned there. The caller's threads
+    /// never move; the child is reaped before this returns.
+    ///
+    /// The child is single-threaded, so `f` may enter user and mount namespaces or create new
+    /// ones ([`Namespaces::unshare_calling_thread`]), which a multithreaded caller cannot. It
+    /// is forked from a possibly multithreaded process: it may allocate (libc's `fork` makes
+    /// the allocator usable), but must not wait for a lock another thread of the caller may
+    /// have held at the fork (a `Mutex` of yours, `std::io::stdout`'s); print with
+    /// `eprintln!`, which takes no lock that outlives a call. A panic in `f` runs the panic
+    /// hook, which takes locks of its own (the backtrace's): if another thread was panicking
+    /// at the fork, the child can block there. Its result comes back through
+    /// [`ChildValue`]; an `Err` comes back with its errno and message, a panic as an error
+    /// naming it.
+    ///
+    /// ```
+    /// use linux_namespaces::{Namespace, NamespaceKind, NamespaceSet, Namespaces};
+    ///
+    /// # fn main() -> linux_namespaces::Result<()> {
+    /// // A host name in a new UTS namespace, read back from the child that set it.
+    /// let name: String = Namespaces::new().run(|| {
+    ///     Namespaces::unshare_calling_thread(NamespaceSet::USER | NamespaceSet::UTS)
+    ///         .map_err(std::io::Error::from)?;
+    ///     rustix::system::sethostname(b"inside")?;
+    ///     Ok(rustix::system::uname().nodename().to_string_lossy().into_owned())
+    /// })?;
+    /// assert_eq!(name, "inside");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Os`] if entering a namespace fails in the child (with the errno and a hint as
+    /// [`enter`](Self::enter) gives it), if `f` returns an `Err` (its errno or kind and its
+    /// message), if `f` panics, or if the fork or the pipe fails.
+    ///
+    /// # References
+    ///  - [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html),
+    ///    [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
+    pub fn run<T: ChildValue>(&self, f: impl FnOnce() -> io::Result<T>) -> Result<T> {
+        let target = || Target::Caller(self.kinds());
+        let io_err = |e: io::Error| Error::os(Operation::Io, target(), e);
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| io_err(e.into()))?;
+        let pid = sys::fork_running(|| {
+            let report = match self.enter() {
+                Err(e) => {
+                    let mut b = vec![NOT_ENTERED];
+                    b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
+                    b.extend_from_slice(e.to_string().as_bytes());
+                    b
+                }
+                Ok(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                    Ok(Ok(v)) => {
+                        let mut b = vec![OK];
+                        b.extend(v.to_bytes());
+                        b
+                    }
+                    Ok(Err(e)) => {
+                        let mut b = vec![FAILED];
+                        b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
+                        b.extend_from_slice(e.to_string().as_bytes());
+                        b
+                    }
+                    Err(p) => {
+                        let mut b = vec![PANICKED];
+                        let msg = p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "panic".into());
+                        b.extend_from_slice(msg.as_bytes());
+                        b
+                    }
+                },
+            };
+            i32::from(write_all(&w, &report).is_err())
+        })
+        .map_err(|e| Error::os(Operation::Io, target(), e))?;
+        drop(w);
+        let mut report = Vec::new();
+        let read = std::fs::File::from(r).read_to_end(&mut report);
+        let mut child = PidFd::open(pid)?;
+        child.wait()?;
+        read.map_err(io_err)?;
+        decode(&report, target)
+    }
+}
+
+fn write_all(fd: &std::os::fd::OwnedFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn decode<T: ChildValue>(report: &[u8], target: impl Fn() -> Target) -> Result<T> {
+    let malformed = || {
+        Error::os(
+            Operation::Io,
+            target(),
+            io::Error::new(io::ErrorKind::InvalidData, "no report from the child"),
+        )
+    };
+    let (tag, rest) = report.split_first().ok_or_else(malformed)?;
+    let word = |b: &[u8]| -> Option<u32> { Some(u32::from_le_bytes(b.get(..4)?.try_into().ok()?)) };
+    match *tag {
+        OK => T::from_bytes(rest).ok_or_else(malformed),
+        NOT_ENTERED | FAILED => {
+            let errno = word(rest).ok_or_else(malformed)? as i32;
+            let msg = String::from_utf8_lossy(rest.get(4..).unwrap_or_default()).into_owned();
+            let source = match errno {
+                0 => io::Error::other(msg),
+                errno => io::Error::from_raw_os_error(errno),
+            };
+            // No hint: it would describe this process (its threads, say), not the child.
+            Err(Error::Os {
+                op: if *tag == NOT_ENTERED {
+                    Operation::Setns
+                } else {
+                    Operation::Io
+                },
+                target: target(),
+                source,
+                hint: None,
+            })
+        }
+        PANICKED => Err(Error::os(
+            Operation::Io,
+            target(),
+            io::Error::other(format!(
+                "the closure panicked in the child: {}",
+                String::from_utf8_lossy(rest)
+            )),
+        )),
+        _ => Err(malformed()),
+    }
+}
