@@ -194,7 +194,9 @@ impl Mount {
 
     /// Bind-mounts `source` on `target` (`MS_BIND`); [`recursive`](Self::recursive) adds the
     /// submounts (`MS_REC`), [`read_only`](Self::read_only) makes it (and with `recursive`, every
-    /// submount) read-only with `mount_setattr(2)` (Linux 5.12; a remount on older kernels).
+    /// submount) read-only with `mount_setattr(2)`. Before Linux 5.12 a non-recursive one is
+    /// remounted read-only right after it is attached, and a recursive one fails with
+    /// [`Error::Unsupported`](crate::Error::Unsupported) (`KernelFeature::MountSetattr`).
     pub fn bind(source: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Bind {
             source: source.into(),
@@ -203,8 +205,9 @@ impl Mount {
     }
 
     /// Changes the flags of the existing mount at `target` (set with the builder methods;
-    /// flags not set are left as they are), with `mount_setattr(2)` or a `MS_REMOUNT|MS_BIND`
-    /// remount that keeps the mount's other flags.
+    /// flags not set are left as they are), with `mount_setattr(2)` or, before Linux 5.12, a
+    /// `MS_REMOUNT|MS_BIND` remount that keeps the mount's other flags (a recursive one is then
+    /// [`Error::Unsupported`](crate::Error::Unsupported)).
     pub fn remount(target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Remount {
             target: target.into(),
@@ -458,6 +461,14 @@ impl Mount {
             self.op,
             Op::Mkdir { .. } | Op::File { .. } | Op::Symlink { .. } | Op::Chroot { .. }
         )
+    }
+
+    /// Whether this step can be done only with `mount_setattr(2)`: a recursive bind or remount
+    /// that sets flags (a remount, its fallback, changes one mount).
+    pub(crate) fn needs_mount_setattr(&self) -> bool {
+        self.recursive
+            && self.attr_flags() != 0
+            && matches!(self.op, Op::Bind { .. } | Op::Remount { .. })
     }
 
     /// Whether this step changes the root (pivot_root or chroot).

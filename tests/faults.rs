@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
+use common::spawn::*;
 use common::*;
 use linux_namespaces::{
     Command, Error, Hint, KernelFeature, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd,
@@ -460,56 +461,212 @@ fn time_offsets_after_a_process_entered_are_a_typed_error() {
     .unwrap();
 }
 
-#[test]
-fn without_openat2_mount_steps_use_the_path_based_calls() {
-    rootless(|| {
-        refuse(&[Refuse {
-            nr: libc::SYS_openat2,
-            arg1: vec![],
-            errno: libc::ENOSYS,
-        }])?;
-        let dir = std::env::temp_dir().join(format!("lns-faults-mnt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let d = dir.to_str().unwrap().to_string();
-        let out = Command::new("/bin/sh")
-            .args([
-                "-c",
-                &format!(
-                    "grep ' {d} ' /proc/self/mountinfo; touch {d}/usr/x 2>&1; cat {d}/proc/1/comm"
-                ),
-            ])
-            .unshare(NamespaceSet::MOUNT | NamespaceSet::PID)
-            .map_root()
-            .mount(
-                linux_namespaces::Mount::propagation("/", linux_namespaces::Propagation::Private)
-                    .recursive(),
-            )
-            .mount(linux_namespaces::Mount::tmpfs(&d).size(1 << 20))
-            .mount(linux_namespaces::Mount::mkdir(format!("{d}/usr"), 0o755))
-            .mount(
-                linux_namespaces::Mount::bind("/usr", format!("{d}/usr"))
-                    .recursive()
-                    .read_only(),
-            )
-            .mount(linux_namespaces::Mount::mkdir(format!("{d}/proc"), 0o555))
-            .mount(linux_namespaces::Mount::proc(format!("{d}/proc")))
-            .output()
-            .map_err(|e| e.to_string());
-        let _ = std::fs::remove_dir(&dir);
-        let out = out?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        ensure!(
-            out.status.success(),
-            "{text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        ensure!(
-            text.contains("tmpfs") && text.contains("size=1024k"),
-            "{text}"
-        );
-        ensure!(text.contains("Read-only file system"), "{text}");
-        ensure!(text.trim_end().ends_with("sh"), "{text}");
-        Ok(())
-    })
-    .unwrap();
+/// The mount steps of `without_openat2_...`: a tmpfs, a read-only bind of /usr into it, a proc.
+fn path_based_steps(cmd: &mut Command, d: &str) {
+    use linux_namespaces::{Mount, Propagation};
+    cmd.mount(Mount::propagation("/", Propagation::Private).recursive())
+        .mount(Mount::tmpfs(d).size(1 << 20))
+        .mount(Mount::mkdir(format!("{d}/usr"), 0o755))
+        .mount(
+            Mount::bind("/usr", format!("{d}/usr"))
+                .recursive()
+                .read_only(),
+        )
+        .mount(Mount::mkdir(format!("{d}/proc"), 0o555))
+        .mount(Mount::proc(format!("{d}/proc")));
 }
+
+fn t_without_openat2_mount_steps_are_unsupported_unless_allowed(root: bool) -> R {
+    refuse(&[Refuse {
+        nr: libc::SYS_openat2,
+        arg1: vec![],
+        errno: libc::ENOSYS,
+    }])?;
+    let dir = tempdir()?;
+    let d = dir.path().to_str().unwrap().to_string();
+    let script =
+        format!("grep ' {d} ' /proc/self/mountinfo; touch {d}/usr/x 2>&1; cat {d}/proc/1/comm");
+    // Without the opt-in: refused before any process exists, nothing silently path-based.
+    let mut c = sh(root, &script, NamespaceSet::MOUNT | NamespaceSet::PID);
+    path_based_steps(&mut c, &d);
+    let e = failed(c.output(), "mount steps without openat2")?;
+    ensure!(
+        matches!(
+            e,
+            Error::Unsupported {
+                feature: KernelFeature::Openat2
+            }
+        ),
+        "{e}"
+    );
+    ensure!(no_children(), "a process was created");
+    // Even a step that needs no mount namespace.
+    let e = failed(
+        Command::new("/bin/true")
+            .mount(linux_namespaces::Mount::mkdir(format!("{d}/m"), 0o755))
+            .status(),
+        "mkdir without openat2",
+    )?;
+    ensure!(
+        matches!(
+            e,
+            Error::Unsupported {
+                feature: KernelFeature::Openat2
+            }
+        ),
+        "{e}"
+    );
+    ensure!(!dir.path().join("m").exists(), "mkdir ran");
+    // With it: the path-based calls do the same steps.
+    let mut c = sh(root, &script, NamespaceSet::MOUNT | NamespaceSet::PID);
+    path_based_steps(&mut c, &d);
+    let text = stdout_of(c.allow_path_based_mounts(true))?;
+    ensure!(
+        text.contains("tmpfs") && text.contains("size=1024k"),
+        "{text}"
+    );
+    ensure!(text.contains("Read-only file system"), "{text}");
+    ensure!(text.trim_end().ends_with("sh"), "{text}");
+    Ok(())
+}
+root_and_rootless!(
+    without_openat2_mount_steps_are_unsupported_unless_allowed,
+    t_without_openat2_mount_steps_are_unsupported_unless_allowed
+);
+
+fn t_without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused(root: bool) -> R {
+    use linux_namespaces::{Hint, Mount, Propagation};
+    refuse(&[Refuse {
+        nr: libc::SYS_mount_setattr,
+        arg1: vec![],
+        errno: libc::ENOSYS,
+    }])?;
+    let (src, dst, rootfs, host) = (tempdir()?, tempdir()?, tempdir()?, tempdir()?);
+    std::fs::write(src.path().join("f"), "hi").ctx("write f")?;
+    let (s, d, r, h) = (
+        src.path().to_str().unwrap(),
+        dst.path().to_str().unwrap(),
+        rootfs.path().to_str().unwrap(),
+        host.path().to_str().unwrap(),
+    );
+    std::os::unix::fs::symlink(h, format!("{r}/evil")).ctx("symlink")?;
+    let private = || Mount::propagation("/", Propagation::Private).recursive();
+
+    // Propagation and a read-only bind go through mount(2) on the O_PATH fds...
+    let script = format!(
+        "cat {d}/f; echo; touch {d}/x 2>&1; grep ' {d} ' /proc/self/mountinfo; grep -c shared: /proc/self/mountinfo; true"
+    );
+    let out = stdout_of(
+        sh(root, &script, NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::bind(s, d).read_only().nosuid()),
+    )?;
+    let l = lines(&out);
+    ensure!(l.first() == Some(&"hi"), "{out}");
+    ensure!(
+        l.get(1)
+            .is_some_and(|l| l.contains("Read-only file system")),
+        "{out}"
+    );
+    let opts = l.get(2).and_then(|l| l.split(' ').nth(5)).unwrap_or("");
+    ensure!(
+        opts.split(',').any(|o| o == "ro") && opts.split(',').any(|o| o == "nosuid"),
+        "{out}"
+    );
+    ensure!(l.last() == Some(&"0"), "still shared: {out}");
+    ensure!(!src.path().join("x").exists(), "write went through");
+
+    // ... and a remount too.
+    let out = stdout_of(
+        sh(
+            root,
+            &format!("touch {d}/x 2>&1; true"),
+            NamespaceSet::MOUNT,
+        )
+        .mount(private())
+        .mount(Mount::bind(s, d))
+        .mount(Mount::remount(d).read_only()),
+    )?;
+    ensure!(out.contains("Read-only file system"), "{out}");
+
+    // In a new root without /proc: the remount goes through fchdir to the fd (the working
+    // directory, /, is another mount).
+    let nr = tempdir()?;
+    let n = nr.path().to_str().unwrap();
+    let out = stdout_of(
+        sh(
+            root,
+            "touch /t/x 2>&1; touch /y && echo root writable; ls /proc 2>&1; true",
+            NamespaceSet::MOUNT,
+        )
+        .mount(private())
+        .mount(Mount::tmpfs(n))
+        .mount(Mount::mkdir(format!("{n}/usr"), 0o755))
+        .mount(Mount::bind("/usr", format!("{n}/usr")).read_only())
+        .mount(Mount::symlink("usr/bin", format!("{n}/bin")))
+        .mount(Mount::symlink("usr/lib", format!("{n}/lib")))
+        .mount(Mount::symlink("usr/lib64", format!("{n}/lib64")))
+        .mount(Mount::mkdir(format!("{n}/t"), 0o755))
+        .mount(Mount::tmpfs(format!("{n}/t")))
+        .mount(Mount::pivot_root(n))
+        .mount(Mount::remount("/t").read_only()),
+    )?;
+    let l = lines(&out);
+    ensure!(
+        l.first()
+            .is_some_and(|l| l.contains("'/t/x': Read-only file system")),
+        "{out}"
+    );
+    ensure!(l.get(1) == Some(&"root writable"), "{out}");
+    ensure!(
+        l.get(2).is_some_and(|l| l.contains("No such file")),
+        "{out}"
+    );
+
+    // Symlink protection stays on for the steps after them.
+    let e = failed(
+        sh(root, "true", NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::bind(s, d).read_only())
+            .mount(Mount::tmpfs(format!("{r}/evil")))
+            .output(),
+        "tmpfs on a symlink after a read-only bind",
+    )?;
+    match &e {
+        Error::Spawn {
+            step, source, hint, ..
+        } if step.mount_index() == Some(2) => {
+            ensure_eq!(source.raw_os_error(), Some(libc::ELOOP));
+            ensure_eq!(hint, &Some(Hint::SymlinkInMountPath));
+        }
+        other => return Err(format!("not refused: {other}")),
+    }
+    ensure!(
+        std::fs::read_dir(h).ctx("read host dir")?.next().is_none(),
+        "wrote into the host dir"
+    );
+
+    // A recursive read-only bind cannot be made without mount_setattr: Unsupported.
+    let e = failed(
+        sh(root, "true", NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::bind(s, d).recursive().read_only())
+            .output(),
+        "recursive read-only bind",
+    )?;
+    ensure!(
+        matches!(
+            e,
+            Error::Unsupported {
+                feature: KernelFeature::MountSetattr
+            }
+        ),
+        "{e}"
+    );
+    ensure!(no_children(), "child left behind");
+    Ok(())
+}
+root_and_rootless!(
+    without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused,
+    t_without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused
+);
