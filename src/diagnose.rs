@@ -92,7 +92,7 @@ impl fmt::Display for Hint {
                 "a process has already entered this time namespace, and the kernel freezes its offsets then; set them right after creating it",
             ),
             Hint::SymlinkInMountPath => f.write_str(
-                "mount paths are resolved without following symlinks; give the path with its symlinks resolved",
+                "mount paths are resolved without following symlinks; give the path with its symlinks resolved (a trusted bind source may opt in with Mount::follow_source_symlinks)",
             ),
             Hint::SameUserNamespace => {
                 f.write_str("the caller is already in that user namespace; leave USER out of the set")

@@ -3,7 +3,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::validate::cstring;
@@ -125,6 +125,7 @@ pub struct Mount {
     pub(crate) nosuid: bool,
     pub(crate) nodev: bool,
     pub(crate) noexec: bool,
+    pub(crate) follow_source: bool,
 }
 
 impl Mount {
@@ -136,6 +137,7 @@ impl Mount {
             nosuid: false,
             nodev: false,
             noexec: false,
+            follow_source: false,
         }
     }
 
@@ -192,7 +194,18 @@ impl Mount {
         self
     }
 
-    /// Bind-mounts `source` on `target` (`MS_BIND`); [`recursive`](Self::recursive) adds the
+    /// Bind-mounts `source` on `target` (`MS_BIND`).
+    ///
+    /// The source is resolved like the target: without following any symlink or `/proc` magic
+    /// link in it (`openat2(2)` with `RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS`, then
+    /// `open_tree(2)` of that fd), so that a source inside an untrusted tree (a volume, an
+    /// image) cannot name something outside it; a link fails the step with `ELOOP`. A source
+    /// with a `..` component is rejected before any process exists
+    /// ([`Error::InvalidInput`](crate::Error::InvalidInput)). For a trusted source that may be
+    /// a link (a host path such as `/etc/resolv.conf`), add
+    /// [`follow_source_symlinks`](Self::follow_source_symlinks).
+    ///
+    /// [`recursive`](Self::recursive) adds the
     /// submounts (`MS_REC`), [`read_only`](Self::read_only) makes it (and with `recursive`, every
     /// submount) read-only with `mount_setattr(2)`. Before Linux 5.12 a non-recursive one is
     /// remounted read-only right after it is attached, and a recursive one fails with
@@ -266,6 +279,13 @@ impl Mount {
         })
     }
 
+    /// Lets a [`bind`](Self::bind) source follow symlinks (and `/proc` magic links), for a
+    /// trusted source such as a host path like `/etc/resolv.conf` that may be a symlink.
+    pub fn follow_source_symlinks(mut self) -> Mount {
+        self.follow_source = true;
+        self
+    }
+
     /// `MS_REC`: apply to submounts too (binds, propagation, remounts).
     pub fn recursive(mut self) -> Mount {
         self.recursive = true;
@@ -335,6 +355,7 @@ impl Mount {
         let only_flags = |what: &str, allowed: u64| -> Result<()> {
             if flags & !allowed != 0
                 || (self.recursive && what != "bind" && what != "propagation" && what != "remount")
+                || (self.follow_source && what != "bind")
             {
                 return Err(Error::invalid(
                     "mount",
@@ -392,12 +413,24 @@ impl Mount {
                 only_flags("a new filesystem", FS_FLAGS)?;
                 PreparedMount::NewFs(NewFs::new(fstype, absolute(target)?, flags, options)?)
             }
-            Op::Bind { source, target } => PreparedMount::Bind {
-                source: absolute(source)?,
-                target: absolute(target)?,
-                attrs: flags,
-                recursive,
-            },
+            Op::Bind { source, target } => {
+                if source.components().any(|c| c == Component::ParentDir) {
+                    return Err(Error::invalid(
+                        "bind source",
+                        format!(
+                            "{} has a `..` component, which could lead out of the tree it names",
+                            source.display()
+                        ),
+                    ));
+                }
+                PreparedMount::Bind {
+                    source: absolute(source)?,
+                    target: absolute(target)?,
+                    attrs: flags,
+                    recursive,
+                    follow_source: self.follow_source,
+                }
+            }
             Op::Remount { target } => {
                 if flags == 0 {
                     return Err(Error::invalid(
@@ -545,6 +578,9 @@ impl fmt::Display for Mount {
         if self.noexec {
             opts.push("noexec");
         }
+        if self.follow_source {
+            opts.push("follows source symlinks");
+        }
         if !opts.is_empty() {
             write!(f, " ({})", opts.join(", "))?;
         }
@@ -565,11 +601,13 @@ pub(crate) enum PreparedMount {
         recursive: bool,
     },
     /// Bind `source` on `target`, then set `attrs` (`MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC`).
+    /// The source is resolved without following links unless `follow_source`.
     Bind {
         source: CString,
         target: CString,
         attrs: u64,
         recursive: bool,
+        follow_source: bool,
     },
     /// Set `attrs` on the mount at `target`.
     Remount {
@@ -703,6 +741,33 @@ fn absolute(p: &Path) -> Result<CString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_sources_with_dot_dot_are_rejected() {
+        for m in [
+            Mount::bind("/a/../etc", "/x"),
+            Mount::bind("/a/..", "/x").follow_source_symlinks(),
+        ] {
+            assert!(matches!(
+                m.prepare(),
+                Err(Error::InvalidInput {
+                    what: "bind source",
+                    ..
+                })
+            ));
+        }
+        assert!(Mount::bind("/a/./b", "/x").prepare().is_ok());
+        assert!(
+            Mount::tmpfs("/t")
+                .follow_source_symlinks()
+                .prepare()
+                .is_err()
+        );
+        assert_eq!(
+            Mount::bind("/a", "/b").follow_source_symlinks().to_string(),
+            "bind /a on /b (follows source symlinks)"
+        );
+    }
 
     #[test]
     fn relative_paths_are_rejected() {

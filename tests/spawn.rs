@@ -538,6 +538,77 @@ root_and_rootless!(
     t_symlinks_in_a_new_root_cannot_redirect_mounts
 );
 
+fn t_bind_sources_do_not_follow_symlinks(root: bool) -> R {
+    // An untrusted tree (a volume) with links planted in it: to the host's /etc, and to a
+    // "host" directory with a subdirectory.
+    let (dir, dst, host) = (tempdir()?, tempdir()?, tempdir()?);
+    let vol = dir.path().join("vol");
+    std::fs::create_dir(&vol).ctx("mkdir vol")?;
+    std::fs::create_dir(host.path().join("sub")).ctx("mkdir sub")?;
+    std::os::unix::fs::symlink("/etc", vol.join("link")).ctx("symlink")?;
+    std::os::unix::fs::symlink(host.path(), vol.join("hostlink")).ctx("symlink")?;
+    let v = vol.to_str().unwrap();
+    let d = dst.path().to_str().unwrap();
+    let bind = |m: Mount| {
+        sh(
+            root,
+            &format!("test -f {d}/passwd && echo followed; true"),
+            NamespaceSet::MOUNT,
+        )
+        .mount(Mount::propagation("/", Propagation::Private).recursive())
+        .mount(m)
+        .output()
+    };
+    for (what, source) in [
+        ("a symlink as the source", format!("{v}/link")),
+        (
+            "a symlink inside the source path",
+            format!("{v}/hostlink/sub"),
+        ),
+    ] {
+        for m in [
+            Mount::bind(&source, d),
+            Mount::bind(&source, d).recursive().read_only(),
+        ] {
+            match failed(bind(m), what)? {
+                Error::Spawn {
+                    step, source, hint, ..
+                } if step.mount_index() == Some(1) => {
+                    ensure_eq!(source.raw_os_error(), Some(libc::ELOOP), "{what}");
+                    ensure_eq!(hint, Some(linux_namespaces::Hint::SymlinkInMountPath));
+                }
+                other => return Err(format!("{what}: {other}")),
+            }
+        }
+    }
+    // A trusted source may follow links when asked.
+    let o = bind(Mount::bind(format!("{v}/link"), d).follow_source_symlinks()).ctx("opt-in")?;
+    ensure_eq!(String::from_utf8_lossy(&o.stdout), "followed\n");
+    // `..` in a source is refused before any process exists, opt-in or not.
+    for m in [
+        Mount::bind(format!("{v}/../vol/link"), d),
+        Mount::bind(format!("{v}/../../etc"), d).follow_source_symlinks(),
+    ] {
+        let e = failed(bind(m), "..")?;
+        ensure!(
+            matches!(
+                e,
+                Error::InvalidInput {
+                    what: "bind source",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        ensure!(no_children(), "a process was created");
+    }
+    Ok(())
+}
+root_and_rootless!(
+    bind_sources_do_not_follow_symlinks,
+    t_bind_sources_do_not_follow_symlinks
+);
+
 fn t_other_filesystems_with_options(root: bool) -> R {
     let d = tempdir()?;
     let p = d.path().to_str().unwrap();

@@ -222,13 +222,17 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
             target,
             attrs,
             recursive,
+            follow_source,
         } => {
             let target = open_nofollow(target)?;
-            let tree = Fd(raw::open_tree(
-                libc::AT_FDCWD,
-                source,
-                libc::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec(*recursive),
-            )? as i32);
+            let clone = libc::OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec(*recursive);
+            let tree = Fd(if *follow_source {
+                raw::open_tree(libc::AT_FDCWD, source, clone)?
+            } else {
+                // The source as the target: resolved once without links, cloned from the fd.
+                let source = open_nofollow(source)?;
+                raw::open_tree(source.0, EMPTY, clone | libc::AT_EMPTY_PATH as u32)?
+            } as i32);
             if *attrs != 0 {
                 let attr = raw::mount_attr(*attrs, 0);
                 match raw::mount_setattr(
@@ -336,6 +340,7 @@ pub(super) fn mount_step(m: &PreparedMount) -> raw::R {
             target,
             attrs,
             recursive,
+            ..
         } => {
             let rec = if *recursive { libc::MS_REC } else { 0 };
             raw::mount(Some(source), target, None, libc::MS_BIND | rec, None)?;
