@@ -261,8 +261,13 @@ impl Mount {
         })
     }
 
-    /// Creates an empty regular file `path` (`open(2)` with `O_CREAT`; an existing file is
-    /// fine), for example a target for binding `/dev/null` into a new root.
+    /// Creates an empty regular file `path`, for example a target for binding `/dev/null` into
+    /// a new root (`open(2)` with `O_CREAT|O_EXCL|O_NONBLOCK|O_NOCTTY|O_NOFOLLOW`).
+    ///
+    /// What is already there is never opened: it is looked at through an `O_PATH|O_NOFOLLOW`
+    /// fd. An existing regular file is fine and left as it is; a symlink fails the step with
+    /// `ELOOP`, a directory with `EISDIR`, anything else (a FIFO, whose opening would wait for
+    /// a reader, a socket, a device) with `EEXIST`.
     pub fn file(path: impl Into<PathBuf>, mode: u32) -> Mount {
         Mount::new(Op::File {
             path: path.into(),

@@ -58,7 +58,11 @@ fn filter(rules: &[Refuse]) -> Vec<libc::sock_filter> {
 
 /// Installs the filter on this (forked, single-threaded) process.
 fn refuse(rules: &[Refuse]) -> R {
-    let prog = filter(rules);
+    install(&filter(rules))
+}
+
+/// Installs a seccomp program on this (forked, single-threaded) process.
+fn install(prog: &[libc::sock_filter]) -> R {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut _,
@@ -669,4 +673,89 @@ fn t_without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused(root: 
 root_and_rootless!(
     without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused,
     t_without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused
+);
+
+/// `refuse`, plus: `openat` with `O_PATH` in its flags fails with `ENOENT`. The file step's
+/// probe then misses what is there, and its create call meets it.
+fn refuse_and_blind_o_path_probes(rules: &[Refuse]) -> R {
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+    let mut prog = vec![
+        ins(LD_W_ABS, 0, 0, 0),
+        ins(JEQ_K, 0, 3, libc::SYS_openat as u32),
+        // seccomp_data.args[2] low word on little-endian: offset 16 + 2 * 8.
+        ins(LD_W_ABS, 0, 0, 32),
+        ins(JSET_K, 0, 1, libc::O_PATH as u32),
+        ins(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOENT as u32),
+    ];
+    prog.extend(filter(rules));
+    install(&prog)
+}
+
+fn t_a_fifo_at_a_file_step_never_blocks_the_spawn(root: bool) -> R {
+    use linux_namespaces::Mount;
+    let d = tempdir()?;
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        d.path().join("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        0,
+    )
+    .ctx("mkfifo")?;
+    std::fs::create_dir(d.path().join("dir")).ctx("mkdir")?;
+    let no_openat2 = || Refuse {
+        nr: libc::SYS_openat2,
+        arg1: vec![],
+        errno: libc::ENOSYS,
+    };
+    type Setup = fn(&dyn Fn() -> Refuse) -> R;
+    // (what, seccomp setup, path-based, errno for a directory: EISDIR from the probe, EEXIST
+    // from the create call when the probe is blinded)
+    let cases: [(&str, Setup, bool, i32); 3] = [
+        // The path-based fallback probes as the fd-based steps do.
+        ("path-based", |r| refuse(&[r()]), true, libc::EISDIR),
+        // The probe misses the FIFO: the create call meets it and must not block (O_EXCL
+        // refuses it; O_NONBLOCK would not wait for a reader either).
+        (
+            "fd-based, probe blinded",
+            |_| refuse_and_blind_o_path_probes(&[]),
+            false,
+            libc::EEXIST,
+        ),
+        (
+            "path-based, probe blinded",
+            |r| refuse_and_blind_o_path_probes(&[r()]),
+            true,
+            libc::EEXIST,
+        ),
+    ];
+    for (what, setup, path_based, dir_errno) in cases {
+        in_child_within(Duration::from_secs(20), || {
+            setup(&no_openat2)?;
+            for (name, errno) in [("fifo", libc::EEXIST), ("dir", dir_errno)] {
+                let e = failed(
+                    isolated(root, "/bin/true", NamespaceSet::empty())
+                        .mount(Mount::file(d.path().join(name), 0o644))
+                        .allow_path_based_mounts(path_based)
+                        .status(),
+                    name,
+                )?;
+                match e {
+                    Error::Spawn { step, source, .. } if step.mount_index() == Some(0) => {
+                        ensure_eq!(source.raw_os_error(), Some(errno), "{name}")
+                    }
+                    other => return Err(format!("{name}: {other}")),
+                }
+            }
+            ensure!(no_children(), "child left behind");
+            Ok(())
+        })
+        .map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok(())
+}
+root_and_rootless!(
+    a_fifo_at_a_file_step_never_blocks_the_spawn,
+    t_a_fifo_at_a_file_step_never_blocks_the_spawn
 );

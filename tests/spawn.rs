@@ -609,6 +609,63 @@ root_and_rootless!(
     t_bind_sources_do_not_follow_symlinks
 );
 
+fn t_file_steps_never_open_what_is_there(root: bool) -> R {
+    // What may be planted where a file step is to create its mount target: a FIFO (opening it
+    // for writing would wait for a reader: spawn() would never return), a directory, a
+    // symlink; and a regular file, which is fine and left as it is.
+    let d = tempdir()?;
+    let p = d.path().to_str().unwrap().to_string();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        format!("{p}/fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        0,
+    )
+    .ctx("mkfifo")?;
+    std::fs::create_dir(d.path().join("dir")).ctx("mkdir")?;
+    std::fs::write(d.path().join("regular"), "keep").ctx("write")?;
+    std::os::unix::fs::symlink(d.path().join("regular"), d.path().join("link")).ctx("symlink")?;
+    in_child_within(std::time::Duration::from_secs(20), || {
+        for (name, errno) in [
+            ("fifo", libc::EEXIST),
+            ("dir", libc::EISDIR),
+            ("link", libc::ELOOP),
+        ] {
+            let e = failed(
+                isolated(root, "/bin/true", NamespaceSet::empty())
+                    .mount(Mount::file(format!("{p}/{name}"), 0o644))
+                    .status(),
+                name,
+            )?;
+            match e {
+                Error::Spawn { step, source, .. } if step.mount_index() == Some(0) => {
+                    ensure_eq!(source.raw_os_error(), Some(errno), "{name}")
+                }
+                other => return Err(format!("{name}: {other}")),
+            }
+        }
+        let st = isolated(root, "/bin/true", NamespaceSet::empty())
+            .mount(Mount::file(format!("{p}/regular"), 0o644))
+            .mount(Mount::file(format!("{p}/new"), 0o640))
+            .status()
+            .ctx("regular")?;
+        ensure!(st.success(), "{st}");
+        Ok(())
+    })?;
+    ensure_eq!(
+        std::fs::read_to_string(d.path().join("regular")).ctx("read")?,
+        "keep"
+    );
+    let new = std::fs::symlink_metadata(d.path().join("new")).ctx("stat new")?;
+    ensure!(new.is_file() && new.len() == 0, "{new:?}");
+    Ok(())
+}
+root_and_rootless!(
+    file_steps_never_open_what_is_there,
+    t_file_steps_never_open_what_is_there
+);
+
 fn t_other_filesystems_with_options(root: bool) -> R {
     let d = tempdir()?;
     let p = d.path().to_str().unwrap();

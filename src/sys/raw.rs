@@ -313,6 +313,27 @@ pub(crate) fn open_path(dir: RawFd, path: &CStr, resolve: u64) -> R {
         )
     }
 }
+/// The file type and mode (`stx_mode`) of what `fd` refers to (`statx(2)` with
+/// `AT_EMPTY_PATH`; an `O_PATH` fd will do, and nothing is opened).
+pub(crate) fn fstat_mode(fd: RawFd) -> Result<u32, Errno> {
+    // SAFETY: statx is plain integers and arrays; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { core::mem::zeroed() };
+    // SAFETY: the path is an empty string the kernel reads; it writes one struct statx into
+    // stx.
+    unsafe {
+        syscall(
+            libc::SYS_statx,
+            [
+                fd as usize,
+                p(c""),
+                libc::AT_EMPTY_PATH as usize,
+                libc::STATX_TYPE as usize,
+                &mut stx as *mut libc::statx as usize,
+            ],
+        )
+    }?;
+    Ok(u32::from(stx.stx_mode))
+}
 pub(crate) fn mkdirat(dir: RawFd, path: &CStr, mode: u32) -> R {
     // SAFETY: path is a NUL-terminated string the kernel only reads.
     unsafe { syscall(libc::SYS_mkdirat, [dir as usize, p(path), mode as usize]) }

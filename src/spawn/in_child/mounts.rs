@@ -155,6 +155,36 @@ fn on_fd(fd: i32, op: impl FnOnce(&CStr) -> raw::R) -> raw::R {
     }
 }
 
+/// Makes sure `name` in `dir` is a regular file, without ever opening what is there: an
+/// `O_PATH|O_NOFOLLOW` probe and its type (`statx(2)` of that fd); if nothing is there, a new
+/// file (`O_CREAT|O_EXCL`, so never one that appeared meanwhile, with `O_NONBLOCK|O_NOCTTY` in
+/// case). Opening a FIFO planted there for writing would wait for a reader, forever, while the
+/// parent waits for this child. An existing regular file is left as it is; a symlink is
+/// `ELOOP`, a directory `EISDIR`, anything else (a FIFO, a socket, a device) `EEXIST`.
+fn ensure_regular_file(dir: i32, name: &CStr, mode: u32) -> raw::R {
+    let fd = match raw::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        Ok(fd) => Fd(fd as i32),
+        Err(libc::ENOENT) => Fd(raw::openat(
+            dir,
+            name,
+            libc::O_WRONLY
+                | libc::O_CREAT
+                | libc::O_EXCL
+                | libc::O_NONBLOCK
+                | libc::O_NOCTTY
+                | libc::O_NOFOLLOW,
+            mode,
+        )? as i32),
+        Err(e) => return Err(e),
+    };
+    match raw::fstat_mode(fd.0)? & libc::S_IFMT {
+        libc::S_IFREG => Ok(0),
+        libc::S_IFLNK => Err(libc::ELOOP),
+        libc::S_IFDIR => Err(libc::EISDIR),
+        _ => Err(libc::EEXIST),
+    }
+}
+
 /// Opens a mount path as `O_PATH` without following any symlink in it (`openat2(2)` with
 /// `RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS`): a symlink planted in a new root cannot
 /// redirect a mount, chroot or pivot_root elsewhere; it fails with `ELOOP` instead.
@@ -306,13 +336,7 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
         }
         PreparedMount::File { entry, mode } => {
             let parent = open_nofollow(&entry.parent)?;
-            let fd = raw::openat(
-                parent.0,
-                &entry.name,
-                libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
-                *mode,
-            )?;
-            raw::close(fd as i32)
+            ensure_regular_file(parent.0, &entry.name, *mode)
         }
         PreparedMount::Symlink { entry, text } => {
             let parent = open_nofollow(&entry.parent)?;
@@ -377,12 +401,7 @@ pub(super) fn mount_step(m: &PreparedMount) -> raw::R {
             r => r,
         },
         PreparedMount::File { entry, mode } => {
-            let fd = raw::open(
-                &entry.path,
-                libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
-                *mode,
-            )?;
-            raw::close(fd as i32)
+            ensure_regular_file(libc::AT_FDCWD, &entry.path, *mode)
         }
         PreparedMount::Symlink { entry, text } => raw::symlink(text, &entry.path),
     }
