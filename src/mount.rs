@@ -229,6 +229,14 @@ impl Mount {
 
     /// Unmounts `target` (`umount2(2)`); `lazy` detaches it now and frees it when unused
     /// (`MNT_DETACH`).
+    ///
+    /// The target is resolved without following symlinks (`ELOOP`), as for every step. A lazy
+    /// unmount then acts on exactly that mount, through its fd (its `/proc/self/fd` link, in
+    /// a `/proc` checked to be procfs; where the child sees no procfs, `fchdir(2)` to it, which
+    /// works for directories only). A non-lazy unmount cannot hold a reference to the mount
+    /// (the kernel would find it busy: `EBUSY`), so it unmounts the last component by name in
+    /// its parent directory, opened without following symlinks, with `UMOUNT_NOFOLLOW`; a
+    /// target without a last component (`/`) is rejected before any process exists.
     pub fn unmount(target: impl Into<PathBuf>, lazy: bool) -> Mount {
         Mount::new(Op::Unmount {
             target: target.into(),
@@ -453,6 +461,12 @@ impl Mount {
                 only_flags("unmount", 0)?;
                 PreparedMount::Unmount {
                     target: absolute(target)?,
+                    // Not lazily, it is unmounted by name in its parent directory.
+                    entry: if *lazy {
+                        None
+                    } else {
+                        Some(Entry::new(target)?)
+                    },
                     flags: if *lazy { libc::MNT_DETACH } else { 0 },
                 }
             }
@@ -620,9 +634,11 @@ pub(crate) enum PreparedMount {
         attrs: u64,
         recursive: bool,
     },
-    /// `umount2` with these flags.
+    /// `umount2` with these flags: lazily on the target's fd, else (`entry`) by its name in
+    /// its parent directory.
     Unmount {
         target: CString,
+        entry: Option<Entry>,
         flags: i32,
     },
     PivotRoot {
@@ -772,6 +788,14 @@ mod tests {
             Mount::bind("/a", "/b").follow_source_symlinks().to_string(),
             "bind /a on /b (follows source symlinks)"
         );
+    }
+
+    #[test]
+    fn a_non_lazy_unmount_needs_a_last_component() {
+        assert!(Mount::unmount("/", false).prepare().is_err());
+        assert!(Mount::unmount("/a/..", false).prepare().is_err());
+        assert!(Mount::unmount("/", true).prepare().is_ok());
+        assert!(Mount::unmount("/a/b/", false).prepare().is_ok());
     }
 
     #[test]

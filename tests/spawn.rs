@@ -352,6 +352,76 @@ fn t_bind_remount_unmount(root: bool) -> R {
 }
 root_and_rootless!(bind_remount_unmount, t_bind_remount_unmount);
 
+fn t_unmount_lazy_and_not(root: bool) -> R {
+    let (d, src) = (tempdir()?, tempdir()?);
+    let p = d.path().to_str().unwrap().to_string();
+    std::fs::write(src.path().join("f"), "bound").ctx("write")?;
+    let f = src.path().join("f");
+    let private = || Mount::propagation("/", Propagation::Private).recursive();
+    // A tmpfs unmounted (not lazily), and a file bind mount unmounted lazily: what was under
+    // them shows again.
+    let out = stdout_of(
+        sh(
+            root,
+            &format!("ls {p}/a; cat {p}/file; echo end"),
+            NamespaceSet::MOUNT,
+        )
+        .mount(private())
+        .mount(Mount::tmpfs(&p))
+        .mount(Mount::mkdir(format!("{p}/a"), 0o755))
+        .mount(Mount::tmpfs(format!("{p}/a")))
+        .mount(Mount::file(format!("{p}/a/marker"), 0o644))
+        .mount(Mount::file(format!("{p}/file"), 0o644))
+        .mount(Mount::bind(&f, format!("{p}/file")))
+        .mount(Mount::unmount(format!("{p}/a"), false))
+        .mount(Mount::unmount(format!("{p}/file"), true)),
+    )?;
+    ensure_eq!(out, "end\n");
+    // Not lazily, a mount in use is left alone: EBUSY.
+    let e = failed(
+        sh(root, "true", NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::tmpfs(&p))
+            .mount(Mount::mkdir(format!("{p}/a"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/a")))
+            .mount(Mount::mkdir(format!("{p}/a/sub"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/a/sub")))
+            .mount(Mount::unmount(format!("{p}/a"), false))
+            .output(),
+        "busy",
+    )?;
+    match e {
+        Error::Spawn { step, source, .. } if step.mount_index() == Some(6) => {
+            ensure_eq!(source.raw_os_error(), Some(libc::EBUSY))
+        }
+        other => return Err(format!("busy: {other}")),
+    }
+    // In a new root that has no /proc, both ways.
+    let script = "ls /a /b; ls /proc 2>/dev/null || echo no proc";
+    let out = stdout_of(
+        sh(root, script, NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::tmpfs(&p))
+            .mount(Mount::mkdir(format!("{p}/usr"), 0o755))
+            .mount(Mount::bind("/usr", format!("{p}/usr")).recursive())
+            .mount(Mount::symlink("usr/bin", format!("{p}/bin")))
+            .mount(Mount::symlink("usr/lib", format!("{p}/lib")))
+            .mount(Mount::symlink("usr/lib64", format!("{p}/lib64")))
+            .mount(Mount::mkdir(format!("{p}/a"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/a")))
+            .mount(Mount::file(format!("{p}/a/marker"), 0o644))
+            .mount(Mount::mkdir(format!("{p}/b"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/b")))
+            .mount(Mount::file(format!("{p}/b/marker"), 0o644))
+            .mount(Mount::pivot_root(&p))
+            .mount(Mount::unmount("/a", false))
+            .mount(Mount::unmount("/b", true)),
+    )?;
+    ensure_eq!(out, "/a:\n\n/b:\nno proc\n");
+    Ok(())
+}
+root_and_rootless!(unmount_lazy_and_not, t_unmount_lazy_and_not);
+
 fn t_propagation(root: bool) -> R {
     // As root, a shared mount of our own (in this forked child's private mount namespace)
     // that the child's recursive "private" must reach.
@@ -501,6 +571,18 @@ fn t_symlinks_in_a_new_root_cannot_redirect_mounts(root: bool) -> R {
             Mount::pivot_root(format!("{r}/evil")),
         ),
         ("chroot into a symlink", Mount::chroot(format!("{r}/evil"))),
+        (
+            "unmount a symlink",
+            Mount::unmount(format!("{r}/evil"), false),
+        ),
+        (
+            "lazily unmount a symlink",
+            Mount::unmount(format!("{r}/evil"), true),
+        ),
+        (
+            "unmount below a symlink",
+            Mount::unmount(format!("{r}/evil/x"), false),
+        ),
     ];
     for (what, m) in attempts {
         let e = sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT)

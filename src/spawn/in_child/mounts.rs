@@ -295,28 +295,47 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
             let target = open_nofollow(target)?;
             set_attrs_fd(target.0, *attrs, *recursive)
         }
-        PreparedMount::Unmount { target, flags } => {
-            // umount2 takes no fd: check the path has no symlinks, and do not follow the last.
-            drop(open_nofollow(target)?);
-            raw::umount2(target, *flags | libc::UMOUNT_NOFOLLOW)
+        PreparedMount::Unmount {
+            entry: Some(entry),
+            flags,
+            ..
+        } => {
+            // Not lazily: an fd of the mount would make it busy. By name in the parent (the
+            // working directory meanwhile), checked for links first, the last not followed.
+            let parent = open_nofollow(&entry.parent)?;
+            drop(Fd(
+                raw::open_path(parent.0, &entry.name, raw::RESOLVE_NO_LINKS)? as i32,
+            ));
+            in_dir(parent.0, || {
+                raw::umount2(&entry.name, *flags | libc::UMOUNT_NOFOLLOW)
+            })
+        }
+        PreparedMount::Unmount {
+            target,
+            entry: None,
+            flags,
+        } => {
+            // Lazily: on the mount the fd names (the magic link is followed: no NOFOLLOW).
+            let target = open_nofollow(target)?;
+            on_fd(target.0, |p| raw::umount2(p, *flags))
         }
         PreparedMount::PivotRoot { new_root } => {
             // Make the new root a mount point by binding it onto itself, then enter the mount
-            // on top (reopened by path: the first fd still names what lies beneath it).
-            {
-                let below = open_nofollow(new_root)?;
-                let tree = Fd(raw::open_tree(
-                    below.0,
-                    EMPTY,
-                    libc::OPEN_TREE_CLONE
-                        | libc::O_CLOEXEC as u32
-                        | libc::AT_RECURSIVE as u32
-                        | libc::AT_EMPTY_PATH as u32,
-                )? as i32);
-                raw::move_mount(tree.0, EMPTY, below.0, EMPTY, both_empty)?;
-            }
-            let top = open_nofollow(new_root)?;
-            raw::fchdir(top.0)?;
+            // on top: the tree's fd names its root (the first fd still names what lies
+            // beneath), so the path is not looked up again.
+            let below = open_nofollow(new_root)?;
+            let tree = Fd(raw::open_tree(
+                below.0,
+                EMPTY,
+                libc::OPEN_TREE_CLONE
+                    | libc::O_CLOEXEC as u32
+                    | libc::AT_RECURSIVE as u32
+                    | libc::AT_EMPTY_PATH as u32,
+            )? as i32);
+            raw::move_mount(tree.0, EMPTY, below.0, EMPTY, both_empty)?;
+            drop(below);
+            raw::fchdir(tree.0)?;
+            drop(tree);
             raw::pivot_root(c".", c".")?;
             raw::umount2(c".", libc::MNT_DETACH)?;
             raw::chdir(c"/")
@@ -378,7 +397,7 @@ pub(super) fn mount_step(m: &PreparedMount) -> raw::R {
             attrs,
             recursive,
         } => set_attrs(target, *attrs, *recursive),
-        PreparedMount::Unmount { target, flags } => raw::umount2(target, *flags),
+        PreparedMount::Unmount { target, flags, .. } => raw::umount2(target, *flags),
         PreparedMount::PivotRoot { new_root } => {
             raw::mount(
                 Some(new_root),
