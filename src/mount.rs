@@ -116,7 +116,9 @@ pub(crate) enum Op {
 /// # References
 ///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html),
 ///    [mount_setattr(2)](https://man7.org/linux/man-pages/man2/mount_setattr.2.html),
-///    [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html)
+///    [openat2(2)](https://man7.org/linux/man-pages/man2/openat2.2.html),
+///    [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html),
+///    [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
     pub(crate) op: Op,
