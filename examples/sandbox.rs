@@ -223,7 +223,12 @@ fn root_mounts(root: &Path) -> Result<Vec<Mount>, String> {
             .nosuid()
             .nodev(),
         Mount::mkdir(at("usr"), 0o755),
-        Mount::bind("/usr", at("usr")).recursive().read_only(),
+        // Host paths are trusted: their sources may follow symlinks (bind sources do not by
+        // default, see Mount::bind).
+        Mount::bind("/usr", at("usr"))
+            .recursive()
+            .read_only()
+            .follow_source_symlinks(),
     ];
 
     for name in TOP_DIRS {
@@ -236,7 +241,12 @@ fn root_mounts(root: &Path) -> Result<Vec<Mount>, String> {
             }
             Ok(md) if md.is_dir() => {
                 m.push(Mount::mkdir(at(name), 0o755));
-                m.push(Mount::bind(&host, at(name)).recursive().read_only());
+                m.push(
+                    Mount::bind(&host, at(name))
+                        .recursive()
+                        .read_only()
+                        .follow_source_symlinks(),
+                );
             }
             // Absent (or something odd, like a file): the host has no such tree.
             _ => {}
@@ -251,15 +261,25 @@ fn root_mounts(root: &Path) -> Result<Vec<Mount>, String> {
             m.push(Mount::symlink(target, inside));
             continue;
         }
-        // Follows symlinks: what gets bound is the file the host's path names.
+        // Follows symlinks: what gets bound is the file the host's path names (say
+        // /etc/hosts -> /run/...), hence follow_source_symlinks.
         match std::fs::metadata(&host) {
             Ok(md) if md.is_dir() => {
                 m.push(Mount::mkdir(&inside, 0o755));
-                m.push(Mount::bind(&host, inside).recursive().read_only());
+                m.push(
+                    Mount::bind(&host, inside)
+                        .recursive()
+                        .read_only()
+                        .follow_source_symlinks(),
+                );
             }
             Ok(md) if md.is_file() => {
                 m.push(Mount::file(&inside, 0o644));
-                m.push(Mount::bind(&host, inside).read_only());
+                m.push(
+                    Mount::bind(&host, inside)
+                        .read_only()
+                        .follow_source_symlinks(),
+                );
             }
             _ => {}
         }
@@ -290,7 +310,7 @@ fn root_mounts(root: &Path) -> Result<Vec<Mount>, String> {
         }
         // A bind needs a target of the same type: an empty file to cover.
         m.push(Mount::file(dev.join(name), 0o666));
-        m.push(Mount::bind(host, dev.join(name)));
+        m.push(Mount::bind(host, dev.join(name)).follow_source_symlinks());
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),

@@ -98,7 +98,7 @@ impl fmt::Display for Hint {
                 "a process has already entered this time namespace, and the kernel freezes its offsets then; set them right after creating it",
             ),
             Hint::SymlinkInMountPath => f.write_str(
-                "mount paths are resolved without following symlinks; give the path with its symlinks resolved",
+                "mount paths are resolved without following symlinks; give the path with its symlinks resolved (a trusted bind source may opt in with Mount::follow_source_symlinks)",
             ),
             Hint::CgroupProcsAccess => f.write_str(
                 "moving into a cgroup needs write access to cgroup.procs of the target cgroup and of the common ancestor of the caller's cgroup and the target (cgroup v2 delegation): delegate a subtree to the caller and spawn into a cgroup below its own",

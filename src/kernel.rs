@@ -123,6 +123,37 @@ fn parse_release(release: &str) -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
+/// Whether `openat2(2)` works here: probed once (`openat2` of `/` with `RESOLVE_NO_SYMLINKS`),
+/// then remembered. `ENOSYS` (a kernel before 5.6, or a seccomp profile that answers so)
+/// means absent; any other answer means the call exists.
+pub(crate) fn openat2_works() -> bool {
+    match OPENAT2.get() {
+        Probed::Present => true,
+        Probed::Absent => false,
+        Probed::Unknown => openat2_reprobe(),
+    }
+}
+
+/// Probes `openat2(2)` again and remembers the answer (after a child got `ENOSYS` although an
+/// earlier probe found it: a seccomp filter installed since).
+pub(crate) fn openat2_reprobe() -> bool {
+    use rustix::fs::{CWD, Mode, OFlags, ResolveFlags, openat2};
+    let found = match openat2(
+        CWD,
+        "/",
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS,
+    ) {
+        Err(rustix::io::Errno::NOSYS) => Probed::Absent,
+        _ => Probed::Present,
+    };
+    OPENAT2.set(found);
+    found == Probed::Present
+}
+
+static OPENAT2: Probe = Probe::new();
+
 /// What a [`Probe`] has found out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Probed {

@@ -3,7 +3,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::validate::cstring;
@@ -116,7 +116,9 @@ pub(crate) enum Op {
 /// # References
 ///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html),
 ///    [mount_setattr(2)](https://man7.org/linux/man-pages/man2/mount_setattr.2.html),
-///    [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html)
+///    [openat2(2)](https://man7.org/linux/man-pages/man2/openat2.2.html),
+///    [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html),
+///    [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
     pub(crate) op: Op,
@@ -125,6 +127,7 @@ pub struct Mount {
     pub(crate) nosuid: bool,
     pub(crate) nodev: bool,
     pub(crate) noexec: bool,
+    pub(crate) follow_source: bool,
 }
 
 impl Mount {
@@ -136,6 +139,7 @@ impl Mount {
             nosuid: false,
             nodev: false,
             noexec: false,
+            follow_source: false,
         }
     }
 
@@ -192,9 +196,22 @@ impl Mount {
         self
     }
 
-    /// Bind-mounts `source` on `target` (`MS_BIND`); [`recursive`](Self::recursive) adds the
+    /// Bind-mounts `source` on `target` (`MS_BIND`).
+    ///
+    /// The source is resolved like the target: without following any symlink or `/proc` magic
+    /// link in it (`openat2(2)` with `RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS`, then
+    /// `open_tree(2)` of that fd), so that a source inside an untrusted tree (a volume, an
+    /// image) cannot name something outside it; a link fails the step with `ELOOP`. A source
+    /// with a `..` component is rejected before any process exists
+    /// ([`Error::InvalidInput`](crate::Error::InvalidInput)). For a trusted source that may be
+    /// a link (a host path such as `/etc/resolv.conf`), add
+    /// [`follow_source_symlinks`](Self::follow_source_symlinks).
+    ///
+    /// [`recursive`](Self::recursive) adds the
     /// submounts (`MS_REC`), [`read_only`](Self::read_only) makes it (and with `recursive`, every
-    /// submount) read-only with `mount_setattr(2)` (Linux 5.12; a remount on older kernels).
+    /// submount) read-only with `mount_setattr(2)`. Before Linux 5.12 a non-recursive one is
+    /// remounted read-only right after it is attached, and a recursive one fails with
+    /// [`Error::Unsupported`](crate::Error::Unsupported) (`KernelFeature::MountSetattr`).
     pub fn bind(source: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Bind {
             source: source.into(),
@@ -203,8 +220,9 @@ impl Mount {
     }
 
     /// Changes the flags of the existing mount at `target` (set with the builder methods;
-    /// flags not set are left as they are), with `mount_setattr(2)` or a `MS_REMOUNT|MS_BIND`
-    /// remount that keeps the mount's other flags.
+    /// flags not set are left as they are), with `mount_setattr(2)` or, before Linux 5.12, a
+    /// `MS_REMOUNT|MS_BIND` remount that keeps the mount's other flags (a recursive one is then
+    /// [`Error::Unsupported`](crate::Error::Unsupported)).
     pub fn remount(target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Remount {
             target: target.into(),
@@ -213,6 +231,14 @@ impl Mount {
 
     /// Unmounts `target` (`umount2(2)`); `lazy` detaches it now and frees it when unused
     /// (`MNT_DETACH`).
+    ///
+    /// The target is resolved without following symlinks (`ELOOP`), as for every step. A lazy
+    /// unmount then acts on exactly that mount, through its fd (its `/proc/self/fd` link, in
+    /// a `/proc` checked to be procfs; where the child sees no procfs, `fchdir(2)` to it, which
+    /// works for directories only). A non-lazy unmount cannot hold a reference to the mount
+    /// (the kernel would find it busy: `EBUSY`), so it unmounts the last component by name in
+    /// its parent directory, opened without following symlinks, with `UMOUNT_NOFOLLOW`; a
+    /// target without a last component (`/`) is rejected before any process exists.
     pub fn unmount(target: impl Into<PathBuf>, lazy: bool) -> Mount {
         Mount::new(Op::Unmount {
             target: target.into(),
@@ -245,8 +271,13 @@ impl Mount {
         })
     }
 
-    /// Creates an empty regular file `path` (`open(2)` with `O_CREAT`; an existing file is
-    /// fine), for example a target for binding `/dev/null` into a new root.
+    /// Creates an empty regular file `path`, for example a target for binding `/dev/null` into
+    /// a new root (`open(2)` with `O_CREAT|O_EXCL|O_NONBLOCK|O_NOCTTY|O_NOFOLLOW`).
+    ///
+    /// What is already there is never opened: it is looked at through an `O_PATH|O_NOFOLLOW`
+    /// fd. An existing regular file is fine and left as it is; a symlink fails the step with
+    /// `ELOOP`, a directory with `EISDIR`, anything else (a FIFO, whose opening would wait for
+    /// a reader, a socket, a device) with `EEXIST`.
     pub fn file(path: impl Into<PathBuf>, mode: u32) -> Mount {
         Mount::new(Op::File {
             path: path.into(),
@@ -261,6 +292,13 @@ impl Mount {
             target: target.into(),
             link: link.into(),
         })
+    }
+
+    /// Lets a [`bind`](Self::bind) source follow symlinks (and `/proc` magic links), for a
+    /// trusted source such as a host path like `/etc/resolv.conf` that may be a symlink.
+    pub fn follow_source_symlinks(mut self) -> Mount {
+        self.follow_source = true;
+        self
     }
 
     /// `MS_REC`: apply to submounts too (binds, propagation, remounts).
@@ -332,6 +370,7 @@ impl Mount {
         let only_flags = |what: &str, allowed: u64| -> Result<()> {
             if flags & !allowed != 0
                 || (self.recursive && what != "bind" && what != "propagation" && what != "remount")
+                || (self.follow_source && what != "bind")
             {
                 return Err(Error::invalid(
                     "mount",
@@ -389,12 +428,24 @@ impl Mount {
                 only_flags("a new filesystem", FS_FLAGS)?;
                 PreparedMount::NewFs(NewFs::new(fstype, absolute(target)?, flags, options)?)
             }
-            Op::Bind { source, target } => PreparedMount::Bind {
-                source: absolute(source)?,
-                target: absolute(target)?,
-                attrs: flags,
-                recursive,
-            },
+            Op::Bind { source, target } => {
+                if source.components().any(|c| c == Component::ParentDir) {
+                    return Err(Error::invalid(
+                        "bind source",
+                        format!(
+                            "{} has a `..` component, which could lead out of the tree it names",
+                            source.display()
+                        ),
+                    ));
+                }
+                PreparedMount::Bind {
+                    source: absolute(source)?,
+                    target: absolute(target)?,
+                    attrs: flags,
+                    recursive,
+                    follow_source: self.follow_source,
+                }
+            }
             Op::Remount { target } => {
                 if flags == 0 {
                     return Err(Error::invalid(
@@ -412,6 +463,12 @@ impl Mount {
                 only_flags("unmount", 0)?;
                 PreparedMount::Unmount {
                     target: absolute(target)?,
+                    // Not lazily, it is unmounted by name in its parent directory.
+                    entry: if *lazy {
+                        None
+                    } else {
+                        Some(Entry::new(target)?)
+                    },
                     flags: if *lazy { libc::MNT_DETACH } else { 0 },
                 }
             }
@@ -458,6 +515,14 @@ impl Mount {
             self.op,
             Op::Mkdir { .. } | Op::File { .. } | Op::Symlink { .. } | Op::Chroot { .. }
         )
+    }
+
+    /// Whether this step can be done only with `mount_setattr(2)`: a recursive bind or remount
+    /// that sets flags (a remount, its fallback, changes one mount).
+    pub(crate) fn needs_mount_setattr(&self) -> bool {
+        self.recursive
+            && self.attr_flags() != 0
+            && matches!(self.op, Op::Bind { .. } | Op::Remount { .. })
     }
 
     /// Whether this step changes the root (pivot_root or chroot).
@@ -534,6 +599,9 @@ impl fmt::Display for Mount {
         if self.noexec {
             opts.push("noexec");
         }
+        if self.follow_source {
+            opts.push("follows source symlinks");
+        }
         if !opts.is_empty() {
             write!(f, " ({})", opts.join(", "))?;
         }
@@ -554,11 +622,13 @@ pub(crate) enum PreparedMount {
         recursive: bool,
     },
     /// Bind `source` on `target`, then set `attrs` (`MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC`).
+    /// The source is resolved without following links unless `follow_source`.
     Bind {
         source: CString,
         target: CString,
         attrs: u64,
         recursive: bool,
+        follow_source: bool,
     },
     /// Set `attrs` on the mount at `target`.
     Remount {
@@ -566,9 +636,11 @@ pub(crate) enum PreparedMount {
         attrs: u64,
         recursive: bool,
     },
-    /// `umount2` with these flags.
+    /// `umount2` with these flags: lazily on the target's fd, else (`entry`) by its name in
+    /// its parent directory.
     Unmount {
         target: CString,
+        entry: Option<Entry>,
         flags: i32,
     },
     PivotRoot {
@@ -692,6 +764,41 @@ fn absolute(p: &Path) -> Result<CString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_sources_with_dot_dot_are_rejected() {
+        for m in [
+            Mount::bind("/a/../etc", "/x"),
+            Mount::bind("/a/..", "/x").follow_source_symlinks(),
+        ] {
+            assert!(matches!(
+                m.prepare(),
+                Err(Error::InvalidInput {
+                    what: "bind source",
+                    ..
+                })
+            ));
+        }
+        assert!(Mount::bind("/a/./b", "/x").prepare().is_ok());
+        assert!(
+            Mount::tmpfs("/t")
+                .follow_source_symlinks()
+                .prepare()
+                .is_err()
+        );
+        assert_eq!(
+            Mount::bind("/a", "/b").follow_source_symlinks().to_string(),
+            "bind /a on /b (follows source symlinks)"
+        );
+    }
+
+    #[test]
+    fn a_non_lazy_unmount_needs_a_last_component() {
+        assert!(Mount::unmount("/", false).prepare().is_err());
+        assert!(Mount::unmount("/a/..", false).prepare().is_err());
+        assert!(Mount::unmount("/", true).prepare().is_ok());
+        assert!(Mount::unmount("/a/b/", false).prepare().is_ok());
+    }
 
     #[test]
     fn relative_paths_are_rejected() {

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
+use common::spawn::*;
 use common::*;
 use linux_namespaces::{
     Command, Error, Hint, KernelFeature, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd,
@@ -57,7 +58,11 @@ fn filter(rules: &[Refuse]) -> Vec<libc::sock_filter> {
 
 /// Installs the filter on this (forked, single-threaded) process.
 fn refuse(rules: &[Refuse]) -> R {
-    let prog = filter(rules);
+    install(&filter(rules))
+}
+
+/// Installs a seccomp program on this (forked, single-threaded) process.
+fn install(prog: &[libc::sock_filter]) -> R {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut _,
@@ -467,56 +472,297 @@ fn time_offsets_after_a_process_entered_are_a_typed_error() {
     .unwrap();
 }
 
-#[test]
-fn without_openat2_mount_steps_use_the_path_based_calls() {
-    rootless(|| {
-        refuse(&[Refuse {
-            nr: libc::SYS_openat2,
-            arg1: vec![],
-            errno: libc::ENOSYS,
-        }])?;
-        let dir = std::env::temp_dir().join(format!("lns-faults-mnt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let d = dir.to_str().unwrap().to_string();
-        let out = Command::new("/bin/sh")
-            .args([
-                "-c",
-                &format!(
-                    "grep ' {d} ' /proc/self/mountinfo; touch {d}/usr/x 2>&1; cat {d}/proc/1/comm"
-                ),
-            ])
-            .unshare(NamespaceSet::MOUNT | NamespaceSet::PID)
-            .map_root()
-            .mount(
-                linux_namespaces::Mount::propagation("/", linux_namespaces::Propagation::Private)
-                    .recursive(),
-            )
-            .mount(linux_namespaces::Mount::tmpfs(&d).size(1 << 20))
-            .mount(linux_namespaces::Mount::mkdir(format!("{d}/usr"), 0o755))
-            .mount(
-                linux_namespaces::Mount::bind("/usr", format!("{d}/usr"))
-                    .recursive()
-                    .read_only(),
-            )
-            .mount(linux_namespaces::Mount::mkdir(format!("{d}/proc"), 0o555))
-            .mount(linux_namespaces::Mount::proc(format!("{d}/proc")))
-            .output()
-            .map_err(|e| e.to_string());
-        let _ = std::fs::remove_dir(&dir);
-        let out = out?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        ensure!(
-            out.status.success(),
-            "{text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        ensure!(
-            text.contains("tmpfs") && text.contains("size=1024k"),
-            "{text}"
-        );
-        ensure!(text.contains("Read-only file system"), "{text}");
-        ensure!(text.trim_end().ends_with("sh"), "{text}");
-        Ok(())
-    })
-    .unwrap();
+/// The mount steps of `without_openat2_...`: a tmpfs, a read-only bind of /usr into it, a proc.
+fn path_based_steps(cmd: &mut Command, d: &str) {
+    use linux_namespaces::{Mount, Propagation};
+    cmd.mount(Mount::propagation("/", Propagation::Private).recursive())
+        .mount(Mount::tmpfs(d).size(1 << 20))
+        .mount(Mount::mkdir(format!("{d}/usr"), 0o755))
+        .mount(
+            Mount::bind("/usr", format!("{d}/usr"))
+                .recursive()
+                .read_only(),
+        )
+        .mount(Mount::mkdir(format!("{d}/proc"), 0o555))
+        .mount(Mount::proc(format!("{d}/proc")));
 }
+
+fn t_without_openat2_mount_steps_are_unsupported_unless_allowed(root: bool) -> R {
+    refuse(&[Refuse {
+        nr: libc::SYS_openat2,
+        arg1: vec![],
+        errno: libc::ENOSYS,
+    }])?;
+    let dir = tempdir()?;
+    let d = dir.path().to_str().unwrap().to_string();
+    let script =
+        format!("grep ' {d} ' /proc/self/mountinfo; touch {d}/usr/x 2>&1; cat {d}/proc/1/comm");
+    // Without the opt-in: refused before any process exists, nothing silently path-based.
+    let mut c = sh(root, &script, NamespaceSet::MOUNT | NamespaceSet::PID);
+    path_based_steps(&mut c, &d);
+    let e = failed(c.output(), "mount steps without openat2")?;
+    ensure!(
+        matches!(
+            e,
+            Error::Unsupported {
+                feature: KernelFeature::Openat2
+            }
+        ),
+        "{e}"
+    );
+    ensure!(no_children(), "a process was created");
+    // Even a step that needs no mount namespace.
+    let e = failed(
+        Command::new("/bin/true")
+            .mount(linux_namespaces::Mount::mkdir(format!("{d}/m"), 0o755))
+            .status(),
+        "mkdir without openat2",
+    )?;
+    ensure!(
+        matches!(
+            e,
+            Error::Unsupported {
+                feature: KernelFeature::Openat2
+            }
+        ),
+        "{e}"
+    );
+    ensure!(!dir.path().join("m").exists(), "mkdir ran");
+    // With it: the path-based calls do the same steps.
+    let mut c = sh(root, &script, NamespaceSet::MOUNT | NamespaceSet::PID);
+    path_based_steps(&mut c, &d);
+    let text = stdout_of(c.allow_path_based_mounts(true))?;
+    ensure!(
+        text.contains("tmpfs") && text.contains("size=1024k"),
+        "{text}"
+    );
+    ensure!(text.contains("Read-only file system"), "{text}");
+    ensure!(text.trim_end().ends_with("sh"), "{text}");
+    Ok(())
+}
+root_and_rootless!(
+    without_openat2_mount_steps_are_unsupported_unless_allowed,
+    t_without_openat2_mount_steps_are_unsupported_unless_allowed
+);
+
+fn t_without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused(root: bool) -> R {
+    use linux_namespaces::{Hint, Mount, Propagation};
+    refuse(&[Refuse {
+        nr: libc::SYS_mount_setattr,
+        arg1: vec![],
+        errno: libc::ENOSYS,
+    }])?;
+    let (src, dst, rootfs, host) = (tempdir()?, tempdir()?, tempdir()?, tempdir()?);
+    std::fs::write(src.path().join("f"), "hi").ctx("write f")?;
+    let (s, d, r, h) = (
+        src.path().to_str().unwrap(),
+        dst.path().to_str().unwrap(),
+        rootfs.path().to_str().unwrap(),
+        host.path().to_str().unwrap(),
+    );
+    std::os::unix::fs::symlink(h, format!("{r}/evil")).ctx("symlink")?;
+    let private = || Mount::propagation("/", Propagation::Private).recursive();
+
+    // Propagation and a read-only bind go through mount(2) on the O_PATH fds...
+    let script = format!(
+        "cat {d}/f; echo; touch {d}/x 2>&1; grep ' {d} ' /proc/self/mountinfo; grep -c shared: /proc/self/mountinfo; true"
+    );
+    let out = stdout_of(
+        sh(root, &script, NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::bind(s, d).read_only().nosuid()),
+    )?;
+    let l = lines(&out);
+    ensure!(l.first() == Some(&"hi"), "{out}");
+    ensure!(
+        l.get(1)
+            .is_some_and(|l| l.contains("Read-only file system")),
+        "{out}"
+    );
+    let opts = l.get(2).and_then(|l| l.split(' ').nth(5)).unwrap_or("");
+    ensure!(
+        opts.split(',').any(|o| o == "ro") && opts.split(',').any(|o| o == "nosuid"),
+        "{out}"
+    );
+    ensure!(l.last() == Some(&"0"), "still shared: {out}");
+    ensure!(!src.path().join("x").exists(), "write went through");
+
+    // ... and a remount too.
+    let out = stdout_of(
+        sh(
+            root,
+            &format!("touch {d}/x 2>&1; true"),
+            NamespaceSet::MOUNT,
+        )
+        .mount(private())
+        .mount(Mount::bind(s, d))
+        .mount(Mount::remount(d).read_only()),
+    )?;
+    ensure!(out.contains("Read-only file system"), "{out}");
+
+    // In a new root without /proc: the remount goes through fchdir to the fd (the working
+    // directory, /, is another mount).
+    let nr = tempdir()?;
+    let n = nr.path().to_str().unwrap();
+    let out = stdout_of(
+        sh(
+            root,
+            "touch /t/x 2>&1; touch /y && echo root writable; ls /proc 2>&1; true",
+            NamespaceSet::MOUNT,
+        )
+        .mount(private())
+        .mount(Mount::tmpfs(n))
+        .mount(Mount::mkdir(format!("{n}/usr"), 0o755))
+        .mount(Mount::bind("/usr", format!("{n}/usr")).read_only())
+        .mount(Mount::symlink("usr/bin", format!("{n}/bin")))
+        .mount(Mount::symlink("usr/lib", format!("{n}/lib")))
+        .mount(Mount::symlink("usr/lib64", format!("{n}/lib64")))
+        .mount(Mount::mkdir(format!("{n}/t"), 0o755))
+        .mount(Mount::tmpfs(format!("{n}/t")))
+        .mount(Mount::pivot_root(n))
+        .mount(Mount::remount("/t").read_only()),
+    )?;
+    let l = lines(&out);
+    ensure!(
+        l.first()
+            .is_some_and(|l| l.contains("'/t/x': Read-only file system")),
+        "{out}"
+    );
+    ensure!(l.get(1) == Some(&"root writable"), "{out}");
+    ensure!(
+        l.get(2).is_some_and(|l| l.contains("No such file")),
+        "{out}"
+    );
+
+    // Symlink protection stays on for the steps after them.
+    let e = failed(
+        sh(root, "true", NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::bind(s, d).read_only())
+            .mount(Mount::tmpfs(format!("{r}/evil")))
+            .output(),
+        "tmpfs on a symlink after a read-only bind",
+    )?;
+    match &e {
+        Error::Spawn {
+            step, source, hint, ..
+        } if step.mount_index() == Some(2) => {
+            ensure_eq!(source.raw_os_error(), Some(libc::ELOOP));
+            ensure_eq!(hint, &Some(Hint::SymlinkInMountPath));
+        }
+        other => return Err(format!("not refused: {other}")),
+    }
+    ensure!(
+        std::fs::read_dir(h).ctx("read host dir")?.next().is_none(),
+        "wrote into the host dir"
+    );
+
+    // A recursive read-only bind cannot be made without mount_setattr: Unsupported.
+    let e = failed(
+        sh(root, "true", NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::bind(s, d).recursive().read_only())
+            .output(),
+        "recursive read-only bind",
+    )?;
+    ensure!(
+        matches!(
+            e,
+            Error::Unsupported {
+                feature: KernelFeature::MountSetattr
+            }
+        ),
+        "{e}"
+    );
+    ensure!(no_children(), "child left behind");
+    Ok(())
+}
+root_and_rootless!(
+    without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused,
+    t_without_mount_setattr_binds_stay_read_only_and_symlinks_stay_refused
+);
+
+/// `refuse`, plus: `openat` with `O_PATH` in its flags fails with `ENOENT`. The file step's
+/// probe then misses what is there, and its create call meets it.
+fn refuse_and_blind_o_path_probes(rules: &[Refuse]) -> R {
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+    let mut prog = vec![
+        ins(LD_W_ABS, 0, 0, 0),
+        ins(JEQ_K, 0, 3, libc::SYS_openat as u32),
+        // seccomp_data.args[2] low word on little-endian: offset 16 + 2 * 8.
+        ins(LD_W_ABS, 0, 0, 32),
+        ins(JSET_K, 0, 1, libc::O_PATH as u32),
+        ins(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOENT as u32),
+    ];
+    prog.extend(filter(rules));
+    install(&prog)
+}
+
+fn t_a_fifo_at_a_file_step_never_blocks_the_spawn(root: bool) -> R {
+    use linux_namespaces::Mount;
+    let d = tempdir()?;
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        d.path().join("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        0,
+    )
+    .ctx("mkfifo")?;
+    std::fs::create_dir(d.path().join("dir")).ctx("mkdir")?;
+    let no_openat2 = || Refuse {
+        nr: libc::SYS_openat2,
+        arg1: vec![],
+        errno: libc::ENOSYS,
+    };
+    type Setup = fn(&dyn Fn() -> Refuse) -> R;
+    // (what, seccomp setup, path-based, errno for a directory: EISDIR from the probe, EEXIST
+    // from the create call when the probe is blinded)
+    let cases: [(&str, Setup, bool, i32); 3] = [
+        // The path-based fallback probes as the fd-based steps do.
+        ("path-based", |r| refuse(&[r()]), true, libc::EISDIR),
+        // The probe misses the FIFO: the create call meets it and must not block (O_EXCL
+        // refuses it; O_NONBLOCK would not wait for a reader either).
+        (
+            "fd-based, probe blinded",
+            |_| refuse_and_blind_o_path_probes(&[]),
+            false,
+            libc::EEXIST,
+        ),
+        (
+            "path-based, probe blinded",
+            |r| refuse_and_blind_o_path_probes(&[r()]),
+            true,
+            libc::EEXIST,
+        ),
+    ];
+    for (what, setup, path_based, dir_errno) in cases {
+        in_child_within(Duration::from_secs(20), || {
+            setup(&no_openat2)?;
+            for (name, errno) in [("fifo", libc::EEXIST), ("dir", dir_errno)] {
+                let e = failed(
+                    isolated(root, "/bin/true", NamespaceSet::empty())
+                        .mount(Mount::file(d.path().join(name), 0o644))
+                        .allow_path_based_mounts(path_based)
+                        .status(),
+                    name,
+                )?;
+                match e {
+                    Error::Spawn { step, source, .. } if step.mount_index() == Some(0) => {
+                        ensure_eq!(source.raw_os_error(), Some(errno), "{name}")
+                    }
+                    other => return Err(format!("{name}: {other}")),
+                }
+            }
+            ensure!(no_children(), "child left behind");
+            Ok(())
+        })
+        .map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok(())
+}
+root_and_rootless!(
+    a_fifo_at_a_file_step_never_blocks_the_spawn,
+    t_a_fifo_at_a_file_step_never_blocks_the_spawn
+);

@@ -352,6 +352,76 @@ fn t_bind_remount_unmount(root: bool) -> R {
 }
 root_and_rootless!(bind_remount_unmount, t_bind_remount_unmount);
 
+fn t_unmount_lazy_and_not(root: bool) -> R {
+    let (d, src) = (tempdir()?, tempdir()?);
+    let p = d.path().to_str().unwrap().to_string();
+    std::fs::write(src.path().join("f"), "bound").ctx("write")?;
+    let f = src.path().join("f");
+    let private = || Mount::propagation("/", Propagation::Private).recursive();
+    // A tmpfs unmounted (not lazily), and a file bind mount unmounted lazily: what was under
+    // them shows again.
+    let out = stdout_of(
+        sh(
+            root,
+            &format!("ls {p}/a; cat {p}/file; echo end"),
+            NamespaceSet::MOUNT,
+        )
+        .mount(private())
+        .mount(Mount::tmpfs(&p))
+        .mount(Mount::mkdir(format!("{p}/a"), 0o755))
+        .mount(Mount::tmpfs(format!("{p}/a")))
+        .mount(Mount::file(format!("{p}/a/marker"), 0o644))
+        .mount(Mount::file(format!("{p}/file"), 0o644))
+        .mount(Mount::bind(&f, format!("{p}/file")))
+        .mount(Mount::unmount(format!("{p}/a"), false))
+        .mount(Mount::unmount(format!("{p}/file"), true)),
+    )?;
+    ensure_eq!(out, "end\n");
+    // Not lazily, a mount in use is left alone: EBUSY.
+    let e = failed(
+        sh(root, "true", NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::tmpfs(&p))
+            .mount(Mount::mkdir(format!("{p}/a"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/a")))
+            .mount(Mount::mkdir(format!("{p}/a/sub"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/a/sub")))
+            .mount(Mount::unmount(format!("{p}/a"), false))
+            .output(),
+        "busy",
+    )?;
+    match e {
+        Error::Spawn { step, source, .. } if step.mount_index() == Some(6) => {
+            ensure_eq!(source.raw_os_error(), Some(libc::EBUSY))
+        }
+        other => return Err(format!("busy: {other}")),
+    }
+    // In a new root that has no /proc, both ways.
+    let script = "ls /a /b; ls /proc 2>/dev/null || echo no proc";
+    let out = stdout_of(
+        sh(root, script, NamespaceSet::MOUNT)
+            .mount(private())
+            .mount(Mount::tmpfs(&p))
+            .mount(Mount::mkdir(format!("{p}/usr"), 0o755))
+            .mount(Mount::bind("/usr", format!("{p}/usr")).recursive())
+            .mount(Mount::symlink("usr/bin", format!("{p}/bin")))
+            .mount(Mount::symlink("usr/lib", format!("{p}/lib")))
+            .mount(Mount::symlink("usr/lib64", format!("{p}/lib64")))
+            .mount(Mount::mkdir(format!("{p}/a"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/a")))
+            .mount(Mount::file(format!("{p}/a/marker"), 0o644))
+            .mount(Mount::mkdir(format!("{p}/b"), 0o755))
+            .mount(Mount::tmpfs(format!("{p}/b")))
+            .mount(Mount::file(format!("{p}/b/marker"), 0o644))
+            .mount(Mount::pivot_root(&p))
+            .mount(Mount::unmount("/a", false))
+            .mount(Mount::unmount("/b", true)),
+    )?;
+    ensure_eq!(out, "/a:\n\n/b:\nno proc\n");
+    Ok(())
+}
+root_and_rootless!(unmount_lazy_and_not, t_unmount_lazy_and_not);
+
 fn t_propagation(root: bool) -> R {
     // As root, a shared mount of our own (in this forked child's private mount namespace)
     // that the child's recursive "private" must reach.
@@ -501,6 +571,18 @@ fn t_symlinks_in_a_new_root_cannot_redirect_mounts(root: bool) -> R {
             Mount::pivot_root(format!("{r}/evil")),
         ),
         ("chroot into a symlink", Mount::chroot(format!("{r}/evil"))),
+        (
+            "unmount a symlink",
+            Mount::unmount(format!("{r}/evil"), false),
+        ),
+        (
+            "lazily unmount a symlink",
+            Mount::unmount(format!("{r}/evil"), true),
+        ),
+        (
+            "unmount below a symlink",
+            Mount::unmount(format!("{r}/evil/x"), false),
+        ),
     ];
     for (what, m) in attempts {
         let e = sh(root, "cat /proc/self/mountinfo", NamespaceSet::MOUNT)
@@ -536,6 +618,134 @@ fn t_symlinks_in_a_new_root_cannot_redirect_mounts(root: bool) -> R {
 root_and_rootless!(
     symlinks_in_a_new_root_cannot_redirect_mounts,
     t_symlinks_in_a_new_root_cannot_redirect_mounts
+);
+
+fn t_bind_sources_do_not_follow_symlinks(root: bool) -> R {
+    // An untrusted tree (a volume) with links planted in it: to the host's /etc, and to a
+    // "host" directory with a subdirectory.
+    let (dir, dst, host) = (tempdir()?, tempdir()?, tempdir()?);
+    let vol = dir.path().join("vol");
+    std::fs::create_dir(&vol).ctx("mkdir vol")?;
+    std::fs::create_dir(host.path().join("sub")).ctx("mkdir sub")?;
+    std::os::unix::fs::symlink("/etc", vol.join("link")).ctx("symlink")?;
+    std::os::unix::fs::symlink(host.path(), vol.join("hostlink")).ctx("symlink")?;
+    let v = vol.to_str().unwrap();
+    let d = dst.path().to_str().unwrap();
+    let bind = |m: Mount| {
+        sh(
+            root,
+            &format!("test -f {d}/passwd && echo followed; true"),
+            NamespaceSet::MOUNT,
+        )
+        .mount(Mount::propagation("/", Propagation::Private).recursive())
+        .mount(m)
+        .output()
+    };
+    for (what, source) in [
+        ("a symlink as the source", format!("{v}/link")),
+        (
+            "a symlink inside the source path",
+            format!("{v}/hostlink/sub"),
+        ),
+    ] {
+        for m in [
+            Mount::bind(&source, d),
+            Mount::bind(&source, d).recursive().read_only(),
+        ] {
+            match failed(bind(m), what)? {
+                Error::Spawn {
+                    step, source, hint, ..
+                } if step.mount_index() == Some(1) => {
+                    ensure_eq!(source.raw_os_error(), Some(libc::ELOOP), "{what}");
+                    ensure_eq!(hint, Some(linux_namespaces::Hint::SymlinkInMountPath));
+                }
+                other => return Err(format!("{what}: {other}")),
+            }
+        }
+    }
+    // A trusted source may follow links when asked.
+    let o = bind(Mount::bind(format!("{v}/link"), d).follow_source_symlinks()).ctx("opt-in")?;
+    ensure_eq!(String::from_utf8_lossy(&o.stdout), "followed\n");
+    // `..` in a source is refused before any process exists, opt-in or not.
+    for m in [
+        Mount::bind(format!("{v}/../vol/link"), d),
+        Mount::bind(format!("{v}/../../etc"), d).follow_source_symlinks(),
+    ] {
+        let e = failed(bind(m), "..")?;
+        ensure!(
+            matches!(
+                e,
+                Error::InvalidInput {
+                    what: "bind source",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        ensure!(no_children(), "a process was created");
+    }
+    Ok(())
+}
+root_and_rootless!(
+    bind_sources_do_not_follow_symlinks,
+    t_bind_sources_do_not_follow_symlinks
+);
+
+fn t_file_steps_never_open_what_is_there(root: bool) -> R {
+    // What may be planted where a file step is to create its mount target: a FIFO (opening it
+    // for writing would wait for a reader: spawn() would never return), a directory, a
+    // symlink; and a regular file, which is fine and left as it is.
+    let d = tempdir()?;
+    let p = d.path().to_str().unwrap().to_string();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        format!("{p}/fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        0,
+    )
+    .ctx("mkfifo")?;
+    std::fs::create_dir(d.path().join("dir")).ctx("mkdir")?;
+    std::fs::write(d.path().join("regular"), "keep").ctx("write")?;
+    std::os::unix::fs::symlink(d.path().join("regular"), d.path().join("link")).ctx("symlink")?;
+    in_child_within(std::time::Duration::from_secs(20), || {
+        for (name, errno) in [
+            ("fifo", libc::EEXIST),
+            ("dir", libc::EISDIR),
+            ("link", libc::ELOOP),
+        ] {
+            let e = failed(
+                isolated(root, "/bin/true", NamespaceSet::empty())
+                    .mount(Mount::file(format!("{p}/{name}"), 0o644))
+                    .status(),
+                name,
+            )?;
+            match e {
+                Error::Spawn { step, source, .. } if step.mount_index() == Some(0) => {
+                    ensure_eq!(source.raw_os_error(), Some(errno), "{name}")
+                }
+                other => return Err(format!("{name}: {other}")),
+            }
+        }
+        let st = isolated(root, "/bin/true", NamespaceSet::empty())
+            .mount(Mount::file(format!("{p}/regular"), 0o644))
+            .mount(Mount::file(format!("{p}/new"), 0o640))
+            .status()
+            .ctx("regular")?;
+        ensure!(st.success(), "{st}");
+        Ok(())
+    })?;
+    ensure_eq!(
+        std::fs::read_to_string(d.path().join("regular")).ctx("read")?,
+        "keep"
+    );
+    let new = std::fs::symlink_metadata(d.path().join("new")).ctx("stat new")?;
+    ensure!(new.is_file() && new.len() == 0, "{new:?}");
+    Ok(())
+}
+root_and_rootless!(
+    file_steps_never_open_what_is_there,
+    t_file_steps_never_open_what_is_there
 );
 
 fn t_other_filesystems_with_options(root: bool) -> R {

@@ -290,6 +290,8 @@ pub(super) struct Spec {
     pub(super) ambient_caps: u64,
     pub(super) init: bool,
     pub(super) loopback_up: bool,
+    /// Mount steps may use the path-based `mount(2)` calls where `openat2` is missing.
+    pub(super) path_based_mounts: bool,
 }
 
 impl Command {
@@ -334,6 +336,7 @@ impl Command {
                 ambient_caps: 0,
                 init: false,
                 loopback_up: false,
+                path_based_mounts: false,
             },
             stdio: [None, None, None],
             kill_on_drop: false,
@@ -588,6 +591,25 @@ impl Command {
         self
     }
 
+    /// Lets the mount steps fall back to path-based `mount(2)`, `umount2(2)`, `chroot(2)`,
+    /// ... calls where the kernel lacks `openat2(2)` (before Linux 5.6, or a seccomp profile
+    /// that answers `ENOSYS`). Off by default: without `openat2`, a command with mount steps
+    /// fails with [`Error::Unsupported`](crate::Error::Unsupported) (`KernelFeature::Openat2`)
+    /// before any process exists.
+    ///
+    /// **The path-based calls follow symlinks** in every path, sources and targets alike: a
+    /// symlink planted in a new root or a bind source redirects the step. Allow them only when
+    /// every path of every mount step is trusted. Where `openat2` works this setting changes
+    /// nothing.
+    ///
+    /// # References
+    ///  - [openat2(2)](https://man7.org/linux/man-pages/man2/openat2.2.html),
+    ///    [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html)
+    pub fn allow_path_based_mounts(&mut self, on: bool) -> &mut Command {
+        self.spec_mut().path_based_mounts = on;
+        self
+    }
+
     /// An offset of a clock in the child's new time namespace (needs `unshare(TIME)`),
     /// written to `/proc/self/timens_offsets` before the program enters the namespace at
     /// `execve`. `nanos` must be below 1e9.
@@ -711,7 +733,11 @@ impl Command {
     ///
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for bad input (before any process exists), [`Error::Spawn`](crate::Error::Spawn)
-    /// for a failed step (the child has been reaped).
+    /// for a failed step (the child has been reaped),
+    /// [`Error::Unsupported`](crate::Error::Unsupported) where the kernel lacks what a setting
+    /// needs (`clone3`; `openat2` for mount steps, checked before any process exists unless
+    /// [`allow_path_based_mounts`](Self::allow_path_based_mounts); `mount_setattr` for a
+    /// recursive read-only bind or remount).
     pub fn spawn(&mut self) -> Result<Child> {
         let [i, o, e] = &self.stdio;
         let stdio = [i.as_ref(), o.as_ref(), e.as_ref()];

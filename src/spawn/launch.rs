@@ -250,6 +250,9 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
     }
     if let Some(r) = failure {
         // The guard kills and reaps what is left when this returns.
+        if let Some(feature) = missing_mount_feature(cmd, prep, &r) {
+            return Err(Error::Unsupported { feature });
+        }
         return Err(match decode_step(cmd, prep, &r) {
             Some(step) => spawn_error(
                 cmd,
@@ -422,6 +425,23 @@ fn write_parent_maps(
         }
     }
     Ok(())
+}
+
+/// The kernel feature a mount step that failed with `ENOSYS` lacked: `mount_setattr` for a
+/// recursive flag change, `openat2` if it is gone since the plan was made (a seccomp filter
+/// installed in between); `None` for any other failure.
+fn missing_mount_feature(cmd: &Spec, prep: &Prepared, r: &report::Record) -> Option<KernelFeature> {
+    if StepKind::from_wire(r.code) != Some(StepKind::Mount) || r.errno != libc::ENOSYS {
+        return None;
+    }
+    let m = cmd.mounts.get(r.index as usize)?;
+    if m.needs_mount_setattr() {
+        Some(KernelFeature::MountSetattr)
+    } else if !prep.plan.path_based_mounts && !crate::kernel::openat2_reprobe() {
+        Some(KernelFeature::Openat2)
+    } else {
+        None
+    }
 }
 
 /// The [`Step`] a record from the child names, with its item looked up in the command

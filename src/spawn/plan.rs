@@ -13,7 +13,7 @@ use super::in_child::{Join, Plan};
 use super::report::{Step, StepKind};
 use crate::error::{Error, Operation, Result, Target};
 use crate::idmap::IdMap;
-use crate::kernel::KernelFeature;
+use crate::kernel::{self, KernelFeature};
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::mount::Mount;
 use crate::namespace::Namespace;
@@ -324,13 +324,24 @@ impl Spec {
         Ok(())
     }
 
-    /// Mount steps and the working directory.
+    /// Mount steps and the working directory. Mount steps need `openat2` (probed here, in the
+    /// parent: a seccomp filter of the caller is the child's too) unless the caller allowed
+    /// the path-based calls.
     fn filesystem(&self, plan: &mut Plan) -> Result<()> {
         plan.mounts = self
             .mounts
             .iter()
             .map(Mount::prepare)
             .collect::<Result<_>>()?;
+        plan.path_based_mounts = false;
+        if !plan.mounts.is_empty() && !kernel::openat2_works() {
+            if !self.path_based_mounts {
+                return Err(Error::Unsupported {
+                    feature: KernelFeature::Openat2,
+                });
+            }
+            plan.path_based_mounts = true;
+        }
         plan.cwd = self
             .cwd
             .as_ref()

@@ -313,6 +313,27 @@ pub(crate) fn open_path(dir: RawFd, path: &CStr, resolve: u64) -> R {
         )
     }
 }
+/// The file type and mode (`stx_mode`) of what `fd` refers to (`statx(2)` with
+/// `AT_EMPTY_PATH`; an `O_PATH` fd will do, and nothing is opened).
+pub(crate) fn fstat_mode(fd: RawFd) -> Result<u32, Errno> {
+    // SAFETY: statx is plain integers and arrays; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { core::mem::zeroed() };
+    // SAFETY: the path is an empty string the kernel reads; it writes one struct statx into
+    // stx.
+    unsafe {
+        syscall(
+            libc::SYS_statx,
+            [
+                fd as usize,
+                p(c""),
+                libc::AT_EMPTY_PATH as usize,
+                libc::STATX_TYPE as usize,
+                &mut stx as *mut libc::statx as usize,
+            ],
+        )
+    }?;
+    Ok(u32::from(stx.stx_mode))
+}
 pub(crate) fn mkdirat(dir: RawFd, path: &CStr, mode: u32) -> R {
     // SAFETY: path is a NUL-terminated string the kernel only reads.
     unsafe { syscall(libc::SYS_mkdirat, [dir as usize, p(path), mode as usize]) }
@@ -438,19 +459,53 @@ pub(crate) fn fsmount(fd: RawFd, flags: u32, attrs: u32) -> R {
         )
     }
 }
-/// `statfs(2)`'s `f_flags` (the `ST_*` mount flags) of the filesystem at `path`.
+/// What `statfs(2)` and `fstatfs(2)` tell about a filesystem: its magic number (`f_type`)
+/// and the mount's `ST_*` flags (`f_flags`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FsInfo {
+    pub(crate) fs_type: u64,
+    pub(crate) flags: u64,
+}
+/// The 64-bit kernel struct statfs: 7 longs, fsid, namelen, frsize, flags, 4 spare.
 #[cfg(target_pointer_width = "64")]
-pub(crate) fn statfs_flags(path: &CStr) -> Result<u64, Errno> {
-    // The 64-bit kernel struct statfs: 7 longs, fsid, namelen, frsize, flags, 4 spare.
-    let mut words = [0u64; 15];
+type StatfsWords = [u64; 15];
+#[cfg(target_pointer_width = "64")]
+fn fs_info(words: &StatfsWords) -> FsInfo {
+    let [fs_type, .., flags, _, _, _, _] = *words;
+    FsInfo { fs_type, flags }
+}
+/// `statfs(2)` of the filesystem at `path`.
+#[cfg(target_pointer_width = "64")]
+pub(crate) fn statfs(path: &CStr) -> Result<FsInfo, Errno> {
+    let mut words: StatfsWords = [0; 15];
     // SAFETY: path is a string the kernel reads; it writes one struct statfs (120 bytes on
     // 64-bit architectures) into `words`, which is that size.
     unsafe { syscall(libc::SYS_statfs, [p(path), words.as_mut_ptr() as usize]) }?;
-    Ok(words[10])
+    Ok(fs_info(&words))
 }
-/// Not needed where the new mount API exists; 32-bit kernels before 5.12 fail this step.
+/// `fstatfs(2)` of the filesystem `fd` is on (an `O_PATH` fd will do).
+#[cfg(target_pointer_width = "64")]
+pub(crate) fn fstatfs(fd: RawFd) -> Result<FsInfo, Errno> {
+    let mut words: StatfsWords = [0; 15];
+    // SAFETY: no string; the kernel writes one struct statfs (120 bytes on 64-bit
+    // architectures) into `words`, which is that size.
+    unsafe {
+        syscall(
+            libc::SYS_fstatfs,
+            [fd as usize, words.as_mut_ptr() as usize],
+        )
+    }?;
+    Ok(fs_info(&words))
+}
+/// Not needed where the new mount API exists; 32-bit kernels before 5.12 fail the steps that
+/// need it.
 #[cfg(not(target_pointer_width = "64"))]
-pub(crate) fn statfs_flags(_: &CStr) -> Result<u64, Errno> {
+pub(crate) fn statfs(_: &CStr) -> Result<FsInfo, Errno> {
+    Err(libc::ENOSYS)
+}
+/// As [`statfs`].
+#[cfg(not(target_pointer_width = "64"))]
+pub(crate) fn fstatfs(_: RawFd) -> Result<FsInfo, Errno> {
     Err(libc::ENOSYS)
 }
 pub(crate) fn pivot_root(new_root: &CStr, put_old: &CStr) -> R {

@@ -95,6 +95,69 @@ pub fn in_child(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     }
 }
 
+/// Like [`in_child`], for a test whose failure mode is a hang: the child runs in a process
+/// group of its own and gets at most `limit` (waited for on a pidfd, no sleeping); past that,
+/// the group (the child and whatever it started) is killed and the result is an `Err`.
+pub fn in_child_within(
+    limit: std::time::Duration,
+    f: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    let (mut r, mut w) = pipe();
+    // SAFETY: as in `in_child`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        drop(r);
+        // SAFETY: setpgid of the calling process.
+        unsafe { libc::setpgid(0, 0) };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let (code, msg) = match outcome {
+            Ok(Ok(())) => (0, String::new()),
+            Ok(Err(m)) => (1, m),
+            Err(_) => (2, "panic".to_string()),
+        };
+        let _ = w.write_all(msg.as_bytes());
+        // SAFETY: as in `in_child`.
+        unsafe { libc::_exit(code) };
+    }
+    drop(w);
+    // Both sides set the group, so that it exists whichever runs first.
+    // SAFETY: setpgid of our own child.
+    unsafe { libc::setpgid(pid, pid) };
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(pid).expect("pid"),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .expect("pidfd_open");
+    let ts = rustix::time::Timespec {
+        tv_sec: limit.as_secs() as i64,
+        tv_nsec: limit.subsec_nanos() as i64,
+    };
+    let exited = loop {
+        let mut fds = [rustix::event::PollFd::new(
+            &pidfd,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => break r.expect("poll pidfd") == 1,
+        }
+    };
+    if !exited {
+        // SAFETY: kill of the process group made above.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        wait(pid);
+        return Err(format!("still running after {limit:?}: killed"));
+    }
+    let mut msg = String::new();
+    let _ = r.read_to_string(&mut msg);
+    match wait(pid) {
+        0 => Ok(()),
+        _ if !msg.is_empty() => Err(msg),
+        s => Err(format!("child exited with wait status {s:#x}")),
+    }
+}
+
 /// `waitpid` for `pid`, returning the raw status.
 pub fn wait(pid: i32) -> i32 {
     let mut status = 0;

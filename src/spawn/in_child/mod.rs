@@ -76,6 +76,8 @@ pub(crate) struct Plan {
     pub(crate) hostname: Option<Vec<u8>>,
     pub(crate) domainname: Option<Vec<u8>>,
     pub(crate) mounts: Vec<PreparedMount>,
+    /// Do the mount steps with the path-based calls (no `openat2`, and the caller allowed it).
+    pub(crate) path_based_mounts: bool,
     pub(crate) cwd: Option<CString>,
     pub(crate) setsid: bool,
     pub(crate) umask: Option<u32>,

@@ -169,19 +169,15 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
     if let Some(name) = &plan.domainname {
         raw::setdomainname(name).at(StepKind::Domainname, 0)?;
     }
-    let mut fd_based = true;
     for (i, m) in plan.mounts.iter().enumerate() {
-        if fd_based {
-            match mounts::mount_step_fd(m) {
-                // No openat2 (before 5.6): the path-based steps, for this and later mounts.
-                Err(libc::ENOSYS) => fd_based = false,
-                r => {
-                    r.at(StepKind::Mount, i as u32)?;
-                    continue;
-                }
-            }
-        }
-        mounts::mount_step(m).at(StepKind::Mount, i as u32)?;
+        // Path-based only where the parent found no openat2 and the caller allowed it; an
+        // ENOSYS on the fd-based path fails the step (never a silent switch to paths).
+        let r = if plan.path_based_mounts {
+            mounts::mount_step(m)
+        } else {
+            mounts::mount_step_fd(m)
+        };
+        r.at(StepKind::Mount, i as u32)?;
     }
     if let Some(cwd) = &plan.cwd {
         raw::chdir(cwd).at(StepKind::Chdir, 0)?;
