@@ -27,10 +27,10 @@ pub enum Propagation {
 impl Propagation {
     fn flag(self) -> u64 {
         match self {
-            Propagation::Private => libc::MS_PRIVATE,
-            Propagation::Slave => libc::MS_SLAVE,
-            Propagation::Shared => libc::MS_SHARED,
-            Propagation::Unbindable => libc::MS_UNBINDABLE,
+            Propagation::Private => flags::MS_PRIVATE,
+            Propagation::Slave => flags::MS_SLAVE,
+            Propagation::Shared => flags::MS_SHARED,
+            Propagation::Unbindable => flags::MS_UNBINDABLE,
         }
     }
 }
@@ -350,16 +350,16 @@ impl Mount {
     fn attr_flags(&self) -> u64 {
         let mut f = 0;
         if self.read_only {
-            f |= libc::MS_RDONLY;
+            f |= flags::MS_RDONLY;
         }
         if self.nosuid {
-            f |= libc::MS_NOSUID;
+            f |= flags::MS_NOSUID;
         }
         if self.nodev {
-            f |= libc::MS_NODEV;
+            f |= flags::MS_NODEV;
         }
         if self.noexec {
-            f |= libc::MS_NOEXEC;
+            f |= flags::MS_NOEXEC;
         }
         f
     }
@@ -379,7 +379,8 @@ impl Mount {
             }
             Ok(())
         };
-        const FS_FLAGS: u64 = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
+        const FS_FLAGS: u64 =
+            flags::MS_NOSUID | flags::MS_NODEV | flags::MS_NOEXEC | flags::MS_RDONLY;
         let recursive = self.recursive;
         Ok(match &self.op {
             Op::Propagation {
@@ -389,7 +390,7 @@ impl Mount {
                 only_flags("propagation", 0)?;
                 PreparedMount::Propagation {
                     target: absolute(target)?,
-                    flags: propagation.flag() | if recursive { libc::MS_REC } else { 0 },
+                    flags: propagation.flag() | if recursive { flags::MS_REC } else { 0 },
                     recursive,
                 }
             }
@@ -759,6 +760,50 @@ fn absolute(p: &Path) -> Result<CString> {
         ));
     }
     cstring("mount path", p.as_os_str())
+}
+
+/// `mount(2)` flags as `u64` on every target (libc has them as `c_ulong`: 32 bits on 32-bit
+/// targets), and the `statfs(2)` `f_flags` bits (`ST_*`, which musl's libc lacks in part).
+#[allow(clippy::unnecessary_cast)]
+pub(crate) mod flags {
+    pub(crate) const MS_BIND: u64 = libc::MS_BIND as u64;
+    pub(crate) const MS_NOATIME: u64 = libc::MS_NOATIME as u64;
+    pub(crate) const MS_NODEV: u64 = libc::MS_NODEV as u64;
+    pub(crate) const MS_NODIRATIME: u64 = libc::MS_NODIRATIME as u64;
+    pub(crate) const MS_NOEXEC: u64 = libc::MS_NOEXEC as u64;
+    pub(crate) const MS_NOSUID: u64 = libc::MS_NOSUID as u64;
+    pub(crate) const MS_PRIVATE: u64 = libc::MS_PRIVATE as u64;
+    pub(crate) const MS_RDONLY: u64 = libc::MS_RDONLY as u64;
+    pub(crate) const MS_REC: u64 = libc::MS_REC as u64;
+    pub(crate) const MS_RELATIME: u64 = libc::MS_RELATIME as u64;
+    pub(crate) const MS_REMOUNT: u64 = libc::MS_REMOUNT as u64;
+    pub(crate) const MS_SHARED: u64 = libc::MS_SHARED as u64;
+    pub(crate) const MS_SLAVE: u64 = libc::MS_SLAVE as u64;
+    pub(crate) const MS_UNBINDABLE: u64 = libc::MS_UNBINDABLE as u64;
+    pub(crate) const ST_RDONLY: u64 = 0x0001;
+    pub(crate) const ST_NOSUID: u64 = 0x0002;
+    pub(crate) const ST_NODEV: u64 = 0x0004;
+    pub(crate) const ST_NOEXEC: u64 = 0x0008;
+    pub(crate) const ST_NOATIME: u64 = 0x0400;
+    pub(crate) const ST_NODIRATIME: u64 = 0x0800;
+    pub(crate) const ST_RELATIME: u64 = 0x1000;
+
+    #[cfg(all(test, target_env = "gnu"))]
+    #[test]
+    #[allow(clippy::unnecessary_cast)]
+    fn statfs_bits_are_glibcs() {
+        for (ours, libc) in [
+            (ST_RDONLY, libc::ST_RDONLY),
+            (ST_NOSUID, libc::ST_NOSUID),
+            (ST_NODEV, libc::ST_NODEV),
+            (ST_NOEXEC, libc::ST_NOEXEC),
+            (ST_NOATIME, libc::ST_NOATIME),
+            (ST_NODIRATIME, libc::ST_NODIRATIME),
+            (ST_RELATIME, libc::ST_RELATIME),
+        ] {
+            assert_eq!(ours, libc as u64);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use super::raw::{R, check, syscall};
+use super::raw::{R, syscall};
 
 /// `CLONE_CLEAR_SIGHAND` (Linux 5.5): the kernel resets signal handlers in the child. (libc's
 /// constant is an overflowing `c_int`.)
@@ -198,7 +198,7 @@ pub(crate) unsafe fn clone3_vm(
             options(nostack)
         );
     }
-    check(ret)
+    super::raw::check(ret)
 }
 
 /// See the x86_64 version.
@@ -232,7 +232,7 @@ pub(crate) unsafe fn clone3_vm(
             options(nostack)
         );
     }
-    check(ret)
+    super::raw::check(ret)
 }
 
 /// Not available: `spawn` uses the fork-like path on these architectures.

@@ -362,8 +362,9 @@ pub(crate) fn socket(domain: i32, ty: i32, proto: i32) -> R {
 pub(crate) struct IfreqFlags {
     pub(crate) name: [u8; libc::IFNAMSIZ],
     pub(crate) flags: i16,
-    pad: [u8; 22],
+    pad: [u8; IFREQ_PAD],
 }
+const IFREQ_PAD: usize = core::mem::size_of::<libc::ifreq>() - libc::IFNAMSIZ - 2;
 static_assertions::assert_eq_size!(IfreqFlags, libc::ifreq);
 
 impl IfreqFlags {
@@ -371,7 +372,7 @@ impl IfreqFlags {
         let mut ifr = IfreqFlags {
             name: [0; libc::IFNAMSIZ],
             flags: 0,
-            pad: [0; 22],
+            pad: [0; IFREQ_PAD],
         };
         ifr.name[0] = name[0];
         ifr.name[1] = name[1];

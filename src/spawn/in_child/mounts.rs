@@ -10,19 +10,20 @@ use core::ffi::CStr;
 
 use super::Fd;
 use crate::mount::PreparedMount;
+use crate::mount::flags;
 use crate::sys::raw::{self, FsconfigCmd};
 
 /// `statfs` `f_flags` bits that a bind remount must keep (the kernel locks them in a user
 /// namespace), translated to `mount(2)` flags.
 fn kept_flags(f_flags: u64) -> u64 {
     let pairs = [
-        (libc::ST_RDONLY, libc::MS_RDONLY),
-        (libc::ST_NOSUID, libc::MS_NOSUID),
-        (libc::ST_NODEV, libc::MS_NODEV),
-        (libc::ST_NOEXEC, libc::MS_NOEXEC),
-        (libc::ST_NOATIME, libc::MS_NOATIME),
-        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (flags::ST_RDONLY, flags::MS_RDONLY),
+        (flags::ST_NOSUID, flags::MS_NOSUID),
+        (flags::ST_NODEV, flags::MS_NODEV),
+        (flags::ST_NOEXEC, flags::MS_NOEXEC),
+        (flags::ST_NOATIME, flags::MS_NOATIME),
+        (flags::ST_NODIRATIME, flags::MS_NODIRATIME),
+        (flags::ST_RELATIME, flags::MS_RELATIME),
     ];
     pairs
         .iter()
@@ -48,7 +49,7 @@ fn set_attrs(target: &CStr, attrs: u64, recursive: bool) -> raw::R {
                 None,
                 target,
                 None,
-                libc::MS_REMOUNT | libc::MS_BIND | keep | attrs,
+                flags::MS_REMOUNT | flags::MS_BIND | keep | attrs,
                 None,
             )
         }
@@ -82,7 +83,7 @@ fn remount_fd(fd: i32, attrs: u64) -> raw::R {
             None,
             path,
             None,
-            libc::MS_REMOUNT | libc::MS_BIND | keep | attrs,
+            flags::MS_REMOUNT | flags::MS_BIND | keep | attrs,
             None,
         )
     })
@@ -235,7 +236,7 @@ pub(super) fn mount_step_fd(m: &PreparedMount) -> raw::R {
             recursive,
         } => {
             let target = open_nofollow(target)?;
-            let attr = raw::mount_attr(0, flags & !libc::MS_REC);
+            let attr = raw::mount_attr(0, flags & !flags::MS_REC);
             match raw::mount_setattr(
                 target.0,
                 EMPTY,
@@ -385,8 +386,8 @@ pub(super) fn mount_step(m: &PreparedMount) -> raw::R {
             recursive,
             ..
         } => {
-            let rec = if *recursive { libc::MS_REC } else { 0 };
-            raw::mount(Some(source), target, None, libc::MS_BIND | rec, None)?;
+            let rec = if *recursive { flags::MS_REC } else { 0 };
+            raw::mount(Some(source), target, None, flags::MS_BIND | rec, None)?;
             if *attrs != 0 {
                 set_attrs(target, *attrs, *recursive)?;
             }
@@ -403,7 +404,7 @@ pub(super) fn mount_step(m: &PreparedMount) -> raw::R {
                 Some(new_root),
                 new_root,
                 None,
-                libc::MS_BIND | libc::MS_REC,
+                flags::MS_BIND | flags::MS_REC,
                 None,
             )?;
             raw::chdir(new_root)?;
