@@ -117,11 +117,12 @@ fn read_sysctl(path: &str) -> Option<i64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Number of threads of the calling process, from `/proc/self/stat` (field 20).
+/// Number of threads of the calling process, from `/proc/self/task`.
 pub(crate) fn thread_count() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 2..];
-    after_comm.split(' ').nth(17)?.parse().ok()
+    // The entries of /proc/self/task, one per thread (this also holds under qemu-user,
+    // whose /proc/self/stat is its own emulation).
+    let n = std::fs::read_dir("/proc/self/task").ok()?.count();
+    u64::try_from(n).ok().filter(|n| *n > 0)
 }
 
 impl Hint {
