@@ -1,5 +1,9 @@
 //! Awaiting a child's exit on tokio's reactor (feature `tokio`): [`Child::wait_async`] and
-//! [`PidFd::wait_async`].
+//! [`PidFd::wait_async`]; [`Command::status_async`] and [`Command::output_async`]; the
+//! child's pipes as tokio pipe ends ([`Child::stdout_async`] and the like).
+//!
+//! Spawning itself stays synchronous: `spawn` returns once the program runs, which takes about
+//! as long as `execve` (well under a millisecond), as `tokio::process` spawns too.
 //!
 //! A pidfd becomes readable when its process exits (`poll(2)` reports `POLLIN`). The pidfd is
 //! registered with the reactor of the running tokio runtime (`tokio::io::unix::AsyncFd`, an
@@ -30,11 +34,14 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::ExitStatus;
+use std::process::{ExitStatus, Output};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
 
 use crate::error::{Error, Operation, Result, Target};
 use crate::pidfd::PidFd;
-use crate::spawn::Child;
+use crate::spawn::{Child, Command};
 
 fn reactor_error(pid: u32, e: io::Error) -> Error {
     Error::os(Operation::Wait, Target::Process { pid, kind: None }, e)
@@ -142,5 +149,103 @@ impl Child {
         drop(self.stdin.take());
         let (pid, fd) = (self.id(), self.pidfd().as_fd().try_clone_to_owned());
         wait_readable(fd, pid, || self.try_wait()).await
+    }
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+impl Child {
+    /// Takes the parent's end of a piped stdin as a tokio pipe writer (`AsyncWrite`), set
+    /// non-blocking and registered with the reactor. `None` if stdin is not piped (or was
+    /// taken). Feature `tokio`.
+    ///
+    /// # Errors
+    /// The `io::Error` of the registration (outside a runtime with I/O enabled).
+    pub fn stdin_async(&mut self) -> Option<io::Result<pipe::Sender>> {
+        let end = OwnedFd::from(self.stdin.take()?);
+        Some(pipe::Sender::from_owned_fd(end))
+    }
+
+    /// Takes the parent's end of a piped stdout as a tokio pipe reader (`AsyncRead`).
+    ///
+    /// # Errors
+    /// As for [`stdin_async`](Self::stdin_async).
+    pub fn stdout_async(&mut self) -> Option<io::Result<pipe::Receiver>> {
+        let end = OwnedFd::from(self.stdout.take()?);
+        Some(pipe::Receiver::from_owned_fd(end))
+    }
+
+    /// Takes the parent's end of a piped stderr as a tokio pipe reader (`AsyncRead`).
+    ///
+    /// # Errors
+    /// As for [`stdin_async`](Self::stdin_async).
+    pub fn stderr_async(&mut self) -> Option<io::Result<pipe::Receiver>> {
+        let end = OwnedFd::from(self.stderr.take()?);
+        Some(pipe::Receiver::from_owned_fd(end))
+    }
+
+    /// Closes stdin, reads stdout and stderr to their ends (both at once) and waits, without
+    /// blocking the thread: the asynchronous [`wait_with_output`](Self::wait_with_output).
+    ///
+    /// # Errors
+    /// [`Error::Os`] with [`Operation::Io`] if a pipe cannot be read, as for
+    /// [`wait_async`](Self::wait_async) otherwise.
+    pub async fn wait_with_output_async(mut self) -> Result<Output> {
+        drop(self.stdin.take());
+        let pid = self.id();
+        let io_err =
+            |e: io::Error| Error::os(Operation::Io, Target::Process { pid, kind: None }, e);
+        let out = self.stdout_async().transpose().map_err(io_err)?;
+        let err = self.stderr_async().transpose().map_err(io_err)?;
+        async fn read_all(p: Option<pipe::Receiver>) -> io::Result<Vec<u8>> {
+            let mut buf = Vec::new();
+            if let Some(mut p) = p {
+                p.read_to_end(&mut buf).await?;
+            }
+            Ok(buf)
+        }
+        let (stdout, stderr) = tokio::try_join!(read_all(out), read_all(err)).map_err(io_err)?;
+        let status = self.wait_async().await?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+impl Command {
+    /// Spawns (stdio inherited unless set) and awaits the child's exit on the reactor: the
+    /// asynchronous [`status`](Self::status). Feature `tokio`.
+    ///
+    /// # Errors
+    /// As for [`spawn`](Self::spawn) and [`Child::wait_async`].
+    pub async fn status_async(&mut self) -> Result<ExitStatus> {
+        self.spawn()?.wait_async().await
+    }
+
+    /// Spawns with stdin from `/dev/null` and stdout and stderr piped (unless set), reads them
+    /// and awaits the exit, all on the reactor: the asynchronous [`output`](Self::output).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> linux_namespaces::Result<()> {
+    /// use linux_namespaces::{Command, NamespaceSet};
+    ///
+    /// let out = Command::new("/bin/sh")
+    ///     .args(["-c", "hostname"])
+    ///     .unshare(NamespaceSet::USER | NamespaceSet::UTS)
+    ///     .map_root()
+    ///     .hostname("async")
+    ///     .output_async()
+    ///     .await?;
+    /// assert_eq!(out.stdout, b"async\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`spawn`](Self::spawn) and [`Child::wait_with_output_async`].
+    pub async fn output_async(&mut self) -> Result<Output> {
+        self.spawn_for_output()?.wait_with_output_async().await
     }
 }

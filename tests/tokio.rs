@@ -305,3 +305,59 @@ fn children_joined_into_a_group_are_awaited_concurrently() {
     })
     .unwrap();
 }
+
+#[test]
+fn output_async_reads_both_pipes_and_the_status_on_one_thread() {
+    rootless(|| {
+        runtime().block_on(async {
+            let before = threads();
+            let out = Command::new("/bin/sh")
+                .args(["-c", "hostname; echo err >&2; exit 3"])
+                .unshare(NamespaceSet::USER | NamespaceSet::UTS)
+                .map_root()
+                .hostname("async")
+                .output_async()
+                .await
+                .map_err(err)?;
+            ensure_eq!(out.stdout, b"async\n");
+            ensure_eq!(out.stderr, b"err\n");
+            ensure_eq!(out.status.code(), Some(3));
+            let st = Command::new("/bin/sh")
+                .args(["-c", "exit 5"])
+                .status_async()
+                .await
+                .map_err(err)?;
+            ensure_eq!(st.code(), Some(5));
+            ensure_eq!(threads(), before, "a thread was started");
+            Ok(())
+        })
+    })
+    .unwrap();
+}
+
+#[test]
+fn async_stdio_pipes_a_child_through_the_reactor() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    runtime()
+        .block_on(async {
+            let mut child = Command::new("/bin/cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(err)?;
+            let mut input = child.stdin_async().ok_or("stdin")?.map_err(err)?;
+            let mut output = child.stdout_async().ok_or("stdout")?.map_err(err)?;
+            ensure!(child.stdout_async().is_none(), "taken twice");
+            input.write_all(b"through tokio\n").await.map_err(err)?;
+            drop(input);
+            let mut got = String::new();
+            output.read_to_string(&mut got).await.map_err(err)?;
+            ensure_eq!(got, "through tokio\n");
+            ensure!(
+                child.wait_async().await.map_err(err)?.success(),
+                "cat failed"
+            );
+            Ok::<(), String>(())
+        })
+        .unwrap();
+}

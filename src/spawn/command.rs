@@ -758,6 +758,12 @@ impl Command {
     /// # Errors
     /// As for [`spawn`](Self::spawn), and [`Error::Os`](crate::Error::Os) if reading the pipes or waiting fails.
     pub fn output(&mut self) -> Result<Output> {
+        self.spawn_for_output()?.wait_with_output()
+    }
+
+    /// Spawns with `output`'s stdio defaults: stdin from `/dev/null`, stdout and stderr piped,
+    /// unless set.
+    pub(crate) fn spawn_for_output(&mut self) -> Result<Child> {
         let (null, piped) = (Stdio::Null, Stdio::Piped);
         let [i, o, e] = &self.stdio;
         let stdio = [
@@ -765,8 +771,7 @@ impl Command {
             Some(o.as_ref().unwrap_or(&piped)),
             Some(e.as_ref().unwrap_or(&piped)),
         ];
-        let child = Self::spawn_parts(&self.spec, &mut self.cache, self.kill_on_drop, stdio)?;
-        child.wait_with_output()
+        Self::spawn_parts(&self.spec, &mut self.cache, self.kill_on_drop, stdio)
     }
 
     /// The spawn itself, on the command's parts, so that stdio may borrow from the command
