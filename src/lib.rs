@@ -85,6 +85,7 @@ compile_error!(
 
 #[cfg(feature = "tokio")]
 mod asyncio;
+mod caps;
 mod diagnose;
 mod error;
 mod group;
@@ -107,6 +108,7 @@ mod sys;
 mod timens;
 mod validate;
 
+pub use caps::Capabilities;
 pub use diagnose::Hint;
 pub use error::{Error, Operation, Result, Target};
 pub use group::{GroupSetup, NamespaceGroup};

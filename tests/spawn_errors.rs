@@ -117,7 +117,7 @@ fn a_failure_at_each_step_is_reported_by_name_and_leaks_nothing() {
         c.uid(0);
         cases.push((|s| s.kind() == StepKind::Uid, c));
         let mut c = Command::new("/bin/true");
-        c.ambient_capabilities(1 << 13);
+        c.ambient_capabilities(linux_namespaces::Capabilities::NET_RAW);
         cases.push((|s| s.kind() == StepKind::Capabilities, c));
         let mut c = Command::new("/bin/true");
         c.seccomp_filter(&deny_uname());

@@ -316,7 +316,7 @@ fn t_capabilities_are_empty_unless_asked(root: bool) -> R {
         let out = stdout_of(
             isolated(root, "cat", NamespaceSet::empty())
                 .arg("/proc/self/status")
-                .ambient_capabilities(1 << 13)
+                .ambient_capabilities(linux_namespaces::Capabilities::NET_RAW)
                 .uid(UNPRIVILEGED)
                 .gid(UNPRIVILEGED)
                 .groups(&[]),
@@ -335,6 +335,75 @@ fn t_capabilities_are_empty_unless_asked(root: bool) -> R {
 root_and_rootless!(
     capabilities_are_empty_unless_asked,
     t_capabilities_are_empty_unless_asked
+);
+
+/// The bounding, permitted and effective sets are the ones asked for; capabilities outside
+/// the bounding set cannot come back across exec. Root, or root of a new user namespace.
+fn t_bounding_permitted_and_effective_sets(root: bool) -> R {
+    use linux_namespaces::Capabilities as C;
+    let keep = C::NET_RAW | C::NET_BIND_SERVICE | C::SETPCAP;
+    let out = stdout_of(
+        isolated(root, "/bin/sh", NamespaceSet::USER)
+            .args(["-c", "grep ^Cap /proc/self/status"])
+            .bounding_capabilities(keep)
+            .permitted_capabilities(C::NET_RAW | C::NET_BIND_SERVICE)
+            .effective_capabilities(C::NET_RAW),
+    )?;
+    let field = |name: &str| u64::from_str_radix(&status_field(&out, name), 16).unwrap_or(u64::MAX);
+    ensure_eq!(C::from_bits_retain(field("CapBnd")), keep, "{out}");
+    // A root shell's exec recomputes permitted and effective from the bounding set (root
+    // gets every file capability): they end up the bounding set, nothing above it.
+    ensure!(
+        C::from_bits_retain(field("CapPrm"))
+            .difference(keep)
+            .is_empty(),
+        "{out}"
+    );
+    ensure!(
+        C::from_bits_retain(field("CapEff"))
+            .difference(keep)
+            .is_empty(),
+        "{out}"
+    );
+    // As a non-root program (uid switch, no file capabilities) permitted and effective are
+    // what is ambient: here, what was asked for, kept across the switch.
+    if root {
+        let out = stdout_of(
+            isolated(root, "cat", NamespaceSet::empty())
+                .arg("/proc/self/status")
+                .bounding_capabilities(keep)
+                .permitted_capabilities(C::NET_RAW | C::NET_BIND_SERVICE)
+                .ambient_capabilities(C::NET_BIND_SERVICE)
+                .uid(UNPRIVILEGED)
+                .gid(UNPRIVILEGED),
+        )?;
+        let field =
+            |name: &str| u64::from_str_radix(&status_field(&out, name), 16).unwrap_or(u64::MAX);
+        ensure_eq!(C::from_bits_retain(field("CapBnd")), keep, "{out}");
+        ensure_eq!(
+            C::from_bits_retain(field("CapPrm")),
+            C::NET_BIND_SERVICE,
+            "{out}"
+        );
+        ensure_eq!(
+            C::from_bits_retain(field("CapEff")),
+            C::NET_BIND_SERVICE,
+            "{out}"
+        );
+    }
+    // Effective outside permitted is refused before clone.
+    let e = isolated(root, "/bin/true", NamespaceSet::empty())
+        .permitted_capabilities(C::NET_RAW)
+        .effective_capabilities(C::SYS_ADMIN)
+        .status()
+        .err()
+        .ok_or("effective outside permitted was accepted")?;
+    ensure!(matches!(e, Error::InvalidInput { .. }), "{e}");
+    Ok(())
+}
+root_and_rootless!(
+    bounding_permitted_and_effective_sets,
+    t_bounding_permitted_and_effective_sets
 );
 
 fn t_uid_gid_groups(root: bool) -> R {

@@ -11,6 +11,7 @@ use std::process::{ExitStatus, Output};
 use super::child::Child;
 use super::launch::launch;
 use super::plan::Prepared;
+use crate::caps::Capabilities;
 use crate::error::Result;
 use crate::idmap::IdMap;
 use crate::kind::NamespaceSet;
@@ -251,6 +252,16 @@ impl fmt::Debug for Command {
     }
 }
 
+/// The capability sets a command asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct CapSpec {
+    pub(super) inheritable: Capabilities,
+    pub(super) ambient: Capabilities,
+    pub(super) bounding: Option<Capabilities>,
+    pub(super) permitted: Option<Capabilities>,
+    pub(super) effective: Option<Capabilities>,
+}
+
 /// Everything a [`Command`] says about the child, as plain data (the plan is built from it).
 #[derive(Debug)]
 pub(super) struct Spec {
@@ -286,8 +297,7 @@ pub(super) struct Spec {
     pub(super) seccomp: Option<Vec<BpfInstruction>>,
     pub(super) reset_signals: bool,
     pub(super) sigmask: Vec<i32>,
-    pub(super) inheritable_caps: u64,
-    pub(super) ambient_caps: u64,
+    pub(super) caps: CapSpec,
     pub(super) init: bool,
     pub(super) loopback_up: bool,
     /// Mount steps may use the path-based `mount(2)` calls where `openat2` is missing.
@@ -332,8 +342,7 @@ impl Command {
                 seccomp: None,
                 reset_signals: false,
                 sigmask: Vec::new(),
-                inheritable_caps: 0,
-                ambient_caps: 0,
+                caps: CapSpec::default(),
                 init: false,
                 loopback_up: false,
                 path_based_mounts: false,
@@ -692,16 +701,58 @@ impl Command {
         self
     }
 
-    /// Inheritable capabilities (bit n = capability n, see capabilities(7)); empty by default.
-    pub fn inheritable_capabilities(&mut self, caps: u64) -> &mut Command {
-        self.spec_mut().inheritable_caps = caps;
+    /// The inheritable set (`capset(2)`); empty by default.
+    ///
+    /// # References
+    ///  - [capabilities(7)](https://man7.org/linux/man-pages/man7/capabilities.7.html)
+    pub fn inheritable_capabilities(&mut self, caps: Capabilities) -> &mut Command {
+        self.spec_mut().caps.inheritable = caps;
         self
     }
 
-    /// Ambient capabilities to raise (they also become inheritable); empty by default. Each
-    /// must be permitted in the child.
-    pub fn ambient_capabilities(&mut self, caps: u64) -> &mut Command {
-        self.spec_mut().ambient_caps = caps;
+    /// Ambient capabilities to raise (`PR_CAP_AMBIENT_RAISE`; they also become inheritable);
+    /// empty by default. Each must be permitted in the child.
+    ///
+    /// # References
+    ///  - [capabilities(7)](https://man7.org/linux/man-pages/man7/capabilities.7.html),
+    ///    [prctl(2)](https://man7.org/linux/man-pages/man2/prctl.2.html)
+    pub fn ambient_capabilities(&mut self, caps: Capabilities) -> &mut Command {
+        self.spec_mut().caps.ambient = caps;
+        self
+    }
+
+    /// The bounding set: every capability not in `caps` is dropped from it
+    /// (`PR_CAPBSET_DROP`, which needs `CAP_SETPCAP`), so no exec can gain it back. Left as
+    /// inherited unless set.
+    ///
+    /// # References
+    ///  - [capabilities(7)](https://man7.org/linux/man-pages/man7/capabilities.7.html),
+    ///    [prctl(2)](https://man7.org/linux/man-pages/man2/prctl.2.html)
+    pub fn bounding_capabilities(&mut self, caps: Capabilities) -> &mut Command {
+        self.spec_mut().caps.bounding = Some(caps);
+        self
+    }
+
+    /// The permitted set after the uid switch (`capset(2)`; it can only shrink). Left as the
+    /// kernel makes it unless set; with [`uid`](Self::uid) the capabilities are kept across
+    /// the switch (`PR_SET_KEEPCAPS`) so that this set can be kept.
+    ///
+    /// # References
+    ///  - [capabilities(7)](https://man7.org/linux/man-pages/man7/capabilities.7.html)
+    pub fn permitted_capabilities(&mut self, caps: Capabilities) -> &mut Command {
+        self.spec_mut().caps.permitted = Some(caps);
+        self
+    }
+
+    /// The effective set after the uid switch (`capset(2)`; a subset of the permitted set).
+    /// Note that `execve` recomputes the effective set from the file's capabilities, the
+    /// ambient set and the uid: without file capabilities a non-root program keeps the
+    /// ambient set as its effective one.
+    ///
+    /// # References
+    ///  - [capabilities(7)](https://man7.org/linux/man-pages/man7/capabilities.7.html)
+    pub fn effective_capabilities(&mut self, caps: Capabilities) -> &mut Command {
+        self.spec_mut().caps.effective = Some(caps);
         self
     }
 

@@ -374,9 +374,23 @@ impl Spec {
         plan.groups = self.groups.clone();
         plan.gid = self.gid;
         plan.uid = self.uid;
-        plan.inheritable_caps = self.inheritable_caps;
-        plan.ambient_caps = self.ambient_caps;
-        plan.keep_caps_for_ambient = self.ambient_caps != 0 && self.uid.is_some();
+        let caps = self.caps;
+        plan.inheritable_caps = caps.inheritable.bits();
+        plan.ambient_caps = caps.ambient.bits();
+        plan.bounding_caps = caps.bounding.map(|c| c.bits());
+        plan.permitted_caps = caps.permitted.map(|c| c.bits());
+        plan.effective_caps = caps.effective.map(|c| c.bits());
+        if let (Some(p), Some(e)) = (caps.permitted, caps.effective) {
+            if !p.contains(e) {
+                return Err(Error::invalid(
+                    "capabilities",
+                    format!("effective {e} is not within permitted {p}"),
+                ));
+            }
+        }
+        plan.last_cap = last_cap();
+        plan.keep_caps_for_ambient = self.uid.is_some()
+            && (!caps.ambient.is_empty() || caps.permitted.is_some() || caps.effective.is_some());
         if let Some(sig) = self.pdeathsig {
             if !(1..=64).contains(&sig) {
                 return Err(Error::invalid(
@@ -471,6 +485,14 @@ impl Spec {
         }
         (mode, flags)
     }
+}
+
+/// The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`).
+fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
 }
 
 /// `fs.nr_open`, the most fds a process can have (1,048,576 unless raised).

@@ -567,6 +567,7 @@ pub(crate) fn prctl(op: Prctl, arg: usize) -> R {
         Prctl::SetKeepCaps => (libc::PR_SET_KEEPCAPS, 1, 0),
         Prctl::SetPdeathsig => (libc::PR_SET_PDEATHSIG, arg, 0),
         Prctl::SetChildSubreaper => (libc::PR_SET_CHILD_SUBREAPER, 1, 0),
+        Prctl::CapbsetDrop => (libc::PR_CAPBSET_DROP, arg, 0),
         Prctl::AmbientClearAll => (
             libc::PR_CAP_AMBIENT,
             libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
@@ -589,6 +590,8 @@ pub(crate) enum Prctl {
     /// The argument is the signal.
     SetPdeathsig,
     SetChildSubreaper,
+    /// The argument is the capability.
+    CapbsetDrop,
     AmbientClearAll,
     /// The argument is the capability.
     AmbientRaise,

@@ -89,6 +89,12 @@ pub(crate) struct Plan {
     pub(crate) inheritable_caps: u64,
     pub(crate) ambient_caps: u64,
     pub(crate) keep_caps_for_ambient: bool,
+    /// Capabilities to keep in the bounding set (the others are dropped).
+    pub(crate) bounding_caps: Option<u64>,
+    pub(crate) permitted_caps: Option<u64>,
+    pub(crate) effective_caps: Option<u64>,
+    /// `/proc/sys/kernel/cap_last_cap`, read by the parent.
+    pub(crate) last_cap: u32,
     pub(crate) pdeathsig: i32,
     /// Reset every signal disposition to `SIG_DFL` (not only handlers).
     pub(crate) reset_all_signals: bool,

@@ -197,6 +197,9 @@ fn run(a: &Args<'_>, err_w: &mut i32) -> Result<core::convert::Infallible, Fail>
 
     fds::place_fds(a, err_w)?;
 
+    // The bounding set is shrunk while the child may still have CAP_SETPCAP (before the uid
+    // switch).
+    creds::drop_bounding(plan)?;
     if plan.keep_caps_for_ambient {
         raw::prctl(Prctl::SetKeepCaps, 0).at(StepKind::Capabilities, 0)?;
     }
