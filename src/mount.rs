@@ -525,15 +525,6 @@ impl Mount {
             && self.attr_flags() != 0
             && matches!(self.op, Op::Bind { .. } | Op::Remount { .. })
     }
-
-    /// Whether this step changes the root (pivot_root or chroot).
-    pub(crate) fn new_root(&self) -> Option<&Path> {
-        match &self.op {
-            Op::PivotRoot { new_root } => Some(new_root),
-            Op::Chroot { path } => Some(path),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Mount {

@@ -862,3 +862,23 @@ root_and_rootless!(
     filesystem_steps_need_no_mount_namespace,
     t_filesystem_steps_need_no_mount_namespace
 );
+
+/// A program name is searched in `PATH` in the child's view, after the mount steps: a tool
+/// bound onto a `PATH` directory is found, as `std::process` finds it in its child.
+fn t_program_names_are_searched_after_the_mount_steps(root: bool) -> R {
+    let out = stdout_of(
+        isolated(root, "lns-tool", NamespaceSet::MOUNT)
+            .args(["-c", "echo found"])
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .mount(Mount::propagation("/", Propagation::Private).recursive())
+            .mount(Mount::tmpfs("/usr/local/bin"))
+            .mount(Mount::file("/usr/local/bin/lns-tool", 0o755))
+            .mount(Mount::bind("/bin/sh", "/usr/local/bin/lns-tool").follow_source_symlinks()),
+    )?;
+    ensure_eq!(out, "found\n");
+    Ok(())
+}
+root_and_rootless!(
+    program_names_are_searched_after_the_mount_steps,
+    t_program_names_are_searched_after_the_mount_steps
+);

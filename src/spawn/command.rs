@@ -200,10 +200,13 @@ impl Resource {
 ///   namespaces, id maps, mounts, credentials, capabilities, resource limits, signals,
 ///   seccomp, fds. To run Rust code inside namespaces, fork a child of your own and enter
 ///   them there ([`Namespaces::enter`](crate::Namespaces::enter)), or run a helper program.
-/// * The environment and a program name's `PATH` lookup are captured when the plan is built
-///   (the first spawn, or the first after a setter), not at every spawn: this keeps a reused
-///   `Command` allocation-free. Call a setter (or make a new `Command`) after changing the
-///   process environment.
+/// * The environment is captured when the plan is built (the first spawn, or the first after
+///   a setter), not at every spawn: reading it again would take std's environment lock and
+///   allocate on every spawn of a reused `Command`, which now allocates nothing. Call a setter
+///   (or make a new `Command`) after changing the process environment.
+/// * A program name without `/` is searched in `PATH` by the child, after the mount steps,
+///   when there are any (as std's child searches); without mount steps the parent searches
+///   when the plan is built, and a name not found is an error before any process exists.
 /// * Spawning returns only once the program runs or a setup step failed: there is no window
 ///   in which a `Child` exists for a process that then fails to exec.
 ///
@@ -885,9 +888,5 @@ impl Command {
 impl Spec {
     pub(super) fn program_display(&self) -> String {
         self.program.to_string_lossy().into_owned()
-    }
-
-    pub(super) fn new_root(&self) -> Option<&Path> {
-        self.mounts.iter().rev().find_map(Mount::new_root)
     }
 }

@@ -191,7 +191,9 @@ impl Spec {
             &self.program,
             cstring("program", &self.program)?,
             path_var.as_deref(),
-            self.new_root(),
+            // Mount steps (a bind onto a PATH directory, a new root) change what the child
+            // finds: it then searches itself, after them, as std's child does.
+            !self.mounts.is_empty(),
         )?;
         Ok(())
     }
@@ -550,12 +552,13 @@ pub(super) struct Prepared {
 }
 
 /// Finds what to `execve`: a path as given, or a name searched in `PATH`, in the parent
-/// (checked now) or, when the root changes, as a list of candidates the child tries in turn.
+/// (checked now) or, when mount steps change the child's view, as a list of candidates the
+/// child tries in turn after them.
 fn resolve_program(
     program: &OsStr,
     c: CString,
     path: Option<&OsStr>,
-    new_root: Option<&Path>,
+    search_in_child: bool,
 ) -> Result<Vec<CString>> {
     if program.as_bytes().contains(&b'/') {
         return Ok(vec![c]);
@@ -568,7 +571,7 @@ fn resolve_program(
             Path::new(OsStr::from_bytes(d))
         }
     });
-    if new_root.is_some() {
+    if search_in_child {
         return dirs
             .map(|d| cstring("program", d.join(program).as_os_str()))
             .collect();
