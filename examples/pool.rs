@@ -20,6 +20,11 @@
 //! job), then `SIGKILL` after `--grace`. While one job is being stopped the runner waits for
 //! it, up to the grace period; the other jobs keep running meanwhile.
 //!
+//! With `--output-dir DIR` each job's whole stdout and stderr are also written, as they come,
+//! to `DIR/jobN.out` and `DIR/jobN.err` (the summary keeps only the first MiB of each). On a
+//! terminal (or with `--progress`) a status line on stderr counts the jobs done, running and
+//! failed as they change.
+//!
 //! At the end it prints one line per job (index, status, duration, bytes of output, the first
 //! line of output) and the totals, and exits with 0 if every job succeeded, 1 if not, 2 for a
 //! usage error.
@@ -45,6 +50,9 @@ Options:
  -t, --timeout SECS    stop a job that runs longer (SIGTERM, then SIGKILL after the grace)
  -g, --grace SECS      between SIGTERM and SIGKILL on timeout (default 1)
  -u, --unshare LIST    namespaces per job (default user,pid,mnt,uts,ipc,net)
+ -o, --output-dir DIR  keep each job's whole output in DIR/jobN.out and DIR/jobN.err
+     --progress        show the live status line even when stderr is not a terminal
+     --no-progress     never show it
  -h, --help            display this help
 
 Blank lines and lines starting with # are not jobs.
@@ -61,6 +69,9 @@ struct Options {
     grace: Duration,
     unshare: NamespaceSet,
     file: Option<String>,
+    output_dir: Option<std::path::PathBuf>,
+    /// Show the live status line: `None` for "on a terminal".
+    progress: Option<bool>,
 }
 
 fn seconds(what: &str, v: &str) -> Result<Duration, String> {
@@ -83,6 +94,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             | NamespaceSet::IPC
             | NamespaceSet::NET,
         file: None,
+        output_dir: None,
+        progress: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -112,6 +125,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
                 let v = value("--unshare")?;
                 o.unshare = v.parse().map_err(|e| format!("--unshare: {e}"))?;
             }
+            "-o" | "--output-dir" => o.output_dir = Some(value("--output-dir")?.into()),
+            "--progress" => o.progress = Some(true),
+            "--no-progress" => o.progress = Some(false),
             "-" => o.file = None,
             f if f.starts_with('-') && f.len() > 1 => return Err(format!("unknown option {f}")),
             _ if o.file.is_none() => o.file = Some(arg),
@@ -134,6 +150,8 @@ struct Stream {
     pipe: Option<OwnedFd>,
     kept: Vec<u8>,
     total: u64,
+    /// Where all of it goes, with `--output-dir`.
+    sink: Option<std::fs::File>,
 }
 
 impl Stream {
@@ -142,6 +160,7 @@ impl Stream {
             pipe,
             kept: Vec::new(),
             total: 0,
+            sink: None,
         }
     }
 
@@ -154,6 +173,12 @@ impl Stream {
                 self.total += n as u64;
                 let room = KEEP.saturating_sub(self.kept.len());
                 self.kept.extend_from_slice(&chunk[..n.min(room)]);
+                if let Some(sink) = &mut self.sink {
+                    if let Err(e) = sink.write_all(&chunk[..n]) {
+                        eprintln!("pool: writing output: {e}");
+                        self.sink = None;
+                    }
+                }
             }
             Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
             Err(_) => self.pipe = None,
@@ -217,13 +242,21 @@ fn start(index: usize, line: &str, o: &Options) -> Result<Running, String> {
     let mut child = job_command(index, line, o)
         .spawn()
         .map_err(|e| e.to_string())?;
-    let out = child.stdout.take().map(OwnedFd::from);
-    let err = child.stderr.take().map(OwnedFd::from);
+    let mut out = Stream::new(child.stdout.take().map(OwnedFd::from));
+    let mut err = Stream::new(child.stderr.take().map(OwnedFd::from));
+    if let Some(dir) = &o.output_dir {
+        let file = |ext: &str| {
+            let path = dir.join(format!("job{index}.{ext}"));
+            std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        out.sink = Some(file("out")?);
+        err.sink = Some(file("err")?);
+    }
     Ok(Running {
         index,
         child,
-        out: Stream::new(out),
-        err: Stream::new(err),
+        out,
+        err,
         started,
         deadline: o.timeout.map(|t| started + t),
         status: None,
@@ -247,7 +280,26 @@ fn run_all(lines: &[String], o: &Options) -> Result<(Vec<Finished>, usize), Stri
     let mut done = Vec::new();
     let mut most = 0;
     let mut chunk = vec![0u8; 64 * 1024];
+    let show = o
+        .progress
+        .unwrap_or_else(|| std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let mut shown = None;
     loop {
+        if show {
+            let failed = done.iter().filter(|f| !succeeded(f)).count();
+            let now = (done.len(), running.len(), failed);
+            if shown != Some(now) {
+                // One line, rewritten in place: carriage return, then erase to its end.
+                eprint!(
+                    "\r\x1b[Kdone {}/{} running {} failed {}",
+                    now.0,
+                    lines.len(),
+                    now.1,
+                    now.2
+                );
+                shown = Some(now);
+            }
+        }
         while running.len() < o.jobs {
             let Some((index, line)) = queue.pop_front() else {
                 break;
@@ -265,6 +317,9 @@ fn run_all(lines: &[String], o: &Options) -> Result<(Vec<Finished>, usize), Stri
         }
         most = most.max(running.len());
         if running.is_empty() {
+            if show {
+                eprintln!();
+            }
             return Ok((done, most));
         }
 
@@ -363,6 +418,10 @@ fn run_all(lines: &[String], o: &Options) -> Result<(Vec<Finished>, usize), Stri
     }
 }
 
+fn succeeded(f: &Finished) -> bool {
+    matches!(&f.outcome, Outcome::Exited(st) if st.success())
+}
+
 fn status_text(o: &Outcome) -> String {
     let plain = |s: &ExitStatus| match (s.code(), s.signal()) {
         (Some(0), _) => "ok".to_string(),
@@ -457,6 +516,12 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(dir) = &o.output_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("pool: {}: {e}", dir.display());
+            std::process::exit(2);
+        }
+    }
     let jobs = match read_jobs(o.file.as_deref()) {
         Ok(j) => j,
         Err(e) => {

@@ -405,3 +405,69 @@ fn usage_errors_exit_2() {
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn output_dir_keeps_every_jobs_whole_output() {
+    let dir = Scratch::new("outdir");
+    let out_dir = dir.path("out");
+    // 3 MiB on stdout: more than the summary keeps (1 MiB).
+    let jobs = dir.jobs(&[
+        "head -c 3145728 /dev/zero | tr '\\0' x".to_string(),
+        "echo to-stderr >&2; exit 4".to_string(),
+    ]);
+    let out = pool(
+        As::Rootless,
+        &[
+            "-j",
+            "2",
+            "--output-dir",
+            out_dir.to_str().unwrap(),
+            jobs.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let big = std::fs::read(out_dir.join("job1.out")).unwrap();
+    assert_eq!(big.len(), 3 << 20);
+    assert!(big.iter().all(|b| *b == b'x'));
+    assert_eq!(std::fs::read(out_dir.join("job1.err")).unwrap(), b"");
+    assert_eq!(
+        std::fs::read(out_dir.join("job2.err")).unwrap(),
+        b"to-stderr\n"
+    );
+    assert_eq!(std::fs::read(out_dir.join("job2.out")).unwrap(), b"");
+}
+
+#[test]
+fn progress_counts_done_running_and_failed() {
+    let dir = Scratch::new("progress");
+    let jobs = dir.jobs(&["true".to_string(), "false".to_string(), "true".to_string()]);
+    let out = pool(
+        As::Rootless,
+        &["-j", "1", "--progress", jobs.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Each state is one line rewritten in place: the last says everything is done.
+    let states: Vec<&str> = err
+        .split('\r')
+        .map(|s| s.trim_start_matches("\x1b[K").trim_end())
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        states.first().copied(),
+        Some("done 0/3 running 0 failed 0"),
+        "{err:?}"
+    );
+    assert_eq!(
+        states.last().copied(),
+        Some("done 3/3 running 0 failed 1"),
+        "{err:?}"
+    );
+    assert!(states.contains(&"done 1/3 running 1 failed 0"), "{err:?}");
+    // Without a terminal and without --progress, nothing of it.
+    let out = pool(As::Rootless, &["-j", "1", jobs.to_str().unwrap()]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("done "),
+        "{out:?}"
+    );
+}
