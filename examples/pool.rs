@@ -586,11 +586,13 @@ mod tests {
                 pipe: None,
                 kept: out.to_vec(),
                 total: out.len() as u64,
+                sink: None,
             },
             err: Stream {
                 pipe: None,
                 kept: err.to_vec(),
                 total: err.len() as u64,
+                sink: None,
             },
         };
         assert_eq!(first_line(&f(b"a\nb\n", b"e\n")), "a");
