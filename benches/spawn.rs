@@ -133,8 +133,8 @@ impl Set {
     fn spawners(self) -> &'static [Spawner] {
         use Spawner::*;
         match self {
-            Set::None => &[Crate, FloorFork, FloorVfork, Std],
-            _ => &[Crate, FloorFork, FloorVfork, StdUnshare],
+            Set::None => &[Crate, CrateNew, FloorFork, FloorVfork, Std],
+            _ => &[Crate, CrateNew, FloorFork, FloorVfork, StdUnshare],
         }
     }
 }
@@ -142,6 +142,8 @@ impl Set {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Spawner {
     Crate,
+    /// A new `Command` built for every spawn (the plan is built every time).
+    CrateNew,
     FloorFork,
     FloorVfork,
     Std,
@@ -152,6 +154,7 @@ impl Spawner {
     fn id(self) -> &'static str {
         match self {
             Spawner::Crate => "linux_namespaces",
+            Spawner::CrateNew => "linux_namespaces_new",
             Spawner::FloorFork => "floor_clone3_fork",
             Spawner::FloorVfork => "floor_clone_vm_vfork",
             Spawner::Std => "std",
@@ -162,6 +165,7 @@ impl Spawner {
     fn label(self) -> &'static str {
         match self {
             Spawner::Crate => "linux-namespaces `Command`",
+            Spawner::CrateNew => "linux-namespaces, new `Command` per spawn",
             Spawner::FloorFork => "floor: `clone3` fork-like",
             Spawner::FloorVfork => "floor: `clone` VM+VFORK",
             Spawner::Std => "`std::process::Command`",
@@ -214,6 +218,19 @@ fn make_case(set: Set, spawner: Spawner) -> Case {
                 assert!(status.success(), "{}: {status}", set.label());
             })
         }
+        Spawner::CrateNew => Box::new(move || {
+            let mut cmd = NsCommand::new("/bin/true");
+            cmd.unshare(set.namespaces());
+            if set.rootless() {
+                cmd.map_root();
+            }
+            let status = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("{}: {e}", set.label()))
+                .wait()
+                .expect("wait");
+            assert!(status.success(), "{}: {status}", set.label());
+        }),
         Spawner::FloorFork => {
             let mut floor = Floor::new(set.namespaces(), false);
             Box::new(move || floor.spawn_and_wait())
