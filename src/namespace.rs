@@ -142,6 +142,12 @@ fn open_ro(path: &Path) -> io::Result<OwnedFd> {
     .map_err(io::Error::from)
 }
 
+/// `/proc/thread-self/fd/<fd>`: a path that leads to exactly the object `fd` refers to (the
+/// kernel follows it as a "magic link", not by name), in the calling thread's fd table.
+pub(crate) fn proc_fd_path(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/thread-self/fd/{}", fd.as_raw_fd())
+}
+
 fn proc_ns_path(pid: &str, link: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/ns/{link}"))
 }

@@ -226,6 +226,27 @@ fn namespace_entry_points_reject_bad_input() {
                 invalid
             ),
             case!(
+                "persist to a path ending in /",
+                Namespace::current(NamespaceKind::Network)
+                    .unwrap()
+                    .persist("/tmp/"),
+                invalid
+            ),
+            case!(
+                "persist to a path ending in ..",
+                Namespace::current(NamespaceKind::Network)
+                    .unwrap()
+                    .persist("/tmp/x/.."),
+                invalid
+            ),
+            case!(
+                "persist to /",
+                Namespace::current(NamespaceKind::Network)
+                    .unwrap()
+                    .persist("/"),
+                invalid
+            ),
+            case!(
                 "persist onto an existing file",
                 Namespace::current(NamespaceKind::Network)
                     .unwrap()
