@@ -370,7 +370,7 @@ fn a_parent_that_dies_during_setup_leaves_no_running_child() {
             let uid = rustix::process::getuid().as_raw();
             let r = Command::new("/bin/true")
                 .unshare(NamespaceSet::USER)
-                .uid_map(linux_namespaces::IdMap::single(0, uid))
+                .uid_map(linux_namespaces::IdMap::single(0, uid).unwrap())
                 .use_newidmap(true)
                 .parent_death_signal(libc::SIGKILL)
                 .spawn();

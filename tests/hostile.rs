@@ -383,6 +383,27 @@ fn value_parsers_reject_bad_input() {
 }
 
 #[test]
+fn id_map_single_validates_like_new() {
+    for (inside, outside) in [
+        (u32::MAX, 0),
+        (0, u32::MAX),
+        (u32::MAX, u32::MAX),
+        (0, 0),
+        (5, 1000),
+        (u32::MAX - 1, u32::MAX - 1),
+    ] {
+        match (
+            IdMap::single(inside, outside),
+            IdMap::new([IdRange::new(inside, outside, 1)]),
+        ) {
+            (Ok(single), Ok(new)) => assert_eq!(single, new),
+            (Err(Error::InvalidInput { what: "id map", .. }), Err(_)) => {}
+            other => panic!("IdMap::single({inside}, {outside}) and IdMap::new: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn the_child_holds_no_fd_to_the_host_root_cwd_or_our_binary() {
     rootless(|| {
         use linux_namespaces::{Command, Mount, Stdio};

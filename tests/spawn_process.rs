@@ -316,8 +316,8 @@ fn t_uid_gid_groups(root: bool) -> R {
         let mut c = Command::new("/bin/sh");
         c.args(["-c", "id -u; id -g"])
             .unshare(NamespaceSet::USER)
-            .uid_map(IdMap::single(5, uid))
-            .gid_map(IdMap::single(6, gid))
+            .uid_map(IdMap::single(5, uid).unwrap())
+            .gid_map(IdMap::single(6, gid).unwrap())
             .setgroups(SetGroups::Deny)
             .uid(5)
             .gid(6);

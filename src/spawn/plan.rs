@@ -51,6 +51,9 @@ impl Spec {
     /// Rejects what cannot work before anything is built: an empty program, a kind both
     /// created and joined, settings for namespaces the child will not have. Returns the joined kinds.
     fn validate(&self) -> Result<NamespaceSet> {
+        if let Some((what, reason)) = &self.invalid {
+            return Err(Error::invalid(what, reason.clone()));
+        }
         if self.program.is_empty() {
             return Err(Error::invalid("program", "empty program name"));
         }
