@@ -309,6 +309,18 @@ fn namespace_entry_points_reject_bad_input() {
                 invalid
             ),
             case!(
+                "signal -1",
+                PidFd::open(std::process::id()).unwrap().signal(-1),
+                invalid
+            ),
+            case!(
+                "signal SIGRTMAX + 1",
+                PidFd::open(std::process::id())
+                    .unwrap()
+                    .signal(libc::SIGRTMAX() + 1),
+                invalid
+            ),
+            case!(
                 "set_time_offsets pid 0",
                 set_time_offsets(0, &[(TimeClock::Boottime, 1, 0)]),
                 invalid
