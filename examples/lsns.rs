@@ -12,6 +12,9 @@
 //! namespaces that only a bind mount keeps alive (`ip netns add`, `Namespace::persist`) are
 //! listed too, with 0 processes.
 //!
+//! Text in the table (user names, commands) is escaped as util-linux escapes it: control
+//! characters as `\xHH`, so a newline in a command line cannot forge a row.
+//!
 //! Errors print one line to stderr and exit with status 1.
 
 use std::collections::HashMap;
@@ -192,8 +195,30 @@ impl Users {
     }
 }
 
+/// Text as util-linux shows it in a table or list: each byte of a control character (C0, DEL,
+/// C1, and the Unicode line and paragraph separators) as `\xHH`, and a backslash before an
+/// `x` as `\x5c`, so that a process name or command line can neither start a row or column of
+/// its own nor pass for an escape. (The library gives text with invalid UTF-8 already replaced
+/// by U+FFFD.)
+pub fn safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        } else if c == '\\' && chars.peek() == Some(&'x') {
+            out.push_str("\\x5c");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The default table: `NS TYPE NPROCS PID USER COMMAND`, numbers right-aligned, columns as
-/// wide as their widest cell, the command last and untruncated.
+/// wide as their widest cell, the command last and untruncated; text cells [`safe`].
 pub fn render_table(list: &[NamespaceInfo], users: &Users) -> String {
     const HEAD: [&str; 6] = ["NS", "TYPE", "NPROCS", "PID", "USER", "COMMAND"];
     const RIGHT: [bool; 6] = [true, false, true, true, false, false];
@@ -205,8 +230,8 @@ pub fn render_table(list: &[NamespaceInfo], users: &Users) -> String {
                 ns.id.kind().to_string(),
                 ns.nprocs().to_string(),
                 ns.pid.map(|p| p.to_string()).unwrap_or_default(),
-                ns.uid.map(|u| users.name(u)).unwrap_or_default(),
-                ns.command.clone().unwrap_or_default(),
+                ns.uid.map(|u| safe(&users.name(u))).unwrap_or_default(),
+                ns.command.as_deref().map(safe).unwrap_or_default(),
             ]
         })
         .collect();

@@ -330,11 +330,11 @@ fn build(opts: &Options) -> Result<Command, Fatal> {
     let euid = rustix::process::geteuid().as_raw();
     let egid = rustix::process::getegid().as_raw();
     if let Some(uid) = opts.map_user {
-        cmd.uid_map(IdMap::single(uid, euid));
+        cmd.uid_map(IdMap::single(uid, euid).map_err(|e| Fatal::new(e.to_string()))?);
     }
     if let Some(gid) = opts.map_group {
         cmd.setgroups(SetGroups::Deny);
-        cmd.gid_map(IdMap::single(gid, egid));
+        cmd.gid_map(IdMap::single(gid, egid).map_err(|e| Fatal::new(e.to_string()))?);
     }
     if let Some(s) = opts.setgroups {
         cmd.setgroups(s);

@@ -178,9 +178,11 @@ pub enum Error {
         caller: NamespaceId,
     },
     /// A mount point no longer holds the namespace a listing found there (it was unmounted,
-    /// or something else was mounted over it since); nothing was unmounted.
+    /// or something else was mounted over it since); nothing was unmounted. From
+    /// [`Namespace::persist`](crate::Namespace::persist): the file it created was moved away
+    /// by someone else before the mount could be checked at the path; the mount was undone.
     #[error(
-        "{} no longer holds {expected}{}; nothing was unmounted",
+        "{} no longer holds {expected}{}; the mount table is as it was",
         path.display(),
         FoundSuffix(found)
     )]

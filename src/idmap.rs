@@ -130,11 +130,14 @@ impl IdMap {
         Ok(map)
     }
 
-    /// The one-line map `inside outside 1`: a single id.
-    pub fn single(inside: u32, outside: u32) -> Self {
-        IdMap {
-            ranges: vec![IdRange::new(inside, outside, 1)],
-        }
+    /// The one-line map `inside outside 1`: a single id, checked as [`new`](Self::new)
+    /// checks every map.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if either id is `u32::MAX` (the range would run past it, which
+    /// the kernel refuses).
+    pub fn single(inside: u32, outside: u32) -> Result<Self> {
+        IdMap::new([IdRange::new(inside, outside, 1)])
     }
 
     /// The ranges, in the order given.
@@ -218,7 +221,9 @@ mod tests {
         assert_eq!(m.to_string(), "0 1000 1\n1 100000 65536\n");
         assert_eq!(m.map_inside(5), Some(100004));
         assert_eq!(m.map_outside(1000), Some(0));
-        assert!(IdMap::single(0, 1000).is_single_id(1000));
+        assert!(IdMap::single(0, 1000).unwrap().is_single_id(1000));
+        assert!(IdMap::single(u32::MAX, 0).is_err());
+        assert!(IdMap::single(0, u32::MAX).is_err());
         // As /proc shows it, padded.
         assert!("         0          0 4294967295".parse::<IdMap>().is_ok());
     }

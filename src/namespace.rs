@@ -142,6 +142,37 @@ fn open_ro(path: &Path) -> io::Result<OwnedFd> {
     .map_err(io::Error::from)
 }
 
+/// `/proc/thread-self/fd/<fd>`: a path that leads to exactly the object `fd` refers to (the
+/// kernel follows it as a "magic link", not by name), in the calling thread's fd table.
+pub(crate) fn proc_fd_path(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/thread-self/fd/{}", fd.as_raw_fd())
+}
+
+/// Opens for reading exactly the object `probe` (an `O_PATH` fd) refers to: `open(2)` of
+/// `/proc/thread-self/fd/<probe>`, which the kernel follows to that object, never through
+/// its path again.
+pub(crate) fn reopen(probe: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    rustix::fs::open(
+        proc_fd_path(probe),
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+/// Whether `/proc/thread-self/fd` is there (it is not when `/proc` is not mounted).
+fn proc_fd_dir_exists() -> bool {
+    Path::new("/proc/thread-self/fd").is_dir()
+}
+
+/// Whether two fds refer to the same file (device and inode).
+fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
+    match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    }
+}
+
 fn proc_ns_path(pid: &str, link: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/ns/{link}"))
 }
@@ -354,28 +385,46 @@ impl Namespace {
     /// Opens a namespace file by path: a `/proc/<pid>/ns/*` link or a bind mount of one such as
     /// `/run/netns/NAME`.
     ///
+    /// The path is first opened with `O_PATH` (which runs no device's open routine and never
+    /// blocks on a FIFO) and checked to be an nsfs file; then exactly that object is opened
+    /// for reading, through `/proc/thread-self/fd/<probe>`, so a file swapped in at the path
+    /// meanwhile is never opened. Without `/proc` mounted, the path is opened again (with
+    /// `O_NONBLOCK | O_NOCTTY`) and the result kept only if it is the same file.
+    ///
     /// # Errors
     /// [`Error::NotANamespace`] if the path is not an nsfs file (a regular file, a directory, an
     /// empty mount point), [`Error::Os`] with `ENOENT` if it does not exist.
     ///
     /// # References
-    ///  - [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+    ///  - [open(2)](https://man7.org/linux/man-pages/man2/open.2.html) (`O_PATH`),
+    ///    [proc_pid_fd(5)](https://man7.org/linux/man-pages/man5/proc_pid_fd.5.html),
     ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html) (`NS_GET_NSTYPE`)
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         validate::check_path("namespace path", path)?;
         let target = || Target::Path(path.to_path_buf());
         // Look before opening: an O_PATH open has no side effects (a device node's open
-        // routine does not run), so only nsfs files are ever really opened.
+        // routine does not run, a FIFO does not block), so only nsfs files are ever really
+        // opened, and the object opened is the one looked at, not what the path leads to now.
         let probe = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| Error::os(Operation::Open, target(), e.into()))?;
         let fs = rustix::fs::fstatfs(&probe)
             .map_err(|e| Error::os(Operation::Stat, target(), e.into()))?;
-        drop(probe);
         if fs.f_type as i64 != sys::NSFS_MAGIC {
             return Err(Error::NotANamespace { target: target() });
         }
-        let fd = open_ro(path).map_err(|e| Error::os(Operation::Open, target(), e))?;
+        let fd = match reopen(probe.as_fd()) {
+            Ok(fd) => fd,
+            // No /proc: reopen by path, and keep the result only if it is the object checked.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !proc_fd_dir_exists() => {
+                let fd = open_ro(path).map_err(|e| Error::os(Operation::Open, target(), e))?;
+                if !same_file(fd.as_fd(), probe.as_fd()) {
+                    return Err(Error::NotANamespace { target: target() });
+                }
+                fd
+            }
+            Err(e) => return Err(Error::os(Operation::Open, target(), e)),
+        };
         Self::checked(fd, target)
     }
 

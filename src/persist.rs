@@ -41,20 +41,26 @@
 //!
 //! # References
 //!  - [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html),
+//!    [open_tree(2)](https://man7.org/linux/man-pages/man2/open_tree.2.html),
+//!    [move_mount(2)](https://man7.org/linux/man-pages/man2/move_mount.2.html),
 //!    [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html),
 //!    [umount2(2)](https://man7.org/linux/man-pages/man2/umount2.2.html),
 //!    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html),
 //!    [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html)
 
-use std::os::fd::AsRawFd;
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
+use rustix::mount::{MoveMountFlags, OpenTreeFlags, UnmountFlags};
 
 use crate::error::{Error, Operation, Result, Target};
 use crate::inspect::{self, NamespaceIds};
+use crate::kernel::{Probe, Probed};
 use crate::kind::{NamespaceKind, NamespaceSet};
-use crate::namespace::{Namespace, NamespaceId};
+use crate::namespace::{self, Namespace, NamespaceId};
 use crate::sys;
 use crate::validate;
 
@@ -127,44 +133,146 @@ pub struct Cleanup {
     pub failed: Vec<(PersistedNamespace, Error)>,
 }
 
+/// Whether `open_tree(2)` and `move_mount(2)` (Linux 5.2) work here; without them `persist`
+/// mounts with `mount(2)` (see [`Namespace::persist`]).
+static MOUNT_API: Probe = Probe::new();
+
 impl Namespace {
     /// Keeps the namespace alive after every process and handle is gone by bind-mounting its
     /// nsfs file on `path`, the way `ip netns add` does: a network namespace persisted at
     /// `/run/netns/NAME` is usable with `ip netns exec NAME`.
     ///
-    /// `path` must be absolute and must not exist (a symlink there counts as existing); its
-    /// parent directory must exist. The file is created (mode 0) and the namespace is
-    /// bind-mounted on it; if the mount fails the file is removed again. Needs
+    /// `path` must be absolute, must name a file (not end in `/`, `.` or `..`) and must not
+    /// exist (a symlink there counts as existing); its parent directory must exist. Needs
     /// `CAP_SYS_ADMIN` over the caller's mount namespace. A mount namespace cannot be persisted
     /// inside itself or a namespace created after it (the kernel refuses loops with `EINVAL`).
     /// Undo with [`PersistedNamespace::remove`].
     ///
+    /// The mount lands on the file this call creates and nowhere else, even in a directory
+    /// others can write to: the parent directory is opened once (symlinks in it are followed:
+    /// that part of the path is the caller's choice), the file is created through that
+    /// directory fd (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0) and kept open, and the namespace
+    /// is mounted onto that fd (`open_tree(2)` clone, then `move_mount(2)`), never onto
+    /// whatever the path resolves to later. Then the name is looked up again without
+    /// following symlinks: if it no longer holds the namespace (someone moved the file away
+    /// meanwhile), the mount is undone through its fd and [`Error::MountChanged`] is
+    /// returned. In every error case nothing stays mounted, and the file this call created is
+    /// removed (after checking, by device and inode, that a name still leads to it).
+    ///
+    /// Fallback: a kernel before 5.2 has no `open_tree(2)`, and there the only way to mount
+    /// onto the created file rather than onto a path is `mount(2)` (`MS_BIND`) onto
+    /// `/proc/thread-self/fd/<file>`, which leads to the file itself wherever it is. The same
+    /// check follows; a mount on a file moved away is found through the file's fd and undone.
+    ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a relative or empty path; [`Error::Os`] with `EEXIST` if the
-    /// path exists, or from the mount.
+    /// [`Error::InvalidInput`] for a relative or empty path or one that names no file;
+    /// [`Error::Os`] with `EEXIST` if the path exists, `ENOENT` if the parent directory does
+    /// not (or if the created file was replaced before the mount), or from the mount;
+    /// [`Error::MountChanged`] if the created file was moved away before the check (nothing
+    /// is left mounted).
     ///
     /// # References
-    ///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html) (`MS_BIND`),
+    ///  - [open_tree(2)](https://man7.org/linux/man-pages/man2/open_tree.2.html),
+    ///    [move_mount(2)](https://man7.org/linux/man-pages/man2/move_mount.2.html),
+    ///    [openat(2)](https://man7.org/linux/man-pages/man2/openat.2.html),
+    ///    [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html) (`MS_BIND`),
     ///    [ip-netns(8)](https://man7.org/linux/man-pages/man8/ip-netns.8.html)
     pub fn persist(&self, path: impl AsRef<Path>) -> Result<PersistedNamespace> {
         let path = path.as_ref();
         validate::check_mount_path(path)?;
+        let (parent, name) = split_mount_path(path)?;
         let target = || Target::Path(path.to_path_buf());
-        drop(
-            rustix::fs::open(
-                path,
-                OFlags::RDONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| Error::os(Operation::CreateMountPoint, target(), e.into()))?,
-        );
-        let source = format!("/proc/self/fd/{}", self.as_raw_fd());
-        if let Err(e) = rustix::mount::mount_bind(source.as_str(), path) {
-            let _ = rustix::fs::unlink(path);
+        // Everything that can fail without side effects comes first.
+        let mount_namespace = Namespace::current(NamespaceKind::Mount)?.id();
+        let dir = rustix::fs::open(
+            parent,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(Operation::CreateMountPoint, target(), e.into()))?;
+        // An existing path is the caller's mistake: say so (`EEXIST`) before a permission
+        // error from the mount could hide it. `O_EXCL` below is what decides.
+        if rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+            return Err(Error::os(
+                Operation::CreateMountPoint,
+                target(),
+                std::io::Error::from_raw_os_error(libc::EEXIST),
+            ));
+        }
+        let tree = self.clone_tree(path)?;
+        let file = rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::RDONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(Operation::CreateMountPoint, target(), e.into()))?;
+        let created = Created {
+            dir: dir.as_fd(),
+            name,
+            file: file.as_fd(),
+        };
+        let mounted = match &tree {
+            Some(tree) => rustix::mount::move_mount(
+                tree,
+                "",
+                &file,
+                "",
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+            ),
+            // The created file by its fd, not by the path: `/proc/thread-self/fd/N` leads to
+            // the file itself wherever it is now.
+            None => rustix::mount::mount_bind(
+                namespace::proc_fd_path(self.as_fd()).as_str(),
+                namespace::proc_fd_path(file.as_fd()).as_str(),
+            ),
+        };
+        if let Err(e) = mounted {
+            created.remove();
             return Err(Error::os(Operation::BindMount, target(), e.into()));
         }
-        let mount_namespace = Namespace::current(NamespaceKind::Mount)?.id();
-        let mount_id = mount_id_of(path)?;
+        // Did the mount land at the name? `O_NOFOLLOW`: a symlink there now is not the mount.
+        let held = rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+        .filter(|fd| {
+            rustix::fs::fstat(fd)
+                .is_ok_and(|st| (st.st_dev, st.st_ino) == (self.id().dev(), self.id().ino()))
+        });
+        let undo = |held: Option<&OwnedFd>| {
+            // The mount itself, by an fd of its root: the mount's clone fd, or the root found
+            // at the name.
+            let root = tree.as_ref().or(held);
+            match root {
+                Some(fd) => {
+                    let _ = rustix::mount::unmount(
+                        namespace::proc_fd_path(fd.as_fd()).as_str(),
+                        UnmountFlags::DETACH,
+                    );
+                }
+                None => created.unmount_moved(self.id()),
+            }
+            created.remove();
+        };
+        let Some(held) = held else {
+            undo(None);
+            return Err(Error::MountChanged {
+                path: path.to_path_buf(),
+                expected: self.id(),
+                found: None,
+            });
+        };
+        let mount_id = match mount_id_of(held.as_fd(), path) {
+            Ok(id) => id,
+            Err(e) => {
+                undo(Some(&held));
+                return Err(e);
+            }
+        };
         Ok(PersistedNamespace {
             id: self.id(),
             path: path.to_path_buf(),
@@ -172,15 +280,138 @@ impl Namespace {
             mount_namespace,
         })
     }
+
+    /// A detached clone of the namespace's nsfs file as a mount (`open_tree(2)` with
+    /// `OPEN_TREE_CLONE`), or `None` on a kernel without it.
+    fn clone_tree(&self, path: &Path) -> Result<Option<OwnedFd>> {
+        if MOUNT_API.get() == Probed::Absent {
+            return Ok(None);
+        }
+        match rustix::mount::open_tree(
+            self,
+            "",
+            OpenTreeFlags::OPEN_TREE_CLONE
+                | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                | OpenTreeFlags::AT_EMPTY_PATH,
+        ) {
+            Ok(fd) => {
+                MOUNT_API.set(Probed::Present);
+                Ok(Some(fd))
+            }
+            Err(rustix::io::Errno::NOSYS) => {
+                MOUNT_API.set(Probed::Absent);
+                Ok(None)
+            }
+            Err(e) => Err(Error::os(
+                Operation::BindMount,
+                Target::Path(path.to_path_buf()),
+                e.into(),
+            )),
+        }
+    }
 }
 
-/// The id of the mount `path` is on, not following a final symlink: `statx(2)` with
-/// `STATX_MNT_ID` (Linux 5.8), else the last line of the caller's mount table at that path.
-fn mount_id_of(path: &Path) -> Result<u64> {
+/// The parent directory and the file name of a path to persist on: the name must be a plain
+/// component (not empty, `.` or `..`), so that the file created is the one the path names.
+fn split_mount_path(path: &Path) -> Result<(&Path, &OsStr)> {
+    let bytes = path.as_os_str().as_bytes();
+    let cut = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
+    let name = OsStr::from_bytes(&bytes[cut + 1..]);
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(Error::invalid(
+            "persist path",
+            format!("{} does not name a file", path.display()),
+        ));
+    }
+    let parent = match &bytes[..cut] {
+        b"" => Path::new("/"),
+        p => Path::new(OsStr::from_bytes(p)),
+    };
+    Ok((parent, name))
+}
+
+/// The file `persist` created: its directory, its name there and an fd of the file itself.
+struct Created<'a> {
+    dir: BorrowedFd<'a>,
+    name: &'a OsStr,
+    file: BorrowedFd<'a>,
+}
+
+impl Created<'_> {
+    /// Whether `fd` is the created file (same device and inode).
+    fn is_it(&self, fd: BorrowedFd<'_>) -> bool {
+        match (rustix::fs::fstat(fd), rustix::fs::fstat(self.file)) {
+            (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+            _ => false,
+        }
+    }
+
+    /// Where the created file is now (`readlink` of its fd), split into an open directory
+    /// and a name; `None` if it has been unlinked.
+    fn now_at(&self) -> Option<(OwnedFd, std::ffi::OsString)> {
+        let link = std::fs::read_link(namespace::proc_fd_path(self.file)).ok()?;
+        let (parent, name) = split_mount_path(&link).ok()?;
+        let dir = rustix::fs::open(
+            parent,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        Some((dir, name.to_owned()))
+    }
+
+    /// Removes the created file if a name still leads to it: its name in the directory, or
+    /// wherever it was moved to. Each name is checked (device and inode, not following a
+    /// symlink) just before the `unlinkat(2)`, so nothing else is removed in its place.
+    fn remove(&self) {
+        let unlink_if_ours = |dir: BorrowedFd<'_>, name: &OsStr| -> bool {
+            let ours = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .is_ok_and(|fd| self.is_it(fd.as_fd()));
+            ours && rustix::fs::unlinkat(dir, name, rustix::fs::AtFlags::empty()).is_ok()
+        };
+        if unlink_if_ours(self.dir, self.name) {
+            return;
+        }
+        if let Some((dir, name)) = self.now_at() {
+            unlink_if_ours(dir.as_fd(), &name);
+        }
+    }
+
+    /// Without the new mount API there is no fd of the mount: find the created file where it
+    /// was moved to, and unmount the namespace mounted on it by an fd of the mount's root.
+    fn unmount_moved(&self, id: NamespaceId) {
+        let Some((dir, name)) = self.now_at() else {
+            return;
+        };
+        let Ok(root) = rustix::fs::openat(
+            &dir,
+            &name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return;
+        };
+        if rustix::fs::fstat(&root).is_ok_and(|st| (st.st_dev, st.st_ino) == (id.dev(), id.ino())) {
+            let _ = rustix::mount::unmount(
+                namespace::proc_fd_path(root.as_fd()).as_str(),
+                UnmountFlags::DETACH,
+            );
+        }
+    }
+}
+
+/// The id of the mount `fd` is on: `statx(2)` with `STATX_MNT_ID` (Linux 5.8), else the last
+/// line of the caller's mount table at `path`.
+fn mount_id_of(fd: BorrowedFd<'_>, path: &Path) -> Result<u64> {
     let st = rustix::fs::statx(
-        rustix::fs::CWD,
-        path,
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        fd,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
         rustix::fs::StatxFlags::MNT_ID,
     )
     .map_err(|e| Error::os(Operation::Stat, Target::Path(path.into()), e.into()))?;
@@ -526,6 +757,22 @@ pub fn cleanup(under: impl AsRef<Path>) -> Result<Cleanup> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_persist_path_splits_into_its_directory_and_a_file_name() {
+        let split = |p: &str| {
+            split_mount_path(Path::new(p))
+                .map(|(d, n)| (d.to_path_buf(), n.to_owned()))
+                .ok()
+        };
+        let ok = |d: &str, n: &str| Some((PathBuf::from(d), n.into()));
+        assert_eq!(split("/run/netns/blue"), ok("/run/netns", "blue"));
+        assert_eq!(split("/blue"), ok("/", "blue"));
+        assert_eq!(split("/a//b"), ok("/a/", "b"));
+        for bad in ["/", "/run/netns/", "/run/.", "/run/..", "//"] {
+            assert_eq!(split(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_nsfs_lines_with_namespace_roots_are_taken() {

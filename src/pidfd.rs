@@ -7,10 +7,11 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
-use rustix::process::{Signal, WaitId, WaitIdOptions};
+use rustix::process::{WaitId, WaitIdOptions};
 
 use crate::error::{Error, Operation, Result, Target};
 use crate::kernel::KernelFeature;
+use crate::sys;
 
 /// A child process of the caller, held by a pidfd.
 ///
@@ -134,23 +135,34 @@ impl PidFd {
         }
     }
 
-    /// Sends signal `signal` (a `SIG*` number) to the process (`pidfd_send_signal(2)`).
-    /// Does nothing once the process has been reaped, or if it has already exited.
+    /// Sends signal `signal` to the process (`pidfd_send_signal(2)`): a `SIG*` number from 1
+    /// to `SIGRTMAX` (the real-time signals included), or 0, which sends nothing and only
+    /// checks that the process exists and may be signalled. Does nothing once the process
+    /// has been reaped, or if it has already exited.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a number outside `0..=SIGRTMAX` (checked first, even after
+    /// the process has been reaped); [`Error::Os`] from the call (`EPERM` without permission
+    /// to signal the process).
+    ///
+    /// # References
+    ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html),
+    ///    [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html)
     pub fn signal(&self, signal: i32) -> Result<()> {
+        check_signal(signal)?;
         if self.status.is_some() {
             return Ok(());
         }
-        let sig = Signal::from_named_raw(signal)
-            .ok_or_else(|| Error::invalid("signal", format!("{signal} is not a signal number")))?;
-        match rustix::process::pidfd_send_signal(&self.fd, sig) {
-            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+        match sys::pidfd_send_signal(self.fd.as_fd(), signal) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             Err(e) => Err(Error::os(
                 Operation::Signal,
                 Target::Process {
                     pid: self.pid,
                     kind: None,
                 },
-                e.into(),
+                e,
             )),
         }
     }
@@ -163,6 +175,20 @@ impl PidFd {
     /// The status, if the process has been reaped.
     pub fn status(&self) -> Option<ExitStatus> {
         self.status
+    }
+}
+
+/// [`Error::InvalidInput`] unless `signal` is 0 or a signal number, `1..=SIGRTMAX`.
+pub(crate) fn check_signal(signal: i32) -> Result<()> {
+    // SIGRTMAX as the C library reports it (64 on Linux with glibc and musl).
+    let max = libc::SIGRTMAX();
+    if (0..=max).contains(&signal) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "signal",
+            format!("{signal} is not 0 or a signal number (1 to {max})"),
+        ))
     }
 }
 

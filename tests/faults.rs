@@ -380,7 +380,7 @@ fn a_parent_that_dies_during_setup_leaves_no_running_child() {
             let r = Command::new("/bin/sleep")
                 .arg("1000")
                 .unshare(NamespaceSet::USER)
-                .uid_map(linux_namespaces::IdMap::single(0, uid))
+                .uid_map(linux_namespaces::IdMap::single(0, uid).unwrap())
                 .use_newidmap(true)
                 .spawn();
             // Only reached if the fake did not kill us.

@@ -226,6 +226,27 @@ fn namespace_entry_points_reject_bad_input() {
                 invalid
             ),
             case!(
+                "persist to a path ending in /",
+                Namespace::current(NamespaceKind::Network)
+                    .unwrap()
+                    .persist("/tmp/"),
+                invalid
+            ),
+            case!(
+                "persist to a path ending in ..",
+                Namespace::current(NamespaceKind::Network)
+                    .unwrap()
+                    .persist("/tmp/x/.."),
+                invalid
+            ),
+            case!(
+                "persist to /",
+                Namespace::current(NamespaceKind::Network)
+                    .unwrap()
+                    .persist("/"),
+                invalid
+            ),
+            case!(
                 "persist onto an existing file",
                 Namespace::current(NamespaceKind::Network)
                     .unwrap()
@@ -285,6 +306,18 @@ fn namespace_entry_points_reject_bad_input() {
             case!(
                 "signal 999",
                 PidFd::open(std::process::id()).unwrap().signal(999),
+                invalid
+            ),
+            case!(
+                "signal -1",
+                PidFd::open(std::process::id()).unwrap().signal(-1),
+                invalid
+            ),
+            case!(
+                "signal SIGRTMAX + 1",
+                PidFd::open(std::process::id())
+                    .unwrap()
+                    .signal(libc::SIGRTMAX() + 1),
                 invalid
             ),
             case!(
@@ -358,6 +391,27 @@ fn value_parsers_reject_bad_input() {
     }
     for bad in ["", "Private", "rprivate", "slave,shared"] {
         assert!(bad.parse::<Propagation>().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn id_map_single_validates_like_new() {
+    for (inside, outside) in [
+        (u32::MAX, 0),
+        (0, u32::MAX),
+        (u32::MAX, u32::MAX),
+        (0, 0),
+        (5, 1000),
+        (u32::MAX - 1, u32::MAX - 1),
+    ] {
+        match (
+            IdMap::single(inside, outside),
+            IdMap::new([IdRange::new(inside, outside, 1)]),
+        ) {
+            (Ok(single), Ok(new)) => assert_eq!(single, new),
+            (Err(Error::InvalidInput { what: "id map", .. }), Err(_)) => {}
+            other => panic!("IdMap::single({inside}, {outside}) and IdMap::new: {other:?}"),
+        }
     }
 }
 

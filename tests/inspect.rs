@@ -683,6 +683,38 @@ fn persisted_namespace_is_listed_with_its_mount_and_no_processes() {
     assert!(!leaked, "the bind mount reached the host mount table");
 }
 
+/// A namespace persisted on a path, then a FIFO bind-mounted over that path: the mount table
+/// still lists the nsfs mount there, and `list` must look at what the path holds now without
+/// blocking on the FIFO (which has no writer).
+#[test]
+fn list_does_not_block_on_a_fifo_mounted_over_a_persisted_namespace() {
+    if !require_root("list_does_not_block_on_a_fifo_mounted_over_a_persisted_namespace") {
+        return;
+    }
+    as_root(|| {
+        let dir = common::ns::private_mounts()?;
+        let path = dir.join("ns");
+        let holder = Holder::new(NamespaceSet::NET);
+        let ns = Namespace::open(holder.pid, NamespaceKind::Network).map_err(err)?;
+        let id = ns.id();
+        ns.persist(&path).map_err(err)?;
+        // Only the mount keeps it alive now: list must find it through the path.
+        drop((ns, holder));
+        let fifo = dir.join("fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::RUSR).map_err(err)?;
+        rustix::mount::mount_bind(&fifo, &path).map_err(err)?;
+        in_child_within(std::time::Duration::from_secs(20), || {
+            let list = inspect::list(NamespaceSet::NET).map_err(err)?;
+            let n = entry(&list, id)?;
+            ensure!(n.mounts == vec![path.clone()], "mounts {:?}", n.mounts);
+            ensure!(n.nprocs() == 0, "pids {:?}", n.pids);
+            Ok(())
+        })
+        .map_err(|e| format!("inspect::list with a FIFO over a persisted namespace: {e}"))
+    })
+    .unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // nsfs_dev, nsfs_mounts, parse_mountinfo_line
 

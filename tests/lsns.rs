@@ -561,6 +561,65 @@ fn table_has_the_lsns_columns() {
     assert!(inodes.windows(2).all(|w| w[0] < w[1]), "{inodes:?}");
 }
 
+/// A command line with a newline, a tab and a backslash: the table shows it on one row, with
+/// the bytes escaped as util-linux does (`\x0a`, `\x09`, and `\x5c` for a backslash before
+/// `x`), so no process can forge rows; the JSON keeps the text, JSON-escaped.
+#[test]
+fn control_characters_in_a_command_cannot_forge_rows() {
+    let arg = "a\nb\tc\\xd";
+    let mut child = linux_namespaces::Command::new("/bin/sh")
+        .args(["-c", "read x", arg])
+        .unshare(NamespaceSet::USER | NamespaceSet::UTS)
+        .map_root()
+        .stdin(linux_namespaces::Stdio::Piped)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let uts = Namespace::open(child.id(), NamespaceKind::Uts)
+        .unwrap()
+        .id()
+        .ino()
+        .to_string();
+
+    let out = ours(&["-t", "uts"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap().trim_start().starts_with("NS"),
+        "{text}"
+    );
+    for row in lines.clone() {
+        let first = row.split_whitespace().next().unwrap_or("");
+        assert!(
+            first.parse::<u64>().is_ok(),
+            "a row that is not a namespace: {row:?}\n{text}"
+        );
+    }
+    let mine: Vec<&str> = lines
+        .filter(|r| r.split_whitespace().next() == Some(uts.as_str()))
+        .collect();
+    assert_eq!(mine.len(), 1, "{text}");
+    assert!(
+        mine[0].ends_with(r"/bin/sh -c read x a\x0ab\x09c\x5cxd"),
+        "{:?}",
+        mine[0]
+    );
+
+    let json = rows(&ours(&["-J", "-t", "uts"], None), "ours");
+    let row = &json[&uts.parse::<u64>().unwrap()];
+    assert_eq!(
+        row.command.as_deref(),
+        Some(format!("/bin/sh -c read x {arg}").as_str())
+    );
+    drop(child.stdin.take());
+    child.wait().unwrap();
+}
+
 fn one_line_error(args: &[&str], needle: &str) {
     let out = ours(args, None);
     assert_eq!(out.status.code(), Some(1), "{args:?}: {}", out.status);

@@ -244,6 +244,175 @@ fn from_path_rejects_a_fifo_without_blocking_or_leaking_an_fd() {
     .unwrap();
 }
 
+/// A forked process that keeps pointing the symlink `dir/name` at `targets[0]`,
+/// `targets[1]`, ... in turn (`symlink(target, dir/.swap)`, `rename(dir/.swap, dir/name)`)
+/// until [`stop`](Swapper::stop): the name changes under whoever looks it up.
+struct Swapper {
+    pid: i32,
+    stop: Option<std::fs::File>,
+    result: std::fs::File,
+}
+
+impl Swapper {
+    fn start(dir: &Path, name: &str, targets: &[&Path]) -> Result<Swapper, String> {
+        use std::ffi::CString;
+        use std::io::{Read, Write};
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ctx("path with NUL");
+        let (tmp, link) = (c(&dir.join(".swap"))?, c(&dir.join(name))?);
+        let targets = targets
+            .iter()
+            .map(|t| c(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pipe = || -> Result<(std::fs::File, std::fs::File), String> {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ctx("pipe")?;
+            Ok((r.into(), w.into()))
+        };
+        let (mut ready_r, mut ready_w) = pipe()?;
+        let (stop_r, stop_w) = pipe()?;
+        let (result_r, mut result_w) = pipe()?;
+        // SAFETY: fork in a single-threaded forked test child; the swapper only makes system
+        // calls, writes to its pipes and _exits.
+        let pid = unsafe { libc::fork() };
+        ensure!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            drop((ready_r, stop_w, result_r));
+            let mut run = || -> Result<u64, String> {
+                rustix::fs::fcntl_setfl(&stop_r, rustix::fs::OFlags::NONBLOCK).ctx("O_NONBLOCK")?;
+                let mut n = 0u64;
+                loop {
+                    let target = &targets[(n % targets.len() as u64) as usize];
+                    // SAFETY: NUL-terminated paths that live across the calls.
+                    if unsafe { libc::symlink(target.as_ptr(), tmp.as_ptr()) } != 0
+                        // SAFETY: as above.
+                        || unsafe { libc::rename(tmp.as_ptr(), link.as_ptr()) } != 0
+                    {
+                        return Err(format!("swap: {}", std::io::Error::last_os_error()));
+                    }
+                    n += 1;
+                    if n == 1 {
+                        // The name exists from now on.
+                        ready_w.write_all(b"r").ctx("ready")?;
+                    }
+                    if n % 64 == 0 {
+                        match rustix::io::read(&stop_r, &mut [0u8; 1]) {
+                            Ok(0) => return Ok(n),
+                            Err(rustix::io::Errno::AGAIN) => {}
+                            other => return Err(format!("stop pipe: {other:?}")),
+                        }
+                    }
+                }
+            };
+            let (code, msg) = match run() {
+                Ok(n) => (0, n.to_string()),
+                Err(e) => (1, e),
+            };
+            let _ = result_w.write_all(msg.as_bytes());
+            // SAFETY: end the swapper without running anything of the harness.
+            unsafe { libc::_exit(code) };
+        }
+        drop((ready_w, stop_r, result_w));
+        let ready = ready_r.read(&mut [0u8; 1]).ctx("read swapper readiness")?;
+        let swapper = Swapper {
+            pid,
+            stop: Some(stop_w),
+            result: result_r,
+        };
+        ensure!(
+            ready == 1,
+            "the swapper did not start: {:?}",
+            swapper.stop()
+        );
+        Ok(swapper)
+    }
+
+    /// Stops the swapper (EOF on its stop pipe) and returns how many swaps it made.
+    fn stop(mut self) -> Result<u64, String> {
+        use std::io::Read;
+        drop(self.stop.take());
+        let mut msg = String::new();
+        self.result
+            .read_to_string(&mut msg)
+            .ctx("read swapper result")?;
+        let status = wait(self.pid);
+        ensure!(status == 0, "swapper failed ({status:#x}): {msg}");
+        msg.parse().ctx("swapper count")
+    }
+}
+
+/// `from_path` of a name that another process keeps switching between a namespace and a
+/// regular file: the file is never opened (inotify sees no `IN_OPEN` on it), because what is
+/// opened is exactly the object that was checked to be a namespace.
+#[test]
+fn from_path_never_opens_anything_but_the_namespace_it_checked() {
+    // At least TRIES lookups, and on until both answers have been seen CONTESTED times each
+    // (else the swapper did not run alongside, and the tries prove nothing).
+    const TRIES: u32 = 50_000;
+    const CONTESTED: u32 = 5_000;
+    const MAX_TRIES: u32 = 2_000_000;
+    rootless(|| {
+        let dir = Scratch::new("from-path-race");
+        let decoy = dir.path("decoy");
+        std::fs::write(&decoy, b"not a namespace").ctx("write decoy")?;
+        // SAFETY: inotify_init1 takes flags and returns a new fd or -1.
+        let inotify = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        ensure!(inotify >= 0, "inotify_init1: {}", std::io::Error::last_os_error());
+        // SAFETY: a new fd nothing else owns.
+        let inotify = unsafe { own(inotify) };
+        let cdecoy = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(
+            decoy.as_os_str(),
+        ))
+        .ctx("NUL")?;
+        // SAFETY: a valid inotify fd and a NUL-terminated path.
+        let wd = unsafe { libc::inotify_add_watch(raw(&inotify), cdecoy.as_ptr(), libc::IN_OPEN) };
+        ensure!(wd >= 0, "inotify_add_watch: {}", std::io::Error::last_os_error());
+        let net = Namespace::current(NamespaceKind::Network).ctx("current")?.id();
+        let link = dir.path("ns");
+        let swapper = Swapper::start(
+            &dir.path(""),
+            "ns",
+            &[Path::new("/proc/self/ns/net"), &decoy],
+        )?;
+        let (mut found, mut refused, mut tries) = (0u32, 0u32, 0u32);
+        let mut run = || -> Result<(), String> {
+            while tries < MAX_TRIES && (tries < TRIES || found.min(refused) < CONTESTED) {
+                tries += 1;
+                match Namespace::from_path(&link) {
+                    Ok(ns) => {
+                        ensure_eq!(ns.id(), net);
+                        found += 1;
+                    }
+                    Err(Error::NotANamespace { .. }) => refused += 1,
+                    Err(e) => return Err(format!("try {tries}: {e:?}")),
+                }
+            }
+            Ok(())
+        };
+        let raced = run();
+        let swaps = swapper.stop();
+        raced?;
+        let swaps = swaps?;
+        let mut buf = [0u8; 4096];
+        let events = match rustix::io::read(&inotify, &mut buf) {
+            Ok(n) => n / std::mem::size_of::<libc::inotify_event>(),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            Err(e) => return Err(format!("read inotify: {e}")),
+        };
+        eprintln!("{tries} lookups, {swaps} swaps: {found} namespaces, {refused} refused");
+        ensure!(
+            events == 0,
+            "from_path opened the regular file it had not checked (inotify: IN_OPEN, {events} event(s) after coalescing)"
+        );
+        ensure!(
+            found.min(refused) >= CONTESTED,
+            "the swapper changed the answer only {} times: nothing proved",
+            found.min(refused)
+        );
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn try_from_accepts_an_nsfs_fd_and_finds_its_kind() {
     for kind in NamespaceKind::ALL {

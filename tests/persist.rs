@@ -524,3 +524,292 @@ fn error_messages_name_the_path_namespace_and_what_to_do() {
     .into();
     assert_eq!(io.kind(), std::io::ErrorKind::ResourceBusy);
 }
+
+// ---------------------------------------------------------------------------------------------
+// persist in a directory others can write
+
+/// What the [`Renamer`] does to the name `persist` is given, round after round.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attack {
+    /// Replace it with a symlink to the victim (`symlink(victim, dir/.tmp)`,
+    /// `rename(dir/.tmp, dir/name)`), every fourth round moving what is there away first.
+    Symlink,
+    /// Move what is there away (`rename(dir/name, dir/.away)`), and nothing else.
+    MoveAway,
+}
+
+/// A process that attacks `dir/name` as uid 65534 until stopped: the other user of a
+/// world-writable directory that root persists into.
+struct Renamer {
+    pid: i32,
+    stop: Option<std::fs::File>,
+    result: std::fs::File,
+}
+
+impl Renamer {
+    fn start(attack: Attack, dir: &Path, name: &str, victim: &Path) -> Result<Renamer, String> {
+        use std::ffi::CString;
+        use std::io::{Read, Write};
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ctx("path with NUL");
+        let (victim, tmp, target) = (c(victim)?, c(&dir.join(".tmp"))?, c(&dir.join(name))?);
+        let away = c(&dir.join(".away"))?;
+        let pipe = || -> Result<(std::fs::File, std::fs::File), String> {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ctx("pipe")?;
+            Ok((r.into(), w.into()))
+        };
+        let (mut ready_r, mut ready_w) = pipe()?;
+        let (stop_r, stop_w) = pipe()?;
+        let (result_r, mut result_w) = pipe()?;
+        // SAFETY: fork in the single-threaded forked test child; the renamer only makes system
+        // calls, writes to its pipes and _exits.
+        let pid = unsafe { libc::fork() };
+        ensure!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            drop((ready_r, stop_w, result_r));
+            let mut run = || -> Result<u64, String> {
+                drop_privileges()?;
+                rustix::fs::fcntl_setfl(&stop_r, rustix::fs::OFlags::NONBLOCK).ctx("O_NONBLOCK")?;
+                ready_w.write_all(b"r").ctx("ready")?;
+                let mut n = 0u64;
+                loop {
+                    // The file persist just created, if it has not been mounted on yet.
+                    let move_away = attack == Attack::MoveAway || n % 4 == 0;
+                    // SAFETY: NUL-terminated paths that live across the call.
+                    if move_away && unsafe { libc::rename(target.as_ptr(), away.as_ptr()) } != 0 {
+                        let e = std::io::Error::last_os_error();
+                        // Nothing there, or a mount point there: the kernel refuses to move it.
+                        ensure!(
+                            matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EBUSY)),
+                            "rename away: {e}"
+                        );
+                    }
+                    if attack == Attack::Symlink {
+                        // SAFETY: as above.
+                        if unsafe { libc::symlink(victim.as_ptr(), tmp.as_ptr()) } != 0 {
+                            let e = std::io::Error::last_os_error();
+                            // Left from a rename that failed: reuse it.
+                            ensure!(e.raw_os_error() == Some(libc::EEXIST), "symlink: {e}");
+                        }
+                        // SAFETY: as above.
+                        if unsafe { libc::rename(tmp.as_ptr(), target.as_ptr()) } != 0 {
+                            let e = std::io::Error::last_os_error();
+                            // The kernel refuses to replace a mount point: persist won.
+                            ensure!(e.raw_os_error() == Some(libc::EBUSY), "rename: {e}");
+                        }
+                    }
+                    n += 1;
+                    if n % 64 == 0 {
+                        match rustix::io::read(&stop_r, &mut [0u8; 1]) {
+                            Ok(0) => return Ok(n),
+                            Err(rustix::io::Errno::AGAIN) => {}
+                            other => return Err(format!("stop pipe: {other:?}")),
+                        }
+                    }
+                }
+            };
+            let (code, msg) = match run() {
+                Ok(n) => (0, n.to_string()),
+                Err(e) => (1, e),
+            };
+            let _ = result_w.write_all(msg.as_bytes());
+            // SAFETY: end the renamer without running anything of the harness.
+            unsafe { libc::_exit(code) };
+        }
+        drop((ready_w, stop_r, result_w));
+        let mut b = [0u8; 1];
+        let ready = ready_r.read(&mut b).ctx("read renamer readiness")?;
+        let renamer = Renamer {
+            pid,
+            stop: Some(stop_w),
+            result: result_r,
+        };
+        ensure!(
+            ready == 1,
+            "the renamer did not start: {:?}",
+            renamer.stop()
+        );
+        Ok(renamer)
+    }
+
+    /// Stops the renamer (EOF on its stop pipe) and returns how many rounds it made.
+    fn stop(mut self) -> Result<u64, String> {
+        use std::io::Read;
+        drop(self.stop.take());
+        let mut msg = String::new();
+        self.result
+            .read_to_string(&mut msg)
+            .ctx("read renamer result")?;
+        let status = wait(self.pid);
+        ensure!(status == 0, "renamer failed ({status:#x}): {msg}");
+        msg.parse().ctx("renamer count")
+    }
+}
+
+/// Where the mount with id `mount_id` is mounted, from the caller's table.
+fn mount_point_of(mount_id: u64) -> Option<PathBuf> {
+    mountinfo()
+        .lines()
+        .filter_map(linux_namespaces::inspect::parse_mountinfo_line)
+        .find(|m| u64::from(m.mount_id) == mount_id)
+        .map(|m| m.mount_point)
+}
+
+/// Races `persist(dir/shared/ns)` against a [`Renamer`] in the world-writable, non-sticky
+/// `dir/shared`, in a private mount namespace, with a root-owned victim file in `dir`.
+///
+/// Each try removes what is at the path, persists, and checks: the victim is never a mount
+/// point; an `Ok` means the path holds the namespace (not a symlink) on the mount returned;
+/// otherwise `judge` says whether the error is one the attack may cause (and checks what it
+/// must). Afterwards nothing is mounted under `dir/shared`. Tries go on past `tries` until
+/// `judge` has seen `contested` errors: on a loaded machine the renamer may go long without
+/// running at the same time as this process, and such tries prove nothing.
+fn race_persist(
+    attack: Attack,
+    tries: u32,
+    contested: u32,
+    judge: impl Fn(&Error, &Path) -> Result<String, String>,
+) -> Result<(), String> {
+    const MAX_TRIES: u32 = 50_000;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = private_workdir()?;
+    let victim = dir.join("victim");
+    std::fs::write(&victim, b"root's").ctx("write victim")?;
+    let shared = dir.join("shared");
+    std::fs::create_dir(&shared).ctx("mkdir shared")?;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).ctx("chmod 0777")?;
+    let target = shared.join("ns");
+    let ns = Namespace::current(NamespaceKind::Network).ctx("current")?;
+    let renamer = Renamer::start(attack, &shared, "ns", &victim)?;
+    let mut outcomes: std::collections::BTreeMap<String, u32> = Default::default();
+    let mut done = 0;
+    let mut run = || -> Result<(), String> {
+        for i in 0..MAX_TRIES {
+            let errors = i - outcomes.get("mounted").copied().unwrap_or(0);
+            if i >= tries && errors >= contested {
+                return Ok(());
+            }
+            done = i + 1;
+            for leftover in [&target, &shared.join(".away")] {
+                match std::fs::remove_file(leftover) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(format!("try {i}: remove {}: {e}", leftover.display()));
+                    }
+                    _ => {}
+                }
+            }
+            let r = ns.persist(&target);
+            ensure!(
+                !is_mount_point(&victim),
+                "try {i}: persist returned {r:?} and the namespace is mounted on {}",
+                victim.display()
+            );
+            let outcome = match r {
+                Ok(p) => {
+                    ensure_eq!(p.path, target, "try {i}");
+                    let at = rustix::fs::open(
+                        &target,
+                        rustix::fs::OFlags::PATH
+                            | rustix::fs::OFlags::NOFOLLOW
+                            | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )
+                    .map_err(|e| format!("try {i}: open {}: {e}", target.display()))?;
+                    let st = rustix::fs::fstat(&at).ctx("fstat")?;
+                    ensure!(
+                        (st.st_dev, st.st_ino) == (ns.id().dev(), ns.id().ino()),
+                        "try {i}: persist returned Ok but {} does not hold {} (mode {:o})",
+                        target.display(),
+                        ns.id(),
+                        st.st_mode
+                    );
+                    ensure_eq!(
+                        mount_point_of(p.mount_id),
+                        Some(target.clone()),
+                        "try {i}: mount {}",
+                        p.mount_id
+                    );
+                    drop(at);
+                    match p.remove(true) {
+                        // Unmounted, and the renamer moved the file before the unlink.
+                        Ok(())
+                        | Err(Error::Os {
+                            op: linux_namespaces::Operation::Remove,
+                            ..
+                        }) => {}
+                        Err(e) => return Err(format!("try {i}: remove: {e}")),
+                    }
+                    "mounted".to_string()
+                }
+                Err(e) => judge(&e, &shared).map_err(|m| format!("try {i}: {m}"))?,
+            };
+            ensure!(
+                !mountinfo().contains("/shared/"),
+                "try {i}: after {outcome:?} a mount is left under {}",
+                shared.display()
+            );
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        Ok(())
+    };
+    let raced = run();
+    let rounds = renamer.stop();
+    raced?;
+    let rounds = rounds?;
+    eprintln!("{done} persists against {rounds} renamer rounds: {outcomes:?}");
+    let errors = done - outcomes.get("mounted").copied().unwrap_or(0);
+    ensure!(
+        errors >= contested,
+        "the renamer got in the way of only {errors} of {done} persists: nothing proved"
+    );
+    Ok(())
+}
+
+/// `persist` into a world-writable, non-sticky directory while an unprivileged process keeps
+/// swapping the path for a symlink to a root-owned file elsewhere: the namespace is never
+/// mounted on that file, and every `persist` either fails with a typed error or mounts on the
+/// file it created, at the path it was given.
+#[test]
+fn persist_racing_a_symlink_swapper_never_mounts_anywhere_else() {
+    if !require_root("persist_racing_a_symlink_swapper_never_mounts_anywhere_else") {
+        return;
+    }
+    as_root(|| {
+        race_persist(Attack::Symlink, 1000, 100, |e, _| match e {
+            Error::MountChanged { .. } => Ok("mount changed".into()),
+            // EEXIST: the symlink was there first; ENOENT: the file was replaced before the
+            // mount.
+            Error::Os { .. } if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOENT)) => {
+                Ok(format!("{e}").replace("/tmp/lifecycle/shared/ns", "PATH"))
+            }
+            e => Err(format!("unexpected error: {e:?}")),
+        })
+    })
+    .unwrap();
+}
+
+/// When the file `persist` created is moved away before the mount is checked, `persist`
+/// undoes the mount, removes the file where it was moved to, and says
+/// [`Error::MountChanged`].
+#[test]
+fn persist_racing_a_mover_undoes_its_mount_and_removes_its_file() {
+    if !require_root("persist_racing_a_mover_undoes_its_mount_and_removes_its_file") {
+        return;
+    }
+    as_root(|| {
+        race_persist(Attack::MoveAway, 200, 100, |e, shared| match e {
+            Error::MountChanged { .. } => {
+                for left in [shared.join("ns"), shared.join(".away")] {
+                    ensure!(
+                        left.symlink_metadata().is_err(),
+                        "MountChanged left {}",
+                        left.display()
+                    );
+                }
+                Ok("mount changed".into())
+            }
+            e => Err(format!("unexpected error: {e:?}")),
+        })
+    })
+    .unwrap();
+}

@@ -34,7 +34,7 @@ fn bad_input_is_a_typed_error_before_any_process_and_leaks_nothing() {
             ("hostname without UTS", || { let mut c = Command::new("/bin/true"); c.map_root().hostname("x"); c }),
             ("mount without mount ns", || { let mut c = Command::new("/bin/true"); c.map_root().mount(Mount::tmpfs("/tmp")); c }),
             ("relative mount path", || { let mut c = Command::new("/bin/true"); c.unshare(NamespaceSet::MOUNT).map_root().mount(Mount::tmpfs("tmp")); c }),
-            ("map without user ns", || { let mut c = Command::new("/bin/true"); c.uid_map(IdMap::single(0, 0)); c }),
+            ("map without user ns", || { let mut c = Command::new("/bin/true"); c.uid_map(IdMap::single(0, 0).unwrap()); c }),
             ("time offset without time ns", || { let mut c = Command::new("/bin/true"); c.time_offset(TimeClock::Boottime, 1, 0); c }),
             ("nanoseconds out of range", || { let mut c = Command::new("/bin/true"); c.unshare(NamespaceSet::TIME).map_root().time_offset(TimeClock::Boottime, 1, 1_000_000_000); c }),
             ("init without pid ns", || { let mut c = Command::new("/bin/true"); c.init(true); c }),
@@ -290,8 +290,8 @@ fn failures_at_the_remaining_steps_are_reported_by_name() {
             "gid_map of an unmapped gid",
             Command::new("/bin/true")
                 .unshare(NamespaceSet::USER)
-                .uid_map(IdMap::single(0, 0))
-                .gid_map(IdMap::single(0, 5))
+                .uid_map(IdMap::single(0, 0).unwrap())
+                .gid_map(IdMap::single(0, 5).unwrap())
                 .setgroups(SetGroups::Deny)
                 .spawn(),
             &|s| s.kind() == StepKind::GidMap,

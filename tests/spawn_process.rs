@@ -422,8 +422,8 @@ fn t_uid_gid_groups(root: bool) -> R {
         let mut c = Command::new("/bin/sh");
         c.args(["-c", "id -u; id -g"])
             .unshare(NamespaceSet::USER)
-            .uid_map(IdMap::single(5, uid))
-            .gid_map(IdMap::single(6, gid))
+            .uid_map(IdMap::single(5, uid).unwrap())
+            .gid_map(IdMap::single(6, gid).unwrap())
             .setgroups(SetGroups::Deny)
             .uid(5)
             .gid(6);
@@ -633,6 +633,49 @@ fn t_stop_escalates(root: bool) -> R {
     Ok(())
 }
 root_and_rootless!(stop_escalates, t_stop_escalates);
+
+fn t_signal_zero_and_real_time_signals(root: bool) -> R {
+    // A real-time signal the shell traps: `wait` returns, the trap stops the `cat` it waits
+    // for, says so and exits 0; any other signal would end it otherwise. The `cat` reads our
+    // stdin pipe, so it ends with the test whatever happens.
+    let rt = libc::SIGRTMIN() + 1;
+    let mut child = sh(
+        root,
+        &format!(
+            "exec 3<&0; cat <&3 >/dev/null & c=$!; trap 'kill $c; echo got; exit 0' {rt}; \
+             echo ready; wait"
+        ),
+        NamespaceSet::empty(),
+    )
+    .stdin(Stdio::Piped)
+    .stdout(Stdio::Piped)
+    .kill_on_drop(true)
+    .spawn()
+    .map_err(|e| e.to_string())?;
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).map_err(|e| e.to_string())?;
+    ensure_eq!(line, "ready\n");
+    // Signal 0: the existence check, on a live child.
+    child.signal(0).map_err(|e| format!("signal 0: {e}"))?;
+    child
+        .signal(rt)
+        .map_err(|e| format!("signal {rt} (SIGRTMIN+1): {e}"))?;
+    line.clear();
+    out.read_line(&mut line).map_err(|e| e.to_string())?;
+    ensure_eq!(line, "got\n");
+    let st = child.wait().map_err(|e| e.to_string())?;
+    ensure_eq!(st.code(), Some(0), "{st}");
+    // Once reaped, signalling does nothing, signal 0 included.
+    child
+        .signal(0)
+        .map_err(|e| format!("signal 0 after reap: {e}"))?;
+    Ok(())
+}
+root_and_rootless!(
+    signal_zero_and_real_time_signals,
+    t_signal_zero_and_real_time_signals
+);
 
 fn t_kill_on_drop(root: bool) -> R {
     let child = isolated(root, "cat", NamespaceSet::empty())

@@ -5,7 +5,7 @@ use std::collections::hash_map::Entry;
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -14,7 +14,7 @@ use super::ids::read_links;
 use super::{nsfs_dev, parse_pid, proc_dir};
 use crate::error::{Error, Operation, Result, Target};
 use crate::kind::{NamespaceKind, NamespaceSet};
-use crate::namespace::NamespaceId;
+use crate::namespace::{self, NamespaceId};
 use crate::persist::{self, MountTable};
 use crate::sys;
 
@@ -225,10 +225,10 @@ impl Describer<'_> {
             break;
         }
         if handle.is_none() {
-            handle = info.mounts.iter().find_map(|p| {
-                let cwd = rustix::fs::CWD;
-                open_checked(cwd, p.as_path(), id)
-            });
+            handle = info
+                .mounts
+                .iter()
+                .find_map(|p| open_mount_checked(p.as_path(), id));
         }
         if let Some(ns) = handle {
             self.relations(&mut info, ns.as_fd());
@@ -292,7 +292,8 @@ impl Describer<'_> {
     }
 }
 
-/// Opens a namespace file and checks it is the namespace `id` (`openat(2)`, `fstat(2)`).
+/// Opens a `/proc/<pid>/ns/<kind>` link and checks it is the namespace `id` (`openat(2)`,
+/// `fstat(2)`). Procfs makes these links lead to nsfs files only, so they are opened directly.
 fn open_checked<P: rustix::path::Arg>(
     dir: BorrowedFd<'_>,
     path: P,
@@ -300,6 +301,18 @@ fn open_checked<P: rustix::path::Arg>(
 ) -> Option<OwnedFd> {
     let fd = rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     (id_of(fd.as_fd(), id.kind()) == Some(id)).then_some(fd)
+}
+
+/// Opens the namespace `id` through a mount point the mount table lists for it. The path may
+/// hold something else by now (a FIFO or a device mounted over it): it is opened with
+/// `O_PATH` (which neither blocks nor runs an open routine), checked to be `id` (`fstat(2)`),
+/// and only then is that very object opened for reading (through `/proc/thread-self/fd`).
+fn open_mount_checked(path: &Path, id: NamespaceId) -> Option<OwnedFd> {
+    let probe = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    if id_of(probe.as_fd(), id.kind()) != Some(id) {
+        return None;
+    }
+    namespace::reopen(probe.as_fd()).ok()
 }
 
 fn id_of(fd: BorrowedFd<'_>, kind: NamespaceKind) -> Option<NamespaceId> {

@@ -63,7 +63,16 @@ impl Child {
         self.handle.kill()
     }
 
-    /// Sends a signal.
+    /// Sends signal `signal` through the pidfd (`pidfd_send_signal(2)`): 1 to `SIGRTMAX`,
+    /// the real-time signals included, or 0 to check that the child exists. Does nothing once
+    /// the child has been reaped. See [`PidFd::signal`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a number outside
+    /// `0..=SIGRTMAX`; [`Error::Os`](crate::Error::Os) from the call.
+    ///
+    /// # References
+    ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
     pub fn signal(&self, signal: i32) -> Result<()> {
         self.handle.signal(signal)
     }

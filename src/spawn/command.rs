@@ -305,6 +305,9 @@ pub(super) struct Spec {
     pub(super) loopback_up: bool,
     /// Mount steps may use the path-based `mount(2)` calls where `openat2` is missing.
     pub(super) path_based_mounts: bool,
+    /// Input a setter that cannot fail found invalid (`what`, why): reported by every spawn,
+    /// as `std::process::Command` reports a NUL in an argument.
+    pub(super) invalid: Option<(&'static str, String)>,
 }
 
 impl Command {
@@ -349,6 +352,7 @@ impl Command {
                 init: false,
                 loopback_up: false,
                 path_based_mounts: false,
+                invalid: None,
             },
             stdio: [None, None, None],
             kill_on_drop: false,
@@ -536,16 +540,34 @@ impl Command {
     /// A new user namespace in which the caller's uid and gid are 0: `unshare(USER)`, the maps
     /// `0 <euid> 1` and `0 <egid> 1`, and `setgroups` "deny" (which an unprivileged `gid_map`
     /// write requires). Like `unshare --map-root-user`.
+    ///
+    /// A uid or gid that cannot be mapped (`u32::MAX`, see [`IdMap::single`]) makes every
+    /// [`spawn`](Self::spawn) fail with [`Error::InvalidInput`](crate::Error::InvalidInput)
+    /// before any process exists.
     pub fn map_root(&mut self) -> &mut Command {
         let (uid, gid) = (
             rustix::process::geteuid().as_raw(),
             rustix::process::getegid().as_raw(),
         );
+        self.map_root_to(uid, gid)
+    }
+
+    /// [`map_root`](Self::map_root) for the given outside uid and gid.
+    fn map_root_to(&mut self, uid: u32, gid: u32) -> &mut Command {
         let spec = self.spec_mut();
         spec.unshare |= NamespaceSet::USER;
-        spec.uid_map = Some(IdMap::single(0, uid));
-        spec.gid_map = Some(IdMap::single(0, gid));
         spec.setgroups = Some(SetGroups::Deny);
+        match (IdMap::single(0, uid), IdMap::single(0, gid)) {
+            (Ok(u), Ok(g)) => {
+                spec.uid_map = Some(u);
+                spec.gid_map = Some(g);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                if spec.invalid.is_none() {
+                    spec.invalid = Some(("id map", format!("map_root: {e}")));
+                }
+            }
+        }
         self
     }
 
@@ -888,5 +910,31 @@ impl Command {
 impl Spec {
     pub(super) fn program_display(&self) -> String {
         self.program.to_string_lossy().into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn map_root_of_an_unmappable_id_is_invalid_input_at_every_spawn() {
+        let mut cmd = Command::new("/bin/true");
+        cmd.map_root_to(u32::MAX, 0);
+        for _ in 0..2 {
+            match cmd.spawn() {
+                Err(Error::InvalidInput {
+                    what: "id map",
+                    reason,
+                }) => {
+                    assert!(reason.contains("map_root"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut cmd = Command::new("/bin/true");
+        cmd.map_root_to(0, u32::MAX);
+        assert!(matches!(cmd.spawn(), Err(Error::InvalidInput { .. })));
     }
 }

@@ -53,6 +53,9 @@ impl Spec {
     /// joined namespace that is the caller's own does not count: the check is by namespace,
     /// not by kind). Works out how the command treats namespaces.
     fn validate(&self) -> Result<Namespacing> {
+        if let Some((what, reason)) = &self.invalid {
+            return Err(Error::invalid(what, reason.clone()));
+        }
         if self.program.is_empty() {
             return Err(Error::invalid("program", "empty program name"));
         }

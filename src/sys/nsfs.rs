@@ -121,25 +121,35 @@ pub(crate) fn unshare(set: NamespaceSet) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-/// Whether the process behind `pidfd` is still alive: `pidfd_send_signal(pidfd, 0, NULL, 0)`
-/// (Linux 5.1), which checks existence and permission without sending anything. rustix's
-/// `Signal` cannot express signal 0, hence the raw call.
-pub(crate) fn pidfd_is_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
-    // SAFETY: signal 0 sends nothing; the siginfo pointer may be NULL; `pidfd` is borrowed
-    // and stays open for the call.
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)` (Linux 5.1): any signal number the kernel takes,
+/// 0 (check existence and permission, send nothing) and the real-time signals included,
+/// which rustix's `Signal` cannot express, hence the raw call. The kernel checks `sig`
+/// (`EINVAL` outside `0..=SIGRTMAX`).
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: the call reads no memory (the siginfo pointer is NULL, which the kernel takes
+    // as "fill in the usual siginfo"); `pidfd` is borrowed and stays open for the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            0 as libc::c_int,
+            sig as libc::c_int,
             std::ptr::null::<libc::siginfo_t>(),
             0 as libc::c_uint,
         )
     };
     if r == 0 {
-        return Ok(true);
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
-    let e = io::Error::last_os_error();
+}
+
+/// Whether the process behind `pidfd` is still alive: `pidfd_send_signal(pidfd, 0, NULL, 0)`
+/// (Linux 5.1), which checks existence and permission without sending anything.
+pub(crate) fn pidfd_is_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+    let Err(e) = pidfd_send_signal(pidfd, 0) else {
+        return Ok(true);
+    };
     match e.raw_os_error() {
         Some(libc::ESRCH) => Ok(false),
         // It exists, we just may not signal it.

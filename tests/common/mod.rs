@@ -61,6 +61,13 @@ fn pipe() -> (std::fs::File, std::fs::File) {
 /// `Err` with the panic message. The child exits with `_exit`, so nothing of the harness runs
 /// twice.
 pub fn in_child(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    fork_and_run(None, f)
+}
+
+fn fork_and_run(
+    timeout: Option<std::time::Duration>,
+    f: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
     let (mut r, mut w) = pipe();
     // SAFETY: the child only runs `f` and `_exit`s; glibc resets its malloc locks across fork,
     // so allocating in the single-threaded child is fine.
@@ -85,6 +92,35 @@ pub fn in_child(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
         unsafe { libc::_exit(code) };
     }
     drop(w);
+    if let Some(timeout) = timeout {
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(pid).expect("a forked child's pid"),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .expect("pidfd_open of the forked child");
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ts = rustix::time::Timespec::try_from(left).expect("a timeout that fits");
+            let mut fds = [rustix::event::PollFd::new(
+                &pidfd,
+                rustix::event::PollFlags::IN,
+            )];
+            match rustix::event::poll(&mut fds, Some(&ts)) {
+                Ok(0) => {
+                    let _ =
+                        rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+                    wait(pid);
+                    return Err(format!(
+                        "the child did not finish within {timeout:?}; killed"
+                    ));
+                }
+                Ok(_) => break,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => panic!("poll on the child's pidfd: {e}"),
+            }
+        }
+    }
     let mut msg = String::new();
     let _ = r.read_to_string(&mut msg);
     let status = wait(pid);
