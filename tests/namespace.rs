@@ -294,7 +294,7 @@ impl Swapper {
                         // The name exists from now on.
                         ready_w.write_all(b"r").ctx("ready")?;
                     }
-                    if n % 64 == 0 {
+                    if n.is_multiple_of(64) {
                         match rustix::io::read(&stop_r, &mut [0u8; 1]) {
                             Ok(0) => return Ok(n),
                             Err(rustix::io::Errno::AGAIN) => {}
