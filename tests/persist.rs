@@ -574,7 +574,7 @@ impl Renamer {
                 let mut n = 0u64;
                 loop {
                     // The file persist just created, if it has not been mounted on yet.
-                    let move_away = attack == Attack::MoveAway || n % 4 == 0;
+                    let move_away = attack == Attack::MoveAway || n.is_multiple_of(4);
                     // SAFETY: NUL-terminated paths that live across the call.
                     if move_away && unsafe { libc::rename(target.as_ptr(), away.as_ptr()) } != 0 {
                         let e = std::io::Error::last_os_error();
@@ -599,7 +599,7 @@ impl Renamer {
                         }
                     }
                     n += 1;
-                    if n % 64 == 0 {
+                    if n.is_multiple_of(64) {
                         match rustix::io::read(&stop_r, &mut [0u8; 1]) {
                             Ok(0) => return Ok(n),
                             Err(rustix::io::Errno::AGAIN) => {}
