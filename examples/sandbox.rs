@@ -186,7 +186,7 @@ fn run() -> Result<u8, Fatal> {
     .no_new_privs(true)
     .init(true)
     .setsid(opts.new_session)
-    .parent_death_signal(libc::SIGKILL)
+    .parent_death_signal(linux_namespaces::Signal::KILL)
     .kill_on_drop(true);
     if let Some(term) = std::env::var_os("TERM") {
         cmd.env("TERM", term);

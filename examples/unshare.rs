@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use linux_namespaces::{
-    Command, Error, IdMap, Mount, NamespaceSet, Propagation, SetGroups, StepKind, TimeClock,
+    Command, Error, IdMap, Mount, NamespaceSet, Propagation, SetGroups, Signal, StepKind, TimeClock,
 };
 
 const USAGE: &str = "\
@@ -221,6 +221,7 @@ fn run() -> Result<u8, Fatal> {
     // terminal's ^C reaches the program directly). Blocked, not ignored: the child starts
     // with the signal mask this process had, while an ignored disposition would be inherited.
     let old_mask = block_signals(&[libc::SIGINT, libc::SIGTERM]);
+    let old_mask: Vec<Signal> = old_mask.into_iter().filter_map(Signal::from_raw).collect();
     cmd.signal_mask(&old_mask);
 
     let mut child = cmd.spawn().map_err(|e| spawn_failure(&opts, e))?;
@@ -372,7 +373,7 @@ fn build(opts: &Options) -> Result<Command, Fatal> {
         (None, None) => {}
     }
 
-    if let Some(sig) = opts.kill_child {
+    if let Some(sig) = opts.kill_child.and_then(Signal::from_raw) {
         cmd.parent_death_signal(sig);
     }
     if let Some(secs) = opts.monotonic {

@@ -11,6 +11,7 @@ use rustix::process::{WaitId, WaitIdOptions};
 
 use crate::error::{Error, Operation, Result, Target};
 use crate::kernel::KernelFeature;
+use crate::signal::Signal;
 use crate::sys;
 
 /// A child process of the caller, held by a pidfd.
@@ -135,27 +136,40 @@ impl PidFd {
         }
     }
 
-    /// Sends signal `signal` to the process (`pidfd_send_signal(2)`): a `SIG*` number from 1
-    /// to `SIGRTMAX` (the real-time signals included), or 0, which sends nothing and only
-    /// checks that the process exists and may be signalled. Does nothing once the process
-    /// has been reaped, or if it has already exited.
+    /// Sends `signal` to the process (`pidfd_send_signal(2)`): any [`Signal`], the real-time
+    /// ones included. Does nothing once the process has been reaped, or if it has already
+    /// exited.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a number outside `0..=SIGRTMAX` (checked first, even after
-    /// the process has been reaped); [`Error::Os`] from the call (`EPERM` without permission
-    /// to signal the process).
+    /// [`Error::Os`] from the call (`EPERM` without permission to signal the process).
     ///
     /// # References
     ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html),
     ///    [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html)
-    pub fn signal(&self, signal: i32) -> Result<()> {
-        check_signal(signal)?;
+    pub fn signal(&self, signal: Signal) -> Result<()> {
+        self.send(signal.as_raw()).map(|_| ())
+    }
+
+    /// Whether the process exists and may be signalled: `pidfd_send_signal(2)` of signal 0,
+    /// which sends nothing. `false` once it has exited (or been reaped).
+    ///
+    /// # Errors
+    /// [`Error::Os`] from the call (`EPERM` without permission to signal the process).
+    ///
+    /// # References
+    ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
+    pub fn is_alive(&self) -> Result<bool> {
+        self.send(0)
+    }
+
+    /// `pidfd_send_signal`; `false` if the process is gone.
+    fn send(&self, signal: i32) -> Result<bool> {
         if self.status.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         match sys::pidfd_send_signal(self.fd.as_fd(), signal) {
-            Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
             Err(e) => Err(Error::os(
                 Operation::Signal,
                 Target::Process {
@@ -169,26 +183,12 @@ impl PidFd {
 
     /// Sends `SIGKILL`.
     pub fn kill(&self) -> Result<()> {
-        self.signal(libc::SIGKILL)
+        self.signal(Signal::KILL)
     }
 
     /// The status, if the process has been reaped.
     pub fn status(&self) -> Option<ExitStatus> {
         self.status
-    }
-}
-
-/// [`Error::InvalidInput`] unless `signal` is 0 or a signal number, `1..=SIGRTMAX`.
-pub(crate) fn check_signal(signal: i32) -> Result<()> {
-    // SIGRTMAX as the C library reports it (64 on Linux with glibc and musl).
-    let max = libc::SIGRTMAX();
-    if (0..=max).contains(&signal) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "signal",
-            format!("{signal} is not 0 or a signal number (1 to {max})"),
-        ))
     }
 }
 

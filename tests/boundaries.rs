@@ -93,7 +93,7 @@ fn t_joined_pid_namespace_status_and_signals(_root: bool) -> R {
         .stdin(linux_namespaces::Stdio::piped())
         .spawn()
         .ctx("spawn")?;
-    child.signal(libc::SIGTERM).ctx("signal")?;
+    child.signal(linux_namespaces::Signal::TERM).ctx("signal")?;
     let st = child.wait().ctx("wait")?;
     use std::os::unix::process::ExitStatusExt;
     ensure_eq!(st.signal(), Some(libc::SIGTERM), "{st}");

@@ -189,7 +189,9 @@ fn init_reaps_a_thousand_orphans_and_forwards_signals() {
         line.clear();
         out.read_line(&mut line).map_err(|e| e.to_string())?;
         ensure_eq!(line.trim(), "ready");
-        child.signal(libc::SIGTERM).map_err(|e| e.to_string())?;
+        child
+            .signal(linux_namespaces::Signal::TERM)
+            .map_err(|e| e.to_string())?;
         let st = child.wait().map_err(|e| e.to_string())?;
         ensure!(
             st.code() == Some(3),

@@ -462,7 +462,7 @@ fn t_signals(root: bool) -> R {
         isolated(root, "cat", NamespaceSet::empty())
             .arg("/proc/self/status")
             .reset_signals(true)
-            .signal_mask(&[libc::SIGHUP]),
+            .signal_mask(&[linux_namespaces::Signal::HUP]),
     )?;
     ensure!(hex(status_field(&out, "SigIgn")) == 0, "{out}");
     ensure!(
@@ -657,19 +657,30 @@ fn t_signal_zero_and_real_time_signals(root: bool) -> R {
     out.read_line(&mut line).map_err(|e| e.to_string())?;
     ensure_eq!(line, "ready\n");
     // Signal 0: the existence check, on a live child.
-    child.signal(0).map_err(|e| format!("signal 0: {e}"))?;
+    ensure!(
+        child.is_alive().map_err(|e| format!("signal 0: {e}"))?,
+        "not alive"
+    );
+    let rt_sig = linux_namespaces::Signal::from_raw(rt).ok_or("SIGRTMIN+1")?;
+    ensure_eq!(Some(rt_sig), linux_namespaces::Signal::rt(1));
     child
-        .signal(rt)
+        .signal(rt_sig)
         .map_err(|e| format!("signal {rt} (SIGRTMIN+1): {e}"))?;
     line.clear();
     out.read_line(&mut line).map_err(|e| e.to_string())?;
     ensure_eq!(line, "got\n");
     let st = child.wait().map_err(|e| e.to_string())?;
     ensure_eq!(st.code(), Some(0), "{st}");
-    // Once reaped, signalling does nothing, signal 0 included.
+    // Once reaped, signalling does nothing, and the child is not alive.
     child
-        .signal(0)
-        .map_err(|e| format!("signal 0 after reap: {e}"))?;
+        .signal(rt_sig)
+        .map_err(|e| format!("signal after reap: {e}"))?;
+    ensure!(
+        !child
+            .is_alive()
+            .map_err(|e| format!("signal 0 after reap: {e}"))?,
+        "alive after reap"
+    );
     Ok(())
 }
 root_and_rootless!(
@@ -722,7 +733,9 @@ fn t_init_reaps_and_forwards(root: bool) -> R {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .map_err(|e| e.to_string())?;
-    child.signal(libc::SIGTERM).map_err(|e| e.to_string())?;
+    child
+        .signal(linux_namespaces::Signal::TERM)
+        .map_err(|e| e.to_string())?;
     let st = child.wait().map_err(|e| e.to_string())?;
     ensure_eq!(st.code(), Some(3));
     Ok(())
@@ -740,7 +753,7 @@ fn parent_death_signal_kills_the_child_when_the_parent_exits() {
             drop(r);
             let child = Command::new("cat")
                 .stdin(Stdio::Piped)
-                .parent_death_signal(libc::SIGKILL)
+                .parent_death_signal(linux_namespaces::Signal::KILL)
                 .spawn();
             let msg = match &child {
                 Ok(c) => format!("{}\n", c.id()),

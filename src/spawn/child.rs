@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::kind::NamespaceKind;
 use crate::namespace::Namespace;
 use crate::pidfd::PidFd;
+use crate::signal::Signal;
 
 /// A spawned process. Waiting and signalling go through its pidfd.
 ///
@@ -63,23 +64,32 @@ impl Child {
         self.handle.kill()
     }
 
-    /// Sends signal `signal` through the pidfd (`pidfd_send_signal(2)`): 1 to `SIGRTMAX`,
-    /// the real-time signals included, or 0 to check that the child exists. Does nothing once
-    /// the child has been reaped. See [`PidFd::signal`].
+    /// Sends `signal` ([`PidFd::signal`]: `pidfd_send_signal(2)`, every signal the real-time
+    /// ones included); nothing once the child has been reaped.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a number outside
-    /// `0..=SIGRTMAX`; [`Error::Os`](crate::Error::Os) from the call.
+    /// [`Error::Os`](crate::Error::Os) from the call.
     ///
     /// # References
     ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
-    pub fn signal(&self, signal: i32) -> Result<()> {
+    pub fn signal(&self, signal: Signal) -> Result<()> {
         self.handle.signal(signal)
+    }
+
+    /// Whether the child is still running ([`PidFd::is_alive`]: signal 0).
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from the call.
+    ///
+    /// # References
+    ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
+    pub fn is_alive(&self) -> Result<bool> {
+        self.handle.is_alive()
     }
 
     /// Sends `SIGTERM`, waits up to `grace`, then sends `SIGKILL`, and reaps the child.
     pub fn stop(&mut self, grace: Duration) -> Result<ExitStatus> {
-        self.handle.signal(libc::SIGTERM)?;
+        self.handle.signal(Signal::TERM)?;
         if let Some(s) = self.handle.wait_timeout(grace)? {
             return Ok(s);
         }

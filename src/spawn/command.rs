@@ -17,6 +17,7 @@ use crate::idmap::IdMap;
 use crate::kind::NamespaceSet;
 use crate::mount::Mount;
 use crate::namespace::{Namespace, NamespaceId};
+use crate::signal::Signal;
 use crate::timens::TimeClock;
 
 /// Where a child's standard input, output or error goes.
@@ -293,13 +294,13 @@ pub(super) struct Spec {
     pub(super) boottime: Option<(i64, u32)>,
     pub(super) cgroup: Option<PathBuf>,
     pub(super) setsid: bool,
-    pub(super) pdeathsig: Option<i32>,
+    pub(super) pdeathsig: Option<Signal>,
     pub(super) no_new_privs: bool,
     pub(super) umask: Option<u32>,
     pub(super) rlimits: Vec<(Resource, u64, u64)>,
     pub(super) seccomp: Option<Vec<BpfInstruction>>,
     pub(super) reset_signals: bool,
-    pub(super) sigmask: Vec<i32>,
+    pub(super) sigmask: Vec<Signal>,
     pub(super) caps: CapSpec,
     pub(super) init: bool,
     pub(super) loopback_up: bool,
@@ -681,7 +682,7 @@ impl Command {
     /// The signal the child gets when the thread that spawned it exits (`PR_SET_PDEATHSIG`).
     /// If the parent is already gone by the time it is set, the child does not run on. Note:
     /// the kernel ties it to the spawning *thread*, and clears it on set-user-ID execs.
-    pub fn parent_death_signal(&mut self, signal: i32) -> &mut Command {
+    pub fn parent_death_signal(&mut self, signal: Signal) -> &mut Command {
         self.spec_mut().pdeathsig = Some(signal);
         self
     }
@@ -721,7 +722,7 @@ impl Command {
     }
 
     /// Signals blocked in the child when it starts the program (by default none).
-    pub fn signal_mask(&mut self, signals: &[i32]) -> &mut Command {
+    pub fn signal_mask(&mut self, signals: &[Signal]) -> &mut Command {
         self.spec_mut().sigmask = signals.to_vec();
         self
     }

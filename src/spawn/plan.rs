@@ -397,25 +397,14 @@ impl Spec {
         plan.keep_caps_for_ambient = self.uid.is_some()
             && (!caps.ambient.is_empty() || caps.permitted.is_some() || caps.effective.is_some());
         if let Some(sig) = self.pdeathsig {
-            if !(1..=64).contains(&sig) {
-                return Err(Error::invalid(
-                    "parent death signal",
-                    format!("{sig} is not a signal number"),
-                ));
-            }
-            plan.pdeathsig = sig;
+            plan.pdeathsig = sig.as_raw();
         }
         plan.reset_all_signals = self.reset_signals;
         plan.reset_sigpipe = true;
         plan.handlers_cleared = KernelFeature::ClearSighand.in_kernel_version();
-        for &sig in &self.sigmask {
-            if !(1..=64).contains(&sig) {
-                return Err(Error::invalid(
-                    "signal mask",
-                    format!("{sig} is not a signal number"),
-                ));
-            }
-            plan.sigmask |= 1 << (sig - 1);
+        for sig in &self.sigmask {
+            // A Signal is 1..=SIGRTMAX (64): the kernel's 8-byte mask holds it.
+            plan.sigmask |= 1u64 << (sig.as_raw() - 1);
         }
         if let Some(prog) = &self.seccomp {
             if prog.is_empty() || prog.len() > 4096 {
