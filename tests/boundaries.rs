@@ -180,10 +180,9 @@ root_and_rootless!(
 // A dropped uid keeps no supplementary groups
 
 #[test]
+#[ignore = "needs root"]
 fn uid_and_gid_without_groups_clear_the_supplementary_groups() {
-    if !require_root("uid_and_gid_without_groups_clear_the_supplementary_groups") {
-        return;
-    }
+    assert_root("uid_and_gid_without_groups_clear_the_supplementary_groups");
     as_root(|| {
         let dir = std::env::temp_dir().join(format!("lns-groups-{}", std::process::id()));
         std::fs::create_dir_all(&dir).ctx("mkdir")?;
@@ -226,10 +225,9 @@ fn uid_and_gid_without_groups_clear_the_supplementary_groups() {
 /// Joining the caller's own UTS, mount or network namespace does not make a host name, a
 /// mount step or loopback_up acceptable: the check is by namespace, not by kind.
 #[test]
+#[ignore = "needs root"]
 fn joining_the_callers_own_namespace_does_not_allow_changing_it() {
-    if !require_root("joining_the_callers_own_namespace_does_not_allow_changing_it") {
-        return;
-    }
+    assert_root("joining_the_callers_own_namespace_does_not_allow_changing_it");
     as_root(|| {
         // A private UTS and mount namespace for this forked child: if the check fails, only
         // these change, and the test sees it.

@@ -114,10 +114,9 @@ fn of_self_matches_current_namespace_handles_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn of_self_matches_current_namespace_handles_as_root() {
-    if !require_root("of_self_matches_current_namespace_handles_as_root") {
-        return;
-    }
+    assert_root("of_self_matches_current_namespace_handles_as_root");
     as_root(own_namespaces_match_current_handles).unwrap();
 }
 
@@ -153,10 +152,9 @@ fn of_holder_differs_in_exactly_the_kinds_it_unshared_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn of_holder_differs_in_exactly_the_kinds_it_unshared_as_root() {
-    if !require_root("of_holder_differs_in_exactly_the_kinds_it_unshared_as_root") {
-        return;
-    }
+    assert_root("of_holder_differs_in_exactly_the_kinds_it_unshared_as_root");
     let all_own = Holder::new(OWN_KINDS);
     let pid = Holder::new(NamespaceSet::PID | NamespaceSet::UTS);
     // A time namespace, like a pid namespace, is for the holder's children: its own stays ours.
@@ -216,10 +214,9 @@ fn same_namespace_compares_one_kind_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn same_namespace_compares_one_kind_as_root() {
-    if !require_root("same_namespace_compares_one_kind_as_root") {
-        return;
-    }
+    assert_root("same_namespace_compares_one_kind_as_root");
     let a = Holder::new(NamespaceSet::UTS | NamespaceSet::IPC);
     let me = std::process::id();
     assert!(!inspect::same_namespace(me, a.pid, NamespaceKind::Uts).unwrap());
@@ -256,10 +253,9 @@ fn nonexistent_pid_is_no_such_process_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn nonexistent_pid_is_no_such_process_as_root() {
-    if !require_root("nonexistent_pid_is_no_such_process_as_root") {
-        return;
-    }
+    assert_root("nonexistent_pid_is_no_such_process_as_root");
     as_root(missing_processes_are_no_such_process).unwrap();
 }
 
@@ -335,18 +331,16 @@ fn zombie_is_exited_and_listed_in_its_pid_and_user_namespaces_only_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn zombie_is_exited_and_listed_in_its_pid_and_user_namespaces_only_as_root() {
-    if !require_root("zombie_is_exited_and_listed_in_its_pid_and_user_namespaces_only_as_root") {
-        return;
-    }
+    assert_root("zombie_is_exited_and_listed_in_its_pid_and_user_namespaces_only_as_root");
     as_root(zombies_keep_only_pid_and_user).unwrap();
 }
 
 #[test]
+#[ignore = "needs root"]
 fn another_users_process_is_permission_denied_rootless() {
-    if !require_root("another_users_process_is_permission_denied_rootless") {
-        return;
-    }
+    assert_root("another_users_process_is_permission_denied_rootless");
     rootless(|| {
         // The parent is the test harness, running as root.
         let root_pid = rustix::process::getppid()
@@ -453,18 +447,16 @@ fn listing_is_sorted_and_includes_the_caller_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn listing_is_sorted_and_includes_the_caller_as_root() {
-    if !require_root("listing_is_sorted_and_includes_the_caller_as_root") {
-        return;
-    }
+    assert_root("listing_is_sorted_and_includes_the_caller_as_root");
     as_root(listing_is_well_formed).unwrap();
 }
 
 #[test]
+#[ignore = "needs root"]
 fn list_counts_a_holders_namespaces_with_details() {
-    if !require_root("list_counts_a_holders_namespaces_with_details") {
-        return;
-    }
+    assert_root("list_counts_a_holders_namespaces_with_details");
     let set = NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC;
     let h = Holder::new(set);
     let list = inspect::list(set | NamespaceSet::USER).unwrap();
@@ -559,19 +551,17 @@ fn list_shows_user_and_pid_hierarchy_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn list_shows_user_and_pid_hierarchy_as_root() {
-    if !require_root("list_shows_user_and_pid_hierarchy_as_root") {
-        return;
-    }
+    assert_root("list_shows_user_and_pid_hierarchy_as_root");
     let h = Holder::rootless(NamespaceSet::USER | NamespaceSet::PID);
     as_root(|| hierarchy_is_listed(&h)).unwrap();
 }
 
 #[test]
+#[ignore = "needs root"]
 fn rootless_list_shows_only_readable_processes() {
-    if !require_root("rootless_list_shows_only_readable_processes") {
-        return;
-    }
+    assert_root("rootless_list_shows_only_readable_processes");
     let root_holder = Holder::new(NamespaceSet::UTS);
     let root_uts = Namespace::open(root_holder.pid, NamespaceKind::Uts)
         .unwrap()
@@ -614,10 +604,9 @@ fn rootless_list_shows_only_readable_processes() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn persisted_namespace_is_listed_with_its_mount_and_no_processes() {
-    if !require_root("persisted_namespace_is_listed_with_its_mount_and_no_processes") {
-        return;
-    }
+    assert_root("persisted_namespace_is_listed_with_its_mount_and_no_processes");
     let dir = std::env::temp_dir().join(format!("linux-namespaces-inspect-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // A space and a tab: the kernel escapes them in mountinfo, and the path must come back whole.
@@ -687,10 +676,9 @@ fn persisted_namespace_is_listed_with_its_mount_and_no_processes() {
 /// still lists the nsfs mount there, and `list` must look at what the path holds now without
 /// blocking on the FIFO (which has no writer).
 #[test]
+#[ignore = "needs root"]
 fn list_does_not_block_on_a_fifo_mounted_over_a_persisted_namespace() {
-    if !require_root("list_does_not_block_on_a_fifo_mounted_over_a_persisted_namespace") {
-        return;
-    }
+    assert_root("list_does_not_block_on_a_fifo_mounted_over_a_persisted_namespace");
     as_root(|| {
         let dir = common::ns::private_mounts()?;
         let path = dir.join("ns");

@@ -414,10 +414,9 @@ fn compare(args: &[&str], uid: Option<u32>, expected: &[Expected]) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn json_agrees_with_util_linux_on_the_whole_system() {
-    if !require_root("json_agrees_with_util_linux_on_the_whole_system") {
-        return;
-    }
+    assert_root("json_agrees_with_util_linux_on_the_whole_system");
     let a = Holder::new(NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC);
     let b = Holder::new(NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC);
     let c = Holder::new(NamespaceSet::PID | NamespaceSet::UTS);
@@ -444,10 +443,9 @@ fn json_agrees_with_util_linux_on_the_whole_system() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn type_filter_agrees_with_util_linux() {
-    if !require_root("type_filter_agrees_with_util_linux") {
-        return;
-    }
+    assert_root("type_filter_agrees_with_util_linux");
     let h = Holder::new(NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC);
     let expected: Vec<_> = expected_for(
         &h,
@@ -466,10 +464,9 @@ fn type_filter_agrees_with_util_linux() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn task_filter_lists_the_namespaces_of_one_process_like_util_linux() {
-    if !require_root("task_filter_lists_the_namespaces_of_one_process_like_util_linux") {
-        return;
-    }
+    assert_root("task_filter_lists_the_namespaces_of_one_process_like_util_linux");
     let set = NamespaceSet::USER | NamespaceSet::PID | NamespaceSet::UTS;
     let h = Holder::rootless(set);
     let pid = h.pid.to_string();
@@ -486,10 +483,9 @@ fn task_filter_lists_the_namespaces_of_one_process_like_util_linux() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn unprivileged_listing_agrees_with_util_linux() {
-    if !require_root("unprivileged_listing_agrees_with_util_linux") {
-        return;
-    }
+    assert_root("unprivileged_listing_agrees_with_util_linux");
     let mine = Holder::rootless(NamespaceSet::USER | NamespaceSet::NET | NamespaceSet::UTS);
     let roots = Holder::new(NamespaceSet::UTS);
     let roots_uts = Namespace::open(roots.pid, NamespaceKind::Uts)

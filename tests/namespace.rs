@@ -645,10 +645,9 @@ fn current_for_children_opens_a_new_pid_namespace_before_its_first_process() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn unshare_as_root_needs_no_user_namespace() {
-    if !require_root("unshare_as_root_needs_no_user_namespace") {
-        return;
-    }
+    assert_root("unshare_as_root_needs_no_user_namespace");
     as_root(|| {
         let before = links();
         let new = Namespaces::unshare_calling_thread(NamespaceSet::NET | NamespaceSet::UTS)
@@ -742,10 +741,9 @@ fn assert_enter_moves_only(kind: NamespaceKind, h: &Holder, rootless_child: bool
 macro_rules! enter_as_root_moves_only {
     ($($name:ident: $kind:expr;)*) => {$(
         #[test]
+        #[ignore = "needs root"]
         fn $name() {
-            if !require_root(stringify!($name)) {
-                return;
-            }
+            assert_root(stringify!($name));
             let h = Holder::new(all_but_user());
             assert_enter_moves_only($kind, &h, false);
         }
@@ -811,10 +809,9 @@ fn enter_user_namespace_from_a_multithreaded_process_hints_multithreaded() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn enter_mount_namespace_from_a_multithreaded_process_hints_multithreaded() {
-    if !require_root("enter_mount_namespace_from_a_multithreaded_process_hints_multithreaded") {
-        return;
-    }
+    assert_root("enter_mount_namespace_from_a_multithreaded_process_hints_multithreaded");
     let h = Holder::new(NamespaceSet::MOUNT);
     let mnt = Namespace::open(h.pid, NamespaceKind::Mount).unwrap();
     as_root(|| {
@@ -831,10 +828,9 @@ fn enter_mount_namespace_from_a_multithreaded_process_hints_multithreaded() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn enter_time_namespace_from_a_multithreaded_process_hints_multithreaded() {
-    if !require_root("enter_time_namespace_from_a_multithreaded_process_hints_multithreaded") {
-        return;
-    }
+    assert_root("enter_time_namespace_from_a_multithreaded_process_hints_multithreaded");
     // PID too, so the holder (pid 1 of the new pid namespace) lives in the new time namespace.
     let h = Holder::new(NamespaceSet::TIME | NamespaceSet::PID);
     let time = Namespace::open(h.pid, NamespaceKind::Time).unwrap();

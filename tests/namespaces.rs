@@ -111,10 +111,9 @@ fn namespaces_enter_rootless_enters_the_user_namespace_first() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn namespaces_enter_as_root_enters_a_rootless_holders_user_namespace_last() {
-    if !require_root("namespaces_enter_as_root_enters_a_rootless_holders_user_namespace_last") {
-        return;
-    }
+    assert_root("namespaces_enter_as_root_enters_a_rootless_holders_user_namespace_last");
     // Entering the user namespace first would drop root's capabilities over the others
     // (the net namespace is fine, the cgroup one of the host would not be).
     let h = Holder::rootless(NamespaceSet::USER | NamespaceSet::NET | NamespaceSet::UTS);
@@ -154,12 +153,9 @@ fn namespaces_enter_of_an_empty_set_enters_nothing() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn enter_process_enters_every_namespace_of_the_target_but_our_own_user_namespace() {
-    if !require_root(
-        "enter_process_enters_every_namespace_of_the_target_but_our_own_user_namespace",
-    ) {
-        return;
-    }
+    assert_root("enter_process_enters_every_namespace_of_the_target_but_our_own_user_namespace");
     let h = Holder::new(all_but_user());
     as_root(|| {
         let user_before = link_text("user");
@@ -413,10 +409,9 @@ fn debug_shows_the_id() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root"]
 fn persist_then_from_path_then_unpersist_leaves_mountinfo_as_before() {
-    if !require_root("persist_then_from_path_then_unpersist_leaves_mountinfo_as_before") {
-        return;
-    }
+    assert_root("persist_then_from_path_then_unpersist_leaves_mountinfo_as_before");
     let h = Holder::new(NamespaceSet::NET);
     let net = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
     as_root(|| {
@@ -441,10 +436,9 @@ fn persist_then_from_path_then_unpersist_leaves_mountinfo_as_before() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn persist_keeps_a_namespace_alive_after_its_last_process_and_handle_are_gone() {
-    if !require_root("persist_keeps_a_namespace_alive_after_its_last_process_and_handle_are_gone") {
-        return;
-    }
+    assert_root("persist_keeps_a_namespace_alive_after_its_last_process_and_handle_are_gone");
     as_root(|| {
         let dir = private_mounts()?;
         let path = dir.join("uts");
@@ -464,10 +458,9 @@ fn persist_keeps_a_namespace_alive_after_its_last_process_and_handle_are_gone() 
 }
 
 #[test]
+#[ignore = "needs root"]
 fn persist_to_an_existing_path_fails_with_eexist_and_mounts_nothing() {
-    if !require_root("persist_to_an_existing_path_fails_with_eexist_and_mounts_nothing") {
-        return;
-    }
+    assert_root("persist_to_an_existing_path_fails_with_eexist_and_mounts_nothing");
     as_root(|| {
         let dir = private_mounts()?;
         let path = dir.join("taken");
@@ -528,10 +521,9 @@ fn unpersist_of_a_regular_file_is_not_a_namespace_and_keeps_the_file() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn unpersist_of_a_mount_that_is_not_nsfs_unmounts_nothing() {
-    if !require_root("unpersist_of_a_mount_that_is_not_nsfs_unmounts_nothing") {
-        return;
-    }
+    assert_root("unpersist_of_a_mount_that_is_not_nsfs_unmounts_nothing");
     as_root(|| {
         let dir = private_mounts()?;
         let mnt = dir.join("mnt");
@@ -558,10 +550,9 @@ fn unpersist_of_a_missing_path_is_enoent() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_net_namespace_persisted_under_run_netns_works_with_ip_netns_exec() {
-    if !require_root("a_net_namespace_persisted_under_run_netns_works_with_ip_netns_exec") {
-        return;
-    }
+    assert_root("a_net_namespace_persisted_under_run_netns_works_with_ip_netns_exec");
     let h = Holder::new(NamespaceSet::NET);
     let net = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
     as_root(|| {

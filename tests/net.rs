@@ -124,10 +124,9 @@ fn connected_pair(options: AddressOptions) -> Result<Pair, String> {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root"]
 fn veth_pair_carries_a_udp_datagram_and_tcp_bytes_between_two_new_namespaces() {
-    if !require_root("veth_pair_carries_a_udp_datagram_and_tcp_bytes_between_two_new_namespaces") {
-        return;
-    }
+    assert_root("veth_pair_carries_a_udp_datagram_and_tcp_bytes_between_two_new_namespaces");
     leaves_host_alone(|| {
         // Without nodad: the addresses start tentative and the wait follows the kernel's
         // duplicate address detection to its end.
@@ -174,10 +173,9 @@ fn veth_pair_carries_a_udp_datagram_and_tcp_bytes_between_two_new_namespaces() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn nodad_addresses_are_ready_without_detection() {
-    if !require_root("nodad_addresses_are_ready_without_detection") {
-        return;
-    }
+    assert_root("nodad_addresses_are_ready_without_detection");
     leaves_host_alone(|| {
         let p = connected_pair(AddressOptions::new().nodad(true))?;
         let a = p.na.addresses("veth-a").ctx("addresses")?;
@@ -196,10 +194,9 @@ fn nodad_addresses_are_ready_without_detection() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn ipv4_default_route_through_the_peer_reaches_another_network() {
-    if !require_root("ipv4_default_route_through_the_peer_reaches_another_network") {
-        return;
-    }
+    assert_root("ipv4_default_route_through_the_peer_reaches_another_network");
     leaves_host_alone(|| {
         let p = connected_pair(AddressOptions::new().nodad(true))?;
         p.na.add_address("veth-a", ip("10.77.0.1"), 24)
@@ -283,10 +280,9 @@ fn ipv4_default_route_through_the_peer_reaches_another_network() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn ipv6_route_via_a_gateway_is_listed() {
-    if !require_root("ipv6_route_via_a_gateway_is_listed") {
-        return;
-    }
+    assert_root("ipv6_route_via_a_gateway_is_listed");
     leaves_host_alone(|| {
         let p = connected_pair(AddressOptions::new().nodad(true))?;
         let dest: IpPrefix = "fd00:6c6e:74::/48".parse().unwrap();
@@ -316,10 +312,9 @@ fn ipv6_route_via_a_gateway_is_listed() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root"]
 fn a_new_namespace_has_only_loopback_and_it_is_down_until_loopback_up() {
-    if !require_root("a_new_namespace_has_only_loopback_and_it_is_down_until_loopback_up") {
-        return;
-    }
+    assert_root("a_new_namespace_has_only_loopback_and_it_is_down_until_loopback_up");
     let ns = net::create_namespace().unwrap();
     let nl = Netlink::open(&ns).unwrap();
     assert_eq!(nl.namespace().id(), ns.id());
@@ -355,10 +350,9 @@ fn a_new_namespace_has_only_loopback_and_it_is_down_until_loopback_up() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn links_reflect_mtu_rename_and_up_down() {
-    if !require_root("links_reflect_mtu_rename_and_up_down") {
-        return;
-    }
+    assert_root("links_reflect_mtu_rename_and_up_down");
     leaves_host_alone(|| {
         let ns = net::create_namespace().ctx("create")?;
         let nl = Netlink::open(&ns).ctx("open")?;
@@ -410,10 +404,9 @@ fn links_reflect_mtu_rename_and_up_down() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn bridge_attach_sets_the_master_and_detach_clears_it() {
-    if !require_root("bridge_attach_sets_the_master_and_detach_clears_it") {
-        return;
-    }
+    assert_root("bridge_attach_sets_the_master_and_detach_clears_it");
     leaves_host_alone(|| {
         let ns = net::create_namespace().ctx("create")?;
         let nl = Netlink::open(&ns).ctx("open")?;
@@ -440,10 +433,9 @@ fn bridge_attach_sets_the_master_and_detach_clears_it() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn move_link_moves_a_link_to_the_other_namespace() {
-    if !require_root("move_link_moves_a_link_to_the_other_namespace") {
-        return;
-    }
+    assert_root("move_link_moves_a_link_to_the_other_namespace");
     leaves_host_alone(|| {
         let a = net::create_namespace().ctx("a")?;
         let b = net::create_namespace().ctx("b")?;
@@ -482,10 +474,9 @@ fn move_link_moves_a_link_to_the_other_namespace() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root"]
 fn addresses_reflect_add_and_remove() {
-    if !require_root("addresses_reflect_add_and_remove") {
-        return;
-    }
+    assert_root("addresses_reflect_add_and_remove");
     leaves_host_alone(|| {
         let ns = net::create_namespace().ctx("create")?;
         let nl = Netlink::open(&ns).ctx("open")?;
@@ -538,10 +529,9 @@ fn addresses_reflect_add_and_remove() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn waiting_for_an_address_the_link_does_not_have_fails_at_once() {
-    if !require_root("waiting_for_an_address_the_link_does_not_have_fails_at_once") {
-        return;
-    }
+    assert_root("waiting_for_an_address_the_link_does_not_have_fails_at_once");
     let ns = net::create_namespace().unwrap();
     let nl = Netlink::open(&ns).unwrap();
     let e = nl
@@ -551,10 +541,9 @@ fn waiting_for_an_address_the_link_does_not_have_fails_at_once() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn waiting_for_a_veth_whose_peer_is_down_times_out() {
-    if !require_root("waiting_for_a_veth_whose_peer_is_down_times_out") {
-        return;
-    }
+    assert_root("waiting_for_a_veth_whose_peer_is_down_times_out");
     let ns = net::create_namespace().unwrap();
     let nl = Netlink::open(&ns).unwrap();
     nl.create_veth("w0", "w1", None).unwrap();
@@ -584,10 +573,9 @@ fn waiting_for_a_veth_whose_peer_is_down_times_out() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root"]
 fn every_operation_on_a_missing_link_is_no_such_link() {
-    if !require_root("every_operation_on_a_missing_link_is_no_such_link") {
-        return;
-    }
+    assert_root("every_operation_on_a_missing_link_is_no_such_link");
     let ns = net::create_namespace().unwrap();
     let other = net::create_namespace().unwrap();
     let nl = Netlink::open(&ns).unwrap();
@@ -634,10 +622,9 @@ fn every_operation_on_a_missing_link_is_no_such_link() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn kernel_refusals_carry_the_message_errno_link_and_namespace() {
-    if !require_root("kernel_refusals_carry_the_message_errno_link_and_namespace") {
-        return;
-    }
+    assert_root("kernel_refusals_carry_the_message_errno_link_and_namespace");
     let ns = net::create_namespace().unwrap();
     let nl = Netlink::open(&ns).unwrap();
     nl.create_veth("e0", "e1", None).unwrap();
@@ -773,12 +760,9 @@ fn rootless_listing_of_the_callers_namespace_works_and_changes_are_eperm() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn rootless_open_of_a_namespace_the_caller_has_no_rights_over_is_eperm_with_a_hint() {
-    if !require_root(
-        "rootless_open_of_a_namespace_the_caller_has_no_rights_over_is_eperm_with_a_hint",
-    ) {
-        return;
-    }
+    assert_root("rootless_open_of_a_namespace_the_caller_has_no_rights_over_is_eperm_with_a_hint");
     // Created by root, owned by the initial user namespace.
     let ns = net::create_namespace().unwrap();
     rootless(|| {

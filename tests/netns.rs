@@ -187,10 +187,9 @@ fn addr_json(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root"]
 fn add_is_listed_by_ip_netns_list_and_delete_removes_it() {
-    if !require_root("add_is_listed_by_ip_netns_list_and_delete_removes_it") {
-        return;
-    }
+    assert_root("add_is_listed_by_ip_netns_list_and_delete_removes_it");
     isolated(|| {
         netns(&["add", "blue"])?;
         netns(&["add", "red"])?;
@@ -232,10 +231,9 @@ fn add_is_listed_by_ip_netns_list_and_delete_removes_it() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn namespaces_of_ip_netns_add_are_listed_entered_and_deleted() {
-    if !require_root("namespaces_of_ip_netns_add_are_listed_entered_and_deleted") {
-        return;
-    }
+    assert_root("namespaces_of_ip_netns_add_are_listed_entered_and_deleted");
     isolated(|| {
         ip_cmd(&["netns", "add", "theirs"])?;
         netns(&["add", "ours"])?;
@@ -261,10 +259,9 @@ fn namespaces_of_ip_netns_add_are_listed_entered_and_deleted() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn exec_runs_in_the_namespace_and_propagates_the_exit_status() {
-    if !require_root("exec_runs_in_the_namespace_and_propagates_the_exit_status") {
-        return;
-    }
+    assert_root("exec_runs_in_the_namespace_and_propagates_the_exit_status");
     isolated(|| {
         netns(&["add", "x"])?;
         let id = Namespace::from_path("/run/netns/x").ctx("open")?.id();
@@ -313,12 +310,9 @@ fn exec_runs_in_the_namespace_and_propagates_the_exit_status() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn connect_puts_one_veth_end_with_its_address_in_each_namespace_ready_for_traffic() {
-    if !require_root(
-        "connect_puts_one_veth_end_with_its_address_in_each_namespace_ready_for_traffic",
-    ) {
-        return;
-    }
+    assert_root("connect_puts_one_veth_end_with_its_address_in_each_namespace_ready_for_traffic");
     isolated(|| {
         netns(&["add", "left"])?;
         netns(&["add", "right"])?;

@@ -140,10 +140,9 @@ fn expected_links(pid: u32, kinds: &[&str]) -> String {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root"]
 fn net_and_uts_of_a_target_as_root_match_util_linux() {
-    if !require_root("net_and_uts_of_a_target_as_root_match_util_linux") {
-        return;
-    }
+    assert_root("net_and_uts_of_a_target_as_root_match_util_linux");
     let h = Holder::new(NamespaceSet::NET | NamespaceSet::UTS);
     set_hostname(&h, "lns-holder", As::Caller);
     let t = h.pid.to_string();
@@ -193,10 +192,9 @@ fn user_net_and_uts_of_a_rootless_target_rootless_match_util_linux() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn each_namespace_option_enters_that_kind_like_util_linux() {
-    if !require_root("each_namespace_option_enters_that_kind_like_util_linux") {
-        return;
-    }
+    assert_root("each_namespace_option_enters_that_kind_like_util_linux");
     let h = Holder::new(NamespaceSet::all() - NamespaceSet::USER);
     let t = h.pid.to_string();
     for (opt, link) in [
@@ -218,10 +216,9 @@ fn each_namespace_option_enters_that_kind_like_util_linux() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn all_as_root_enters_every_namespace_of_the_target_like_util_linux() {
-    if !require_root("all_as_root_enters_every_namespace_of_the_target_like_util_linux") {
-        return;
-    }
+    assert_root("all_as_root_enters_every_namespace_of_the_target_like_util_linux");
     let h = Holder::new(NamespaceSet::all() - NamespaceSet::USER);
     let t = h.pid.to_string();
     let out = same(&["-t", &t, "--all", "sh", "-c", READ_LINKS], As::Caller);
@@ -278,10 +275,9 @@ fn all_leaves_out_the_namespaces_the_target_shares_with_us() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn user_as_root_into_a_rootless_target_switches_to_uid_and_gid_0() {
-    if !require_root("user_as_root_into_a_rootless_target_switches_to_uid_and_gid_0") {
-        return;
-    }
+    assert_root("user_as_root_into_a_rootless_target_switches_to_uid_and_gid_0");
     let h = Holder::rootless(NamespaceSet::USER);
     let t = h.pid.to_string();
     let out = same(
@@ -316,10 +312,9 @@ fn user_rootless_without_preserve_credentials_fails_on_setgroups_like_util_linux
 }
 
 #[test]
+#[ignore = "needs root"]
 fn setuid_and_setgid_pick_the_ids_in_the_entered_namespace() {
-    if !require_root("setuid_and_setgid_pick_the_ids_in_the_entered_namespace") {
-        return;
-    }
+    assert_root("setuid_and_setgid_pick_the_ids_in_the_entered_namespace");
     let h = Holder::new(NamespaceSet::NET);
     let t = h.pid.to_string();
     let out = same(
@@ -380,10 +375,9 @@ fn a_short_option_value_may_start_with_an_equals_sign() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_file_of_the_wrong_kind_is_refused_like_util_linux() {
-    if !require_root("a_file_of_the_wrong_kind_is_refused_like_util_linux") {
-        return;
-    }
+    assert_root("a_file_of_the_wrong_kind_is_refused_like_util_linux");
     let out = same(&["--net=/proc/self/ns/uts", "true"], As::Caller);
     assert_eq!(out.code, Some(1), "{out:?}");
 }

@@ -70,10 +70,9 @@ fn is_mount_point(path: &Path) -> bool {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn persisted_namespaces_in_use_and_orphaned_are_told_apart() {
-    if !require_root("persisted_namespaces_in_use_and_orphaned_are_told_apart") {
-        return;
-    }
+    assert_root("persisted_namespaces_in_use_and_orphaned_are_told_apart");
     as_root(|| {
         let dir = private_workdir()?;
         let holder = Holder::new(NamespaceSet::NET | NamespaceSet::UTS);
@@ -126,10 +125,9 @@ fn persisted_namespaces_in_use_and_orphaned_are_told_apart() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn cleanup_removes_exactly_the_orphans() {
-    if !require_root("cleanup_removes_exactly_the_orphans") {
-        return;
-    }
+    assert_root("cleanup_removes_exactly_the_orphans");
     as_root(|| {
         let dir = private_workdir()?;
         let holder = Holder::new(NamespaceSet::NET);
@@ -211,10 +209,9 @@ fn cleanup_removes_exactly_the_orphans() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn remove_refuses_a_namespace_in_use_unless_forced() {
-    if !require_root("remove_refuses_a_namespace_in_use_unless_forced") {
-        return;
-    }
+    assert_root("remove_refuses_a_namespace_in_use_unless_forced");
     as_root(|| {
         let dir = private_workdir()?;
         let holder = Holder::new(NamespaceSet::NET);
@@ -255,10 +252,9 @@ fn remove_refuses_a_namespace_in_use_unless_forced() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_stale_listing_is_checked_again_before_removing() {
-    if !require_root("a_stale_listing_is_checked_again_before_removing") {
-        return;
-    }
+    assert_root("a_stale_listing_is_checked_again_before_removing");
     as_root(|| {
         let dir = private_workdir()?;
         let path = dir.join("net");
@@ -294,10 +290,9 @@ fn a_stale_listing_is_checked_again_before_removing() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_mount_that_is_not_nsfs_is_never_touched() {
-    if !require_root("a_mount_that_is_not_nsfs_is_never_touched") {
-        return;
-    }
+    assert_root("a_mount_that_is_not_nsfs_is_never_touched");
     as_root(|| {
         let dir = private_workdir()?;
         let path = dir.join("ns");
@@ -339,10 +334,9 @@ fn a_mount_that_is_not_nsfs_is_never_touched() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn removing_a_mount_that_is_gone_is_mount_changed_and_unmounts_nothing() {
-    if !require_root("removing_a_mount_that_is_gone_is_mount_changed_and_unmounts_nothing") {
-        return;
-    }
+    assert_root("removing_a_mount_that_is_gone_is_mount_changed_and_unmounts_nothing");
     as_root(|| {
         let dir = private_workdir()?;
         let path = dir.join("ns");
@@ -373,10 +367,9 @@ fn removing_a_mount_that_is_gone_is_mount_changed_and_unmounts_nothing() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last() {
-    if !require_root("stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last") {
-        return;
-    }
+    assert_root("stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last");
     as_root(|| {
         let dir = private_workdir()?;
         let path = dir.join("ns");
@@ -408,10 +401,9 @@ fn stacked_mounts_are_removed_top_first_and_the_file_goes_with_the_last() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn another_processes_table_is_listed_but_not_removed_from_ours() {
-    if !require_root("another_processes_table_is_listed_but_not_removed_from_ours") {
-        return;
-    }
+    assert_root("another_processes_table_is_listed_but_not_removed_from_ours");
     as_root(|| {
         let dir = private_workdir()?;
         let shared = dir.join("before");
@@ -770,10 +762,9 @@ fn race_persist(
 /// mounted on that file, and every `persist` either fails with a typed error or mounts on the
 /// file it created, at the path it was given.
 #[test]
+#[ignore = "needs root"]
 fn persist_racing_a_symlink_swapper_never_mounts_anywhere_else() {
-    if !require_root("persist_racing_a_symlink_swapper_never_mounts_anywhere_else") {
-        return;
-    }
+    assert_root("persist_racing_a_symlink_swapper_never_mounts_anywhere_else");
     as_root(|| {
         race_persist(Attack::Symlink, 1000, 100, |e, _| match e {
             Error::MountChanged { .. } => Ok("mount changed".into()),
@@ -792,10 +783,9 @@ fn persist_racing_a_symlink_swapper_never_mounts_anywhere_else() {
 /// undoes the mount, removes the file where it was moved to, and says
 /// [`Error::MountChanged`].
 #[test]
+#[ignore = "needs root"]
 fn persist_racing_a_mover_undoes_its_mount_and_removes_its_file() {
-    if !require_root("persist_racing_a_mover_undoes_its_mount_and_removes_its_file") {
-        return;
-    }
+    assert_root("persist_racing_a_mover_undoes_its_mount_and_removes_its_file");
     as_root(|| {
         race_persist(Attack::MoveAway, 200, 100, |e, shared| match e {
             Error::MountChanged { .. } => {

@@ -225,10 +225,9 @@ fn summary_rootless_reports_success_failure_timeout_and_output_larger_than_a_pip
 }
 
 #[test]
+#[ignore = "needs root"]
 fn summary_as_root_with_and_without_a_user_namespace() {
-    if !require_root("summary_as_root_with_and_without_a_user_namespace") {
-        return;
-    }
+    assert_root("summary_as_root_with_and_without_a_user_namespace");
     summary_case(As::Root, &[]);
     summary_case(As::Root, &["--unshare", "pid,mnt,uts,ipc,net"]);
 }
@@ -324,10 +323,9 @@ fn at_most_n_jobs_run_at_once_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn at_most_n_jobs_run_at_once_as_root() {
-    if !require_root("at_most_n_jobs_run_at_once_as_root") {
-        return;
-    }
+    assert_root("at_most_n_jobs_run_at_once_as_root");
     concurrency_case(As::Root);
 }
 
@@ -364,10 +362,9 @@ fn no_job_process_outlives_the_pool_rootless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn no_job_process_outlives_the_pool_as_root() {
-    if !require_root("no_job_process_outlives_the_pool_as_root") {
-        return;
-    }
+    assert_root("no_job_process_outlives_the_pool_as_root");
     leftovers_case(As::Root);
 }
 

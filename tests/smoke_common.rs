@@ -2,10 +2,9 @@ mod common;
 use common::*;
 
 #[test]
+#[ignore = "needs root"]
 fn holder_sits_in_its_own_net_namespace() {
-    if !require_root("holder_sits_in_its_own_net_namespace") {
-        return;
-    }
+    assert_root("holder_sits_in_its_own_net_namespace");
     let h = Holder::new(NamespaceSet::NET);
     let theirs = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
     let ours = Namespace::current(NamespaceKind::Network).unwrap();

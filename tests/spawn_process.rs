@@ -84,10 +84,9 @@ fn private_cgroup2() -> Result<std::path::PathBuf, String> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_cgroup_the_caller_may_not_move_into_names_the_delegation_rule() {
-    if !require_root("a_cgroup_the_caller_may_not_move_into_names_the_delegation_rule") {
-        return;
-    }
+    assert_root("a_cgroup_the_caller_may_not_move_into_names_the_delegation_rule");
     as_root(|| {
         let cg = private_cgroup2()?;
         let sub = cg.join("lns-not-delegated");
@@ -121,10 +120,9 @@ fn a_cgroup_the_caller_may_not_move_into_names_the_delegation_rule() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn spawns_directly_into_a_cgroup_v2_directory() {
-    if !require_root("spawns_directly_into_a_cgroup_v2_directory") {
-        return;
-    }
+    assert_root("spawns_directly_into_a_cgroup_v2_directory");
     as_root(|| {
         let cg = private_cgroup2()?;
         let sub = cg.join("lns-test");

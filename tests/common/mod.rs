@@ -38,6 +38,17 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
+/// The check at the top of a root-only test, which is `#[ignore = "needs root"]` so that a
+/// run without root shows it as ignored (CI, as root, runs `--include-ignored`). Run anyway
+/// without root, it fails saying so: it never passes without having run.
+pub fn assert_root(test: &str) {
+    assert!(
+        is_root(),
+        "{test}: needs root (it is #[ignore]d for that; run the suite as root with \
+         `cargo test --all-features -- --include-ignored`, as CI does)"
+    );
+}
+
 /// Like [`require_root`], for something else the machine must provide (a tool, a config
 /// line): outside CI a visible `SKIP` line and `false`; under `CI=true` a failure naming it.
 pub fn require_setup(test: &str, present: bool, what: &str) -> bool {
@@ -493,10 +504,9 @@ macro_rules! root_and_rootless {
                 common::rootless(|| $body(false)).unwrap()
             }
             #[test]
+            #[ignore = "needs root"]
             fn root() {
-                if !common::require_root(concat!(stringify!($name), "::root")) {
-                    return;
-                }
+                common::assert_root(concat!(stringify!($name), "::root"));
                 common::as_root(|| $body(true)).unwrap()
             }
         }
