@@ -209,3 +209,27 @@ impl From<PidFd> for OwnedFd {
         p.fd
     }
 }
+
+impl TryFrom<OwnedFd> for PidFd {
+    type Error = Error;
+
+    /// Takes over a pidfd made elsewhere (`pidfd_open(2)`, `clone3` with `CLONE_PIDFD`, one
+    /// received over a socket), checked with the `Pid:` line of `/proc/self/fdinfo/<fd>`. The
+    /// fd is closed on error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if the fd is not a pidfd; [`Error::NoSuchProcess`] if its
+    /// process has been reaped; [`Error::Os`] if fdinfo cannot be read.
+    fn try_from(fd: OwnedFd) -> Result<PidFd> {
+        match crate::namespace::pidfd_pid(fd.as_fd())? {
+            None => Err(Error::invalid(
+                "pidfd",
+                format!("fd {} is not a pidfd", std::os::fd::AsRawFd::as_raw_fd(&fd)),
+            )),
+            Some(pid) => match u32::try_from(pid) {
+                Ok(pid) if pid > 0 => Ok(PidFd::from_parts(fd, pid)),
+                _ => Err(Error::NoSuchProcess { pid: 0 }),
+            },
+        }
+    }
+}

@@ -147,3 +147,23 @@ fn a_child_is_its_pidfd_as_a_raw_fd() {
     child.stdin.take().unwrap().write_all(b"").unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn a_pidfd_made_elsewhere_becomes_a_pidfd_handle_and_other_fds_do_not() {
+    use linux_namespaces::PidFd;
+    let child = std::process::Command::new("/bin/sh")
+        .args(["-c", "exit 3"])
+        .spawn()
+        .unwrap();
+    let raw = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .unwrap();
+    let mut handle = PidFd::try_from(raw).unwrap();
+    assert_eq!(handle.pid(), child.id());
+    assert_eq!(handle.wait().unwrap().code(), Some(3));
+    let file: std::os::fd::OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let e = PidFd::try_from(file).unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+}
