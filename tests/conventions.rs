@@ -151,6 +151,8 @@ fn a_child_is_its_pidfd_as_a_raw_fd() {
 #[test]
 fn a_pidfd_made_elsewhere_becomes_a_pidfd_handle_and_other_fds_do_not() {
     use linux_namespaces::PidFd;
+    // Reaped through the pidfd below, not through std's handle.
+    #[allow(clippy::zombie_processes)]
     let child = std::process::Command::new("/bin/sh")
         .args(["-c", "exit 3"])
         .spawn()
