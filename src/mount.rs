@@ -113,6 +113,25 @@ pub(crate) enum Op {
 /// builder methods apply where they make sense (`read_only` on a bind or remount, `size` on a
 /// tmpfs); [`Command::mount`](crate::Command::mount) rejects a combination that does not.
 ///
+/// ```
+/// use linux_namespaces::{Command, Mount, NamespaceSet, Propagation};
+///
+/// # fn main() -> linux_namespaces::Result<()> {
+/// // A private tmpfs with a read-only view of /usr/share in it.
+/// let out = Command::new("/bin/sh")
+///     .args(["-c", "touch /mnt/share/x 2>/dev/null || echo read-only; ls /mnt"])
+///     .unshare(NamespaceSet::USER | NamespaceSet::MOUNT)
+///     .map_root()
+///     .mount(Mount::propagation("/", Propagation::Private).recursive())
+///     .mount(Mount::tmpfs("/mnt").size(1 << 20))
+///     .mount(Mount::mkdir("/mnt/share", 0o755))
+///     .mount(Mount::bind("/usr/share", "/mnt/share").read_only())
+///     .output()?;
+/// assert_eq!(out.stdout, b"read-only\nshare\n");
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # References
 ///  - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html),
 ///    [mount_setattr(2)](https://man7.org/linux/man-pages/man2/mount_setattr.2.html),

@@ -114,6 +114,29 @@ impl fmt::Display for NamespaceId {
 /// Holding the handle keeps the namespace alive, even after every process in it has exited.
 /// Dropping it closes the fd. The fd is opened `O_CLOEXEC`.
 ///
+/// ```
+/// use linux_namespaces::{Command, Namespace, NamespaceKind, NamespaceSet, Stdio};
+///
+/// # fn main() -> linux_namespaces::Result<()> {
+/// // The caller's network namespace, and a child's new one.
+/// let ours = Namespace::current(NamespaceKind::Network)?;
+/// let mut child = Command::new("/bin/cat")
+///     .unshare(NamespaceSet::USER | NamespaceSet::NET)
+///     .map_root()
+///     .stdin(Stdio::piped())
+///     .spawn()?;
+/// let theirs = Namespace::open(child.id(), NamespaceKind::Network)?;
+/// assert_ne!(ours.id(), theirs.id());
+/// // Its owner is the child's new user namespace, whose owner is us.
+/// let owner = theirs.owner()?;
+/// assert_eq!(owner.owner_uid()?, rustix::process::geteuid().as_raw());
+/// child.wait()?;
+/// // The handle keeps the namespace alive after its last process.
+/// assert_eq!(theirs.kind(), NamespaceKind::Network);
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # References
 ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
 ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)

@@ -8,6 +8,28 @@
 //!
 //! Nothing here starts threads or changes the caller: it is safe to call [`list`] and then
 //! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
+//!
+//! ```
+//! use linux_namespaces::{inspect, Command, NamespaceKind, NamespaceSet, Stdio};
+//!
+//! # fn main() -> linux_namespaces::Result<()> {
+//! let mut child = Command::new("/bin/cat")
+//!     .unshare(NamespaceSet::USER | NamespaceSet::UTS)
+//!     .map_root()
+//!     .stdin(Stdio::piped())
+//!     .spawn()?;
+//! // Which kinds the child does not share with us.
+//! let me = inspect::NamespaceIds::of(std::process::id())?;
+//! let it = inspect::NamespaceIds::of(child.id())?;
+//! assert_eq!(me.differences(&it), NamespaceSet::USER | NamespaceSet::UTS);
+//! // The system-wide listing finds its UTS namespace, with the child in it.
+//! let uts = it.get(NamespaceKind::Uts).unwrap();
+//! let listed = inspect::list(NamespaceSet::UTS)?;
+//! assert!(listed.iter().any(|n| n.id == uts && n.pids.contains(&child.id())));
+//! child.wait()?;
+//! # Ok(())
+//! # }
+//! ```
 
 //!
 //! * `ids.rs`: [`NamespaceIds`] and [`same_namespace`], from one process's links.

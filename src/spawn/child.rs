@@ -15,6 +15,23 @@ use crate::signal::Signal;
 ///
 /// Dropping a `Child` does not kill or wait for it, unless
 /// [`Command::kill_on_drop`](crate::Command::kill_on_drop) was set.
+///
+/// ```
+/// use std::time::Duration;
+/// use linux_namespaces::{Command, Signal, Stdio};
+///
+/// # fn main() -> linux_namespaces::Result<()> {
+/// let mut child = Command::new("/bin/cat").stdin(Stdio::piped()).spawn()?;
+/// assert!(child.is_alive()?);
+/// // Still running after a short wait: cat waits for its stdin.
+/// assert!(child.wait_timeout(Duration::from_millis(10))?.is_none());
+/// child.signal(Signal::TERM)?;
+/// let status = child.wait()?;
+/// use std::os::unix::process::ExitStatusExt;
+/// assert_eq!(status.signal(), Some(libc::SIGTERM));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Child {
     pub(super) handle: PidFd,

@@ -168,7 +168,7 @@ impl Resource {
 /// A process builder, shaped like [`std::process::Command`], that can place the process in
 /// new or existing namespaces and set it up before it runs.
 ///
-/// ```no_run
+/// ```
 /// use linux_namespaces::{Command, Mount, NamespaceSet};
 ///
 /// # fn main() -> linux_namespaces::Result<()> {
