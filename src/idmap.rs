@@ -86,6 +86,10 @@ impl IdMap {
     /// A map from ranges, checked against the kernel's rules: at least one and at most
     /// [`MAX_LINES`](IdMap::MAX_LINES) lines, no zero counts, no range running past `u32::MAX`, no two ranges
     /// overlapping inside or outside, text at most [`MAX_TEXT`](IdMap::MAX_TEXT) bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for no ranges, more than 340, a range of
+    /// length 0 or running past `u32::MAX`, or overlapping ranges.
     pub fn new(ranges: impl IntoIterator<Item = IdRange>) -> Result<Self> {
         let ranges: Vec<IdRange> = ranges.into_iter().collect();
         if ranges.is_empty() {

@@ -56,6 +56,10 @@ impl NamespaceId {
     /// Parses the text of a `/proc/<pid>/ns/*` link or an nsfs mount root, such as
     /// `net:[4026531840]`, into the kind and inode. `dev` is the nsfs device, which the text does
     /// not carry (see [`nsfs_dev`](crate::inspect::nsfs_dev)).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) if `text` is not `kind:[inode]` with a
+    /// known kind.
     pub fn parse_link(text: &str, dev: u64) -> Result<Self> {
         let (kind, ino) = parse_link_bytes(text.as_bytes()).ok_or_else(|| {
             Error::invalid(
@@ -364,6 +368,11 @@ impl Namespace {
     /// (`/proc/<pid>/ns/pid_for_children`, `time_for_children`). For other kinds this is
     /// [`open`](Self::open).
     ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) if the process is gone (`ENOENT`/`ESRCH`) or may not be
+    /// inspected (`EACCES`/`EPERM`), [`Error::InvalidInput`](crate::Error::InvalidInput) for pid 0
+    /// or above `i32::MAX`.
+    ///
     /// # References
     ///  - [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html),
     ///    [time_namespaces(7)](https://man7.org/linux/man-pages/man7/time_namespaces.7.html)
@@ -376,6 +385,10 @@ impl Namespace {
     }
 
     /// Opens the calling thread's namespace of `kind` (`/proc/thread-self/ns/<kind>`).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) if the kernel lacks the kind,
+    /// [`Error::Os`](crate::Error::Os) if the link cannot be opened (no `/proc` mounted).
     ///
     /// # References
     ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
@@ -393,6 +406,10 @@ impl Namespace {
     /// `unshare(CLONE_NEWPID)`, before the first `fork`); the namespace is then opened through
     /// `PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE` on a pidfd of the calling thread (Linux 6.11,
     /// else [`Error::Unsupported`]). [`open_for_children`](Self::open_for_children) does the same.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) if the kernel lacks the kind,
+    /// [`Error::Os`](crate::Error::Os) if the link cannot be opened (no `/proc` mounted).
     ///
     /// # References
     ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html),
@@ -525,6 +542,11 @@ impl Namespace {
     /// mount namespace (`EINVAL`) or a time namespace (`EUSERS`); the error then carries
     /// [`Hint::MultiThreaded`](crate::Hint::MultiThreaded).
     ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `setns(2)` with a hint: `EINVAL` for a user or mount
+    /// namespace entered by a multithreaded caller, `EPERM` without `CAP_SYS_ADMIN` in the
+    /// namespace's owning user namespace.
+    ///
     /// # References
     ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
     #[doc(alias = "setns")]
@@ -546,6 +568,9 @@ impl Namespace {
 
     /// Returns `self` if it is of `kind`, else [`Error::WrongKind`] (the fd is closed). Checks
     /// up front what `setns(2)` with a non-zero `nstype` would refuse with `EINVAL`.
+    ///
+    /// # Errors
+    /// [`Error::WrongKind`](crate::Error::WrongKind) if the handle is of another kind.
     pub fn ensure_kind(self, kind: NamespaceKind) -> Result<Self> {
         if self.kind() == kind {
             Ok(self)
@@ -628,6 +653,9 @@ impl Namespace {
     }
 
     /// A second handle to the same namespace (`fcntl(F_DUPFD_CLOEXEC)`).
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) if the fd cannot be duplicated (`EMFILE`).
     ///
     /// # References
     ///  - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)

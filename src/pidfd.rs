@@ -49,9 +49,17 @@ impl PidFd {
 
     /// Opens a pidfd for `pid` (`pidfd_open(2)`, Linux 5.3). Waiting works only for children
     /// of the caller; signalling works for any process the caller may signal.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for pid 0 or above `i32::MAX`,
+    /// [`Error::Os`](crate::Error::Os) from `pidfd_open(2)` (`ESRCH` for no such process).
+    ///
+    /// # References
+    ///  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)
     pub fn open(pid: u32) -> Result<PidFd> {
         crate::validate::check_pid(pid)?;
-        let raw = rustix::process::Pid::from_raw(pid as i32).expect("checked: 1..=i32::MAX");
+        let raw = rustix::process::Pid::from_raw(pid as i32)
+            .ok_or_else(|| Error::invalid("pid", "0 is not a process id"))?;
         match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
             Ok(fd) => Ok(PidFd::from_parts(fd, pid)),
             Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid }),
@@ -98,19 +106,42 @@ impl PidFd {
     }
 
     /// Waits for the process to exit and reaps it (`waitid(P_PIDFD, WEXITED)`).
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `waitid(2)` (`ECHILD` if the process is not the
+    /// caller's child).
+    ///
+    /// # References
+    ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
     pub fn wait(&mut self) -> Result<ExitStatus> {
-        Ok(self
-            .reap(WaitIdOptions::empty())?
-            .expect("a blocking waitid returns a status"))
+        // A blocking waitid returns only with a status; the loop is for the type, not for time.
+        loop {
+            if let Some(status) = self.reap(WaitIdOptions::empty())? {
+                return Ok(status);
+            }
+        }
     }
 
     /// Reaps the process if it has exited (`WNOHANG`), without blocking.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `waitid(2)` (`ECHILD` if the process is not the
+    /// caller's child).
+    ///
+    /// # References
+    ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         self.reap(WaitIdOptions::NOHANG)
     }
 
     /// Waits at most `timeout` for the process to exit: `poll(2)` on the pidfd, which becomes
     /// readable when the process exits, then a reap. `None` if it is still running.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `poll(2)` or `waitid(2)`.
+    ///
+    /// # References
+    ///  - [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
         if let Some(s) = self.status {
             return Ok(Some(s));
@@ -182,6 +213,13 @@ impl PidFd {
     }
 
     /// Sends `SIGKILL`.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `pidfd_send_signal(2)` (`EPERM` if the caller may
+    /// not signal it); nothing (`Ok`) once the process has exited or been reaped.
+    ///
+    /// # References
+    ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
     pub fn kill(&self) -> Result<()> {
         self.signal(Signal::KILL)
     }

@@ -56,27 +56,55 @@ impl Child {
     }
 
     /// A handle to the child's namespace of `kind` (see [`Namespace::from_pidfd`]).
+    ///
+    /// # Errors
+    /// As [`Namespace::from_pidfd`].
     pub fn namespace(&self, kind: NamespaceKind) -> Result<Namespace> {
         Namespace::from_pidfd(self.handle.as_fd(), kind)
     }
 
     /// Closes stdin (so a child reading it sees EOF) and waits for the child to exit.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `waitid(2)`.
+    ///
+    /// # References
+    ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
     pub fn wait(&mut self) -> Result<ExitStatus> {
         drop(self.stdin.take());
         self.handle.wait()
     }
 
     /// Reaps the child if it has exited, without blocking.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `waitid(2)`.
+    ///
+    /// # References
+    ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         self.handle.try_wait()
     }
 
     /// Waits at most `timeout`; `None` if the child still runs.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `poll(2)` or `waitid(2)`.
+    ///
+    /// # References
+    ///  - [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
         self.handle.wait_timeout(timeout)
     }
 
     /// Sends `SIGKILL`.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `pidfd_send_signal(2)` (`EPERM` if the caller may
+    /// not signal it); nothing (`Ok`) once the process has exited or been reaped.
+    ///
+    /// # References
+    ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
     pub fn kill(&mut self) -> Result<()> {
         self.handle.kill()
     }
@@ -105,6 +133,12 @@ impl Child {
     }
 
     /// Sends `SIGTERM`, waits up to `grace`, then sends `SIGKILL`, and reaps the child.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from signalling, `poll(2)` or `waitid(2)`.
+    ///
+    /// # References
+    ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
     pub fn stop(&mut self, grace: Duration) -> Result<ExitStatus> {
         self.handle.signal(Signal::TERM)?;
         if let Some(s) = self.handle.wait_timeout(grace)? {
@@ -116,6 +150,12 @@ impl Child {
 
     /// Closes stdin, reads stdout and stderr to their ends (both at once, with `poll(2)`),
     /// and waits.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from reading the pipes, `poll(2)` or `waitid(2)`.
+    ///
+    /// # References
+    ///  - [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
     pub fn wait_with_output(mut self) -> Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = read2(

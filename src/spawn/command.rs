@@ -199,8 +199,9 @@ impl Resource {
 ///   closure there could deadlock or corrupt the parent, and its failure could not come back
 ///   as a typed [`Step`](crate::Step). What such closures usually do is a setter here:
 ///   namespaces, id maps, mounts, credentials, capabilities, resource limits, signals,
-///   seccomp, fds. To run Rust code inside namespaces, fork a child of your own and enter
-///   them there ([`Namespaces::enter`](crate::Namespaces::enter)), or run a helper program.
+///   seccomp, fds. To run Rust code inside namespaces, use
+///   [`Namespaces::run`](crate::Namespaces::run) (a forked child that enters them, runs a
+///   closure and sends its result back), or run a helper program.
 /// * The environment is captured when the plan is built (the first spawn, or the first after
 ///   a setter), not at every spawn: reading it again would take std's environment lock and
 ///   allocate on every spawn of a reused `Command`, which now allocates nothing. Call a setter
