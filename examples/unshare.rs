@@ -88,7 +88,7 @@ struct Options {
     propagation: PropagationChoice,
     root: Option<PathBuf>,
     wd: Option<PathBuf>,
-    kill_child: Option<i32>,
+    kill_child: Option<Signal>,
     monotonic: Option<i64>,
     boottime: Option<i64>,
     command: Vec<OsString>,
@@ -373,7 +373,7 @@ fn build(opts: &Options) -> Result<Command, Fatal> {
         (None, None) => {}
     }
 
-    if let Some(sig) = opts.kill_child.and_then(Signal::from_raw) {
+    if let Some(sig) = opts.kill_child {
         cmd.parent_death_signal(sig);
     }
     if let Some(secs) = opts.monotonic {
@@ -569,9 +569,10 @@ fn apply(opts: &mut Options, name: &str, value: Option<OsString>) -> Result<Opti
             opts.kill_child = Some(match &value {
                 Some(_) => {
                     let v = text(&value)?;
-                    signal_number(&v).ok_or_else(|| Fatal::new(format!("unknown signal: {v}")))?
+                    v.parse::<Signal>()
+                        .map_err(|_| Fatal::new(format!("unknown signal: {v}")))?
                 }
-                None => libc::SIGKILL,
+                None => Signal::KILL,
             });
         }
         "mount-proc" => {
@@ -657,72 +658,4 @@ fn lookup_id(db: &str, name: &str, what: &str) -> Result<u32, Fatal> {
         Ok(id) if id != u32::MAX => Ok(id),
         _ => Err(Fatal::new(format!("failed to parse {what}: '{name}'"))),
     }
-}
-
-/// A signal by number or name, with or without `SIG`, in any case (`KILL`, `sigterm`, `9`,
-/// `RTMIN+2`).
-fn signal_number(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    const NAMES: &[(&str, i32)] = &[
-        ("HUP", libc::SIGHUP),
-        ("INT", libc::SIGINT),
-        ("QUIT", libc::SIGQUIT),
-        ("ILL", libc::SIGILL),
-        ("TRAP", libc::SIGTRAP),
-        ("ABRT", libc::SIGABRT),
-        ("IOT", libc::SIGIOT),
-        ("BUS", libc::SIGBUS),
-        ("FPE", libc::SIGFPE),
-        ("KILL", libc::SIGKILL),
-        ("USR1", libc::SIGUSR1),
-        ("SEGV", libc::SIGSEGV),
-        ("USR2", libc::SIGUSR2),
-        ("PIPE", libc::SIGPIPE),
-        ("ALRM", libc::SIGALRM),
-        ("TERM", libc::SIGTERM),
-        ("STKFLT", libc::SIGSTKFLT),
-        ("CHLD", libc::SIGCHLD),
-        ("CLD", libc::SIGCHLD),
-        ("CONT", libc::SIGCONT),
-        ("STOP", libc::SIGSTOP),
-        ("TSTP", libc::SIGTSTP),
-        ("TTIN", libc::SIGTTIN),
-        ("TTOU", libc::SIGTTOU),
-        ("URG", libc::SIGURG),
-        ("XCPU", libc::SIGXCPU),
-        ("XFSZ", libc::SIGXFSZ),
-        ("VTALRM", libc::SIGVTALRM),
-        ("PROF", libc::SIGPROF),
-        ("WINCH", libc::SIGWINCH),
-        ("IO", libc::SIGIO),
-        ("POLL", libc::SIGPOLL),
-        ("PWR", libc::SIGPWR),
-        ("SYS", libc::SIGSYS),
-    ];
-    if let Some(&(_, n)) = NAMES.iter().find(|(n, _)| *n == name) {
-        return Some(n);
-    }
-    let (rtmin, rtmax) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    let rt = |rest: &str, base: i32, sign: i32| -> Option<i32> {
-        let off: i32 = if rest.is_empty() {
-            0
-        } else {
-            rest.strip_prefix(if sign > 0 { '+' } else { '-' })?
-                .parse()
-                .ok()?
-        };
-        let n = base + sign * off;
-        (rtmin..=rtmax).contains(&n).then_some(n)
-    };
-    if let Some(rest) = name.strip_prefix("RTMIN") {
-        return rt(rest, rtmin, 1);
-    }
-    if let Some(rest) = name.strip_prefix("RTMAX") {
-        return rt(rest, rtmax, -1);
-    }
-    None
 }

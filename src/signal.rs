@@ -14,6 +14,13 @@ use crate::error::Error;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signal(i32);
 
+/// Other names for standard signals (accepted when parsing, never printed), as kill(1) knows them.
+const ALIASES: [(&str, i32); 3] = [
+    ("IOT", libc::SIGABRT),
+    ("CLD", libc::SIGCHLD),
+    ("POLL", libc::SIGIO),
+];
+
 /// The standard signals by name, in number order.
 const NAMES: [(&str, i32); 31] = [
     ("HUP", libc::SIGHUP),
@@ -130,7 +137,7 @@ impl FromStr for Signal {
         }
         let upper = s.to_ascii_uppercase();
         let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-        if let Some((_, n)) = NAMES.iter().find(|(n, _)| *n == name) {
+        if let Some((_, n)) = NAMES.iter().chain(&ALIASES).find(|(n, _)| *n == name) {
             return Ok(Signal(*n));
         }
         let rt = |base: i32, off: &str, sign: i32| -> Option<Signal> {
@@ -180,5 +187,12 @@ mod tests {
         assert!(Signal::rt(64).is_none());
         assert!(Signal::from_raw(0).is_none() && Signal::from_raw(65).is_none());
         assert!("SIGNOPE".parse::<Signal>().is_err());
+        // kill(1)'s other names parse, but a signal prints by its one name.
+        assert_eq!(
+            "SIGCLD".parse::<Signal>().unwrap(),
+            Signal::from_raw(libc::SIGCHLD).unwrap()
+        );
+        assert_eq!("iot".parse::<Signal>().unwrap().to_string(), "SIGABRT");
+        assert_eq!("POLL".parse::<Signal>().unwrap().as_raw(), libc::SIGIO);
     }
 }

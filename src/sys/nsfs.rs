@@ -2,7 +2,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::kind::{NamespaceKind, NamespaceSet};
 
@@ -166,6 +166,7 @@ pub(crate) fn pidfd_is_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
 /// namespace first; the kernel lets only a single-threaded process do that, hence the forked
 /// helper. The socket keeps the helper's credentials (full capabilities in `user`), and the
 /// kernel checks those together with the sender's own.
+#[cfg(feature = "net")]
 pub(crate) fn socket_in_user_namespace(
     user: BorrowedFd<'_>,
     net: BorrowedFd<'_>,
@@ -211,7 +212,7 @@ pub(crate) fn socket_in_user_namespace(
             let mut space =
                 [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
             let mut control = SendAncillaryBuffer::new(&mut space);
-            let fds = [sock.as_fd()];
+            let fds = [std::os::fd::AsFd::as_fd(&sock)];
             control.push(SendAncillaryMessage::ScmRights(&fds));
             rustix::net::sendmsg(
                 &theirs,
