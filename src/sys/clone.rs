@@ -212,8 +212,9 @@ pub(crate) unsafe fn clone3_vm(
     arg: usize,
 ) -> R {
     let ret: isize;
-    // SAFETY: as on x86_64: x20/x21 (callee-saved; x19 is reserved by LLVM) survive the syscall; the child, on its new stack, clears
-    // the frame pointer and link register and branches to `entry(arg)`, never returning.
+    // SAFETY: as on x86_64: x20/x21 (callee-saved; x19 is reserved by LLVM) survive the
+    // syscall; the child, on its new stack, clears the frame pointer and link register and
+    // branches to `entry(arg)`, never returning.
     unsafe {
         core::arch::asm!(
             "svc 0",
