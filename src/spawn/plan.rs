@@ -213,10 +213,11 @@ impl Spec {
                 .gid_map
                 .as_ref()
                 .is_none_or(|m| m.is_single_id(egid) && deny);
-        let caps = rustix::thread::capabilities(None).ok();
-        let has_cap =
-            |c: rustix::thread::CapabilitySet| caps.is_some_and(|s| s.effective.contains(c));
         if !child_writes && !self.newidmap {
+            // capget(2) only when the answer matters: the parent writes the maps.
+            let caps = rustix::thread::capabilities(None).ok();
+            let has_cap =
+                |c: rustix::thread::CapabilitySet| caps.is_some_and(|s| s.effective.contains(c));
             if self.uid_map.is_some() && !has_cap(rustix::thread::CapabilitySet::SETUID) {
                 return Err(Error::invalid(
                     "uid map",
@@ -433,6 +434,9 @@ impl Spec {
     fn check_fds(&self) -> Result<()> {
         // No fd table can be larger than fs.nr_open: a target above it could never be placed,
         // and bounding it keeps the child's arithmetic on fd numbers far from overflow.
+        if self.fds.is_empty() {
+            return Ok(());
+        }
         let max = nr_open();
         let mut targets: Vec<RawFd> = Vec::new();
         for (n, _) in &self.fds {
@@ -481,12 +485,16 @@ impl Spec {
     }
 }
 
-/// The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`).
+/// The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`, which is
+/// read-only and fixed while the kernel runs: read once per process).
 fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST_CAP: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST_CAP.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 /// `fs.nr_open`, the most fds a process can have (1,048,576 unless raised).
