@@ -247,6 +247,14 @@ fn t_env_and_args(root: bool) -> R {
             .env_remove("C"),
     )?;
     ensure!(lines(&out) == ["A=1", "B=x y"], "{out:?}");
+    // Unchanged, the environment is the caller's, as std passes it (cargo runs tests with a
+    // sorted environment, so this does not show the order).
+    let ours = stdout_of(&mut isolated(root, "env", NamespaceSet::empty()))?;
+    let std_out = std::process::Command::new("env").output().ctx("std env")?;
+    ensure_eq!(ours, String::from_utf8_lossy(&std_out.stdout));
+    ensure!(ours.contains("PATH="), "{ours:?}");
+    let out = stdout_of(isolated(root, "/usr/bin/env", NamespaceSet::empty()).env_clear())?;
+    ensure_eq!(out, "");
     let out =
         stdout_of(sh(root, "echo \"$0\" \"$1\"", NamespaceSet::empty()).args(["zero", "first"]))?;
     ensure_eq!(out, "zero first\n");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::command::{SetGroups, Spec};
@@ -143,42 +143,48 @@ impl Spec {
     /// argv, envp and the program to execute (searched in `PATH` now, or in the child when the
     /// root changes).
     fn environment(&self, plan: &mut Plan) -> Result<()> {
-        // Program, argv, envp.
-        let mut env: BTreeMap<OsString, OsString> = if self.env_clear {
-            BTreeMap::new()
+        // Program, argv, envp. Without changes the child gets the caller's environment in its
+        // order (as std passes `environ`); with changes, sorted by name (as std's map does).
+        let mut path_var: Option<OsString> = None;
+        let entries: Vec<CString> = if self.env.is_empty() {
+            let vars = (!self.env_clear)
+                .then(std::env::vars_os)
+                .into_iter()
+                .flatten();
+            vars.map(|(k, v)| {
+                if k == "PATH" {
+                    path_var = Some(v.clone());
+                }
+                env_entry(&k, &v)
+            })
+            .collect::<Result<_>>()?
         } else {
-            std::env::vars_os().collect()
-        };
-        for (k, v) in &self.env {
-            if k.is_empty() || k.as_bytes().contains(&b'=') {
-                return Err(Error::invalid(
-                    "environment",
-                    format!(
-                        "{:?} is not a variable name (empty or contains '=')",
-                        k.to_string_lossy()
-                    ),
-                ));
-            }
-            match v {
-                Some(v) => env.insert(k.clone(), v.clone()),
-                None => env.remove(k),
+            let mut env: BTreeMap<OsString, OsString> = if self.env_clear {
+                BTreeMap::new()
+            } else {
+                std::env::vars_os().collect()
             };
-        }
-        plan.envp = CStringArray::new(
+            for (k, v) in &self.env {
+                if k.is_empty() || k.as_bytes().contains(&b'=') {
+                    return Err(Error::invalid(
+                        "environment",
+                        format!(
+                            "{:?} is not a variable name (empty or contains '=')",
+                            k.to_string_lossy()
+                        ),
+                    ));
+                }
+                match v {
+                    Some(v) => env.insert(k.clone(), v.clone()),
+                    None => env.remove(k),
+                };
+            }
+            path_var = env.get(OsStr::new("PATH")).cloned();
             env.iter()
-                .map(|(k, v)| {
-                    let mut kv = k.clone().into_vec();
-                    kv.push(b'=');
-                    kv.extend_from_slice(v.as_bytes());
-                    CString::new(kv).map_err(|_| {
-                        Error::invalid(
-                            "environment",
-                            format!("{:?} contains a NUL byte", k.to_string_lossy()),
-                        )
-                    })
-                })
-                .collect::<Result<_>>()?,
-        );
+                .map(|(k, v)| env_entry(k, v))
+                .collect::<Result<_>>()?
+        };
+        plan.envp = CStringArray::new(entries);
         let argv0 = self.arg0.as_deref().unwrap_or(&self.program);
         plan.argv = CStringArray::new(
             std::iter::once(argv0)
@@ -186,10 +192,7 @@ impl Spec {
                 .map(|a| cstring("argument", a))
                 .collect::<Result<_>>()?,
         );
-        let path_var = env
-            .get(OsStr::new("PATH"))
-            .cloned()
-            .or_else(|| std::env::var_os("PATH"));
+        let path_var = path_var.or_else(|| std::env::var_os("PATH"));
         plan.programs = resolve_program(
             &self.program,
             cstring("program", &self.program)?,
@@ -483,6 +486,20 @@ impl Spec {
         }
         (mode, flags)
     }
+}
+
+/// One `NAME=value` entry of a child's environment.
+fn env_entry(k: &OsStr, v: &OsStr) -> Result<CString> {
+    let mut kv = Vec::with_capacity(k.len() + v.len() + 2);
+    kv.extend_from_slice(k.as_bytes());
+    kv.push(b'=');
+    kv.extend_from_slice(v.as_bytes());
+    CString::new(kv).map_err(|_| {
+        Error::invalid(
+            "environment",
+            format!("{:?} contains a NUL byte", k.to_string_lossy()),
+        )
+    })
 }
 
 /// The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`, which is
