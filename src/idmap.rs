@@ -124,7 +124,14 @@ impl IdMap {
             }
         }
         let map = IdMap { ranges };
-        let len = map.to_string().len();
+        // The text's length, counted without formatting it: "inside outside count\n".
+        let digits = |n: u32| n.checked_ilog10().unwrap_or(0) as usize + 1;
+        let len: usize = map
+            .ranges
+            .iter()
+            .map(|r| digits(r.inside) + digits(r.outside) + digits(r.count) + 3)
+            .sum();
+        debug_assert_eq!(len, map.to_string().len());
         if len > MAX_TEXT {
             return Err(Error::invalid(
                 "id map",
