@@ -20,6 +20,7 @@ mod in_child;
 mod launch;
 mod plan;
 mod report;
+mod stdio;
 
 pub use child::Child;
 pub use command::{BpfInstruction, Command, Resource, SetGroups, Stdio};

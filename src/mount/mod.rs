@@ -1,12 +1,17 @@
 //! Mount operations as values. A [`Command`](crate::Command) applies them in order in the
 //! child, inside its mount namespace, before it executes the program.
 
-use std::ffi::{CString, OsStr};
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::validate::cstring;
+
+pub(crate) mod flags;
+mod prepared;
+
+pub(crate) use prepared::PreparedMount;
+use prepared::{Entry, NewFs, absolute};
 
 /// Mount propagation type.
 ///
@@ -617,202 +622,6 @@ impl fmt::Display for Mount {
             write!(f, " ({})", opts.join(", "))?;
         }
         Ok(())
-    }
-}
-
-/// A mount step with its strings and flags ready for the child: one variant per thing the
-/// child does, holding only what that needs.
-#[derive(Debug)]
-pub(crate) enum PreparedMount {
-    /// Mount a new filesystem.
-    NewFs(NewFs),
-    /// Change the propagation type (`MS_SHARED`... with `MS_REC` when `recursive`).
-    Propagation {
-        target: CString,
-        flags: u64,
-        recursive: bool,
-    },
-    /// Bind `source` on `target`, then set `attrs` (`MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC`).
-    /// The source is resolved without following links unless `follow_source`.
-    Bind {
-        source: CString,
-        target: CString,
-        attrs: u64,
-        recursive: bool,
-        follow_source: bool,
-    },
-    /// Set `attrs` on the mount at `target`.
-    Remount {
-        target: CString,
-        attrs: u64,
-        recursive: bool,
-    },
-    /// `umount2` with these flags: lazily on the target's fd, else (`entry`) by its name in
-    /// its parent directory.
-    Unmount {
-        target: CString,
-        entry: Option<Entry>,
-        flags: i32,
-    },
-    PivotRoot {
-        new_root: CString,
-    },
-    Chroot {
-        path: CString,
-    },
-    Mkdir {
-        entry: Entry,
-        mode: u32,
-    },
-    File {
-        entry: Entry,
-        mode: u32,
-    },
-    /// A symlink at `entry` whose text is `text`.
-    Symlink {
-        entry: Entry,
-        text: CString,
-    },
-}
-
-/// A new filesystem: its type, where, its `MS_*` flags, and its options both as `fsconfig(2)`
-/// pairs and as the comma-separated `data` of `mount(2)`.
-#[derive(Debug)]
-pub(crate) struct NewFs {
-    pub(crate) fstype: CString,
-    pub(crate) target: CString,
-    pub(crate) flags: u64,
-    pub(crate) data: Option<CString>,
-    pub(crate) options: Vec<(CString, Option<CString>)>,
-}
-
-impl NewFs {
-    fn new(
-        fstype: &str,
-        target: CString,
-        flags: u64,
-        options: &[(String, Option<String>)],
-    ) -> Result<NewFs> {
-        let text = |what: &'static str, v: &str| -> Result<CString> {
-            if v.is_empty() || v.contains(',') {
-                return Err(Error::invalid(
-                    what,
-                    format!("{v:?} is empty or contains ','"),
-                ));
-            }
-            cstring(what, OsStr::new(v))
-        };
-        let fstype = text("filesystem type", fstype)?;
-        let mut pairs = Vec::with_capacity(options.len());
-        let mut data = Vec::new();
-        for (k, v) in options {
-            if k.contains('=') {
-                return Err(Error::invalid(
-                    "mount option",
-                    format!("key {k:?} contains '='"),
-                ));
-            }
-            pairs.push((
-                text("mount option", k)?,
-                v.as_deref().map(|v| text("mount option", v)).transpose()?,
-            ));
-            data.push(match v {
-                Some(v) => format!("{k}={v}"),
-                None => k.clone(),
-            });
-        }
-        let data =
-            (!data.is_empty()).then(|| CString::new(data.join(",")).expect("checked for NUL"));
-        Ok(NewFs {
-            fstype,
-            target,
-            flags,
-            data,
-            options: pairs,
-        })
-    }
-}
-
-/// A directory entry to create: the whole path (for the path-based fallback), and its parent
-/// directory and last component for the `*at` calls that create it relative to a directory
-/// opened without following symlinks.
-#[derive(Debug)]
-pub(crate) struct Entry {
-    pub(crate) path: CString,
-    pub(crate) parent: CString,
-    pub(crate) name: CString,
-}
-
-impl Entry {
-    fn new(path: &Path) -> Result<Entry> {
-        let full = absolute(path)?;
-        let parent = path.parent().unwrap_or(Path::new("/"));
-        let name = path.file_name().ok_or_else(|| {
-            Error::invalid(
-                "mount path",
-                format!("{} has no last component", path.display()),
-            )
-        })?;
-        Ok(Entry {
-            path: full,
-            parent: cstring("mount path", parent.as_os_str())?,
-            name: cstring("mount path", name)?,
-        })
-    }
-}
-
-/// An absolute path as a C string.
-fn absolute(p: &Path) -> Result<CString> {
-    if !p.is_absolute() {
-        return Err(Error::invalid(
-            "mount path",
-            format!("{} is not absolute", p.display()),
-        ));
-    }
-    cstring("mount path", p.as_os_str())
-}
-
-/// `mount(2)` flags as `u64` on every target (libc has them as `c_ulong`: 32 bits on 32-bit
-/// targets), and the `statfs(2)` `f_flags` bits (`ST_*`, which musl's libc lacks in part).
-#[allow(clippy::unnecessary_cast)]
-pub(crate) mod flags {
-    pub(crate) const MS_BIND: u64 = libc::MS_BIND as u64;
-    pub(crate) const MS_NOATIME: u64 = libc::MS_NOATIME as u64;
-    pub(crate) const MS_NODEV: u64 = libc::MS_NODEV as u64;
-    pub(crate) const MS_NODIRATIME: u64 = libc::MS_NODIRATIME as u64;
-    pub(crate) const MS_NOEXEC: u64 = libc::MS_NOEXEC as u64;
-    pub(crate) const MS_NOSUID: u64 = libc::MS_NOSUID as u64;
-    pub(crate) const MS_PRIVATE: u64 = libc::MS_PRIVATE as u64;
-    pub(crate) const MS_RDONLY: u64 = libc::MS_RDONLY as u64;
-    pub(crate) const MS_REC: u64 = libc::MS_REC as u64;
-    pub(crate) const MS_RELATIME: u64 = libc::MS_RELATIME as u64;
-    pub(crate) const MS_REMOUNT: u64 = libc::MS_REMOUNT as u64;
-    pub(crate) const MS_SHARED: u64 = libc::MS_SHARED as u64;
-    pub(crate) const MS_SLAVE: u64 = libc::MS_SLAVE as u64;
-    pub(crate) const MS_UNBINDABLE: u64 = libc::MS_UNBINDABLE as u64;
-    pub(crate) const ST_RDONLY: u64 = 0x0001;
-    pub(crate) const ST_NOSUID: u64 = 0x0002;
-    pub(crate) const ST_NODEV: u64 = 0x0004;
-    pub(crate) const ST_NOEXEC: u64 = 0x0008;
-    pub(crate) const ST_NOATIME: u64 = 0x0400;
-    pub(crate) const ST_NODIRATIME: u64 = 0x0800;
-    pub(crate) const ST_RELATIME: u64 = 0x1000;
-
-    #[cfg(all(test, target_env = "gnu"))]
-    #[test]
-    #[allow(clippy::unnecessary_cast)]
-    fn statfs_bits_are_glibcs() {
-        for (ours, libc) in [
-            (ST_RDONLY, libc::ST_RDONLY),
-            (ST_NOSUID, libc::ST_NOSUID),
-            (ST_NODEV, libc::ST_NODEV),
-            (ST_NOEXEC, libc::ST_NOEXEC),
-            (ST_NOATIME, libc::ST_NOATIME),
-            (ST_NODIRATIME, libc::ST_NODIRATIME),
-            (ST_RELATIME, libc::ST_RELATIME),
-        ] {
-            assert_eq!(ours, libc as u64);
-        }
     }
 }
 
