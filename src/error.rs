@@ -309,6 +309,10 @@ pub enum Operation {
     PidfdGetNamespace,
     /// `pidfd_open(2)`.
     PidfdOpen,
+    /// `pidfd_getfd(2)`: duplicating another process's file descriptor.
+    PidfdGetfd,
+    /// `SIOCGSKNS`: the network namespace of a socket.
+    SocketNamespace,
     /// Creating the file a namespace is bind-mounted on.
     CreateMountPoint,
     /// `mount(2)` with `MS_BIND`.
@@ -378,6 +382,8 @@ impl fmt::Display for Operation {
             Operation::GetOwnerUid => "NS_GET_OWNER_UID",
             Operation::PidfdGetNamespace => "PIDFD_GET_*_NAMESPACE",
             Operation::PidfdOpen => "pidfd_open",
+            Operation::PidfdGetfd => "pidfd_getfd",
+            Operation::SocketNamespace => "SIOCGSKNS",
             Operation::CreateMountPoint => "create mount point",
             Operation::BindMount => "bind mount",
             Operation::Unmount => "umount",

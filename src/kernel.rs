@@ -42,6 +42,10 @@ pub enum KernelFeature {
     SetnsPidfd,
     /// `close_range(2)` (5.9).
     CloseRange,
+    /// `pidfd_getfd(2)`: duplicate a file descriptor of another process (5.6).
+    PidfdGetfd,
+    /// The `SIOCGSKNS` ioctl: the network namespace of a socket (4.9).
+    SocketNamespace,
     /// `mount_setattr(2)` (5.12).
     MountSetattr,
     /// `pidfd_open(2)` with `PIDFD_THREAD` (6.9).
@@ -66,6 +70,8 @@ impl KernelFeature {
             KernelFeature::CloneIntoCgroup => "CLONE_INTO_CGROUP",
             KernelFeature::SetnsPidfd => "setns with a pidfd",
             KernelFeature::CloseRange => "close_range",
+            KernelFeature::PidfdGetfd => "pidfd_getfd",
+            KernelFeature::SocketNamespace => "SIOCGSKNS",
             KernelFeature::MountSetattr => "mount_setattr",
             KernelFeature::PidfdThread => "PIDFD_THREAD",
             KernelFeature::PidfdNamespaceIoctls => "PIDFD_GET_*_NAMESPACE",
@@ -84,6 +90,8 @@ impl KernelFeature {
             KernelFeature::CloneIntoCgroup => (5, 7),
             KernelFeature::SetnsPidfd => (5, 8),
             KernelFeature::CloseRange => (5, 9),
+            KernelFeature::PidfdGetfd => (5, 6),
+            KernelFeature::SocketNamespace => (4, 9),
             KernelFeature::MountSetattr => (5, 12),
             KernelFeature::PidfdThread => (6, 9),
             KernelFeature::PidfdNamespaceIoctls => (6, 11),

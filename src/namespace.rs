@@ -533,6 +533,57 @@ impl Namespace {
         }
     }
 
+    /// Opens the network namespace a socket belongs to: the one it was created in, which stays
+    /// its namespace wherever the socket is passed (`SIOCGSKNS`, Linux 4.9).
+    ///
+    /// A socket keeps its network namespace alive, so this reaches a namespace that no process
+    /// is in and no bind mount holds (as `nsenter --net-socket` and `lsns` do). To reach a
+    /// socket of another process, duplicate it first with [`PidFd::get_fd`](crate::PidFd::get_fd).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if the fd is not a socket; [`Error::Os`](crate::Error::Os) from the
+    /// ioctl (`EPERM` without `CAP_NET_ADMIN` in the user namespace that owns the socket's
+    /// network namespace).
+    ///
+    /// # Examples
+    /// ```
+    /// use linux_namespaces::{Namespace, NamespaceKind};
+    /// use std::os::fd::AsFd;
+    ///
+    /// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let ns = Namespace::from_socket(socket.as_fd())?;
+    /// assert_eq!(ns.id(), Namespace::current(NamespaceKind::Network)?.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # References
+    ///  - [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html),
+    ///    [network_namespaces(7)](https://man7.org/linux/man-pages/man7/network_namespaces.7.html),
+    ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html)
+    #[doc(alias = "SIOCGSKNS")]
+    pub fn from_socket(socket: BorrowedFd<'_>) -> Result<Self> {
+        let raw = socket.as_raw_fd();
+        match sys::socket_netns(socket) {
+            Ok(fd) => Self::with_kind(fd, NamespaceKind::Network, || Target::Fd(raw)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTTY) => {
+                // ENOTTY is also what a kernel without SIOCGSKNS answers for a socket.
+                if rustix::fs::fstat(socket)
+                    .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_socket())
+                {
+                    Err(Error::Unsupported {
+                        feature: KernelFeature::SocketNamespace,
+                    })
+                } else {
+                    Err(Error::invalid(
+                        "socket",
+                        format!("fd {raw} is not a socket"),
+                    ))
+                }
+            }
+            Err(e) => Err(Error::os(Operation::SocketNamespace, Target::Fd(raw), e)),
+        }
+    }
+
     /// Moves the calling thread into this namespace (`setns(2)`).
     ///
     /// Needs `CAP_SYS_ADMIN` in the user namespace that owns the target (for a user namespace:

@@ -74,6 +74,63 @@ impl PidFd {
         }
     }
 
+    /// Duplicates file descriptor `fd` of the process into the caller (`pidfd_getfd(2)`,
+    /// Linux 5.6), close-on-exec. The new fd refers to the same open file description, as
+    /// after `SCM_RIGHTS`.
+    ///
+    /// Needs ptrace attach access to the process (`PTRACE_MODE_ATTACH_REALCREDS`: same
+    /// uid and not more privileged, or `CAP_SYS_PTRACE`), and Yama's `ptrace_scope` may
+    /// refuse it for non-descendants.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a negative `fd`;
+    /// [`Error::NoSuchProcess`] if the process has exited; [`Error::Os`](crate::Error::Os) from
+    /// `pidfd_getfd(2)`: `EBADF` if the process has no such fd, `EPERM` without ptrace access.
+    ///
+    /// # Examples
+    /// ```
+    /// use linux_namespaces::PidFd;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let file = std::fs::File::open("/proc/self/status")?;
+    /// let me = PidFd::open(std::process::id())?;
+    /// let copy = me.get_fd(file.as_raw_fd())?;
+    /// assert_ne!(copy.as_raw_fd(), file.as_raw_fd());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # References
+    ///  - [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html),
+    ///    [ptrace(2)](https://man7.org/linux/man-pages/man2/ptrace.2.html) (access mode checking)
+    #[doc(alias = "pidfd_getfd")]
+    pub fn get_fd(&self, fd: RawFd) -> Result<OwnedFd> {
+        if fd < 0 {
+            return Err(Error::invalid(
+                "fd",
+                format!("{fd} is not a file descriptor"),
+            ));
+        }
+        match rustix::process::pidfd_getfd(
+            self.fd.as_fd(),
+            fd,
+            rustix::process::PidfdGetfdFlags::empty(),
+        ) {
+            Ok(fd) => Ok(fd),
+            Err(rustix::io::Errno::SRCH) => Err(Error::NoSuchProcess { pid: self.pid }),
+            Err(rustix::io::Errno::NOSYS) => Err(Error::Unsupported {
+                feature: KernelFeature::PidfdGetfd,
+            }),
+            Err(e) => Err(Error::os(
+                Operation::PidfdGetfd,
+                Target::Process {
+                    pid: self.pid,
+                    kind: None,
+                },
+                e.into(),
+            )),
+        }
+    }
+
     /// The process id (in the caller's pid namespace).
     pub fn pid(&self) -> u32 {
         self.pid

@@ -845,3 +845,108 @@ fn enter_time_namespace_from_a_multithreaded_process_hints_multithreaded() {
     })
     .unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// From a socket (SIOCGSKNS) and another process's fd (pidfd_getfd)
+// ---------------------------------------------------------------------------------------------
+
+/// A socket made in a new network namespace names that namespace, also after its maker has
+/// gone back: the socket alone keeps the namespace alive and reachable.
+fn socket_names_the_namespace_it_was_made_in(root: bool) -> Result<(), String> {
+    let host = Namespace::current(NamespaceKind::Network).ctx("current net")?;
+    let set = if root {
+        NamespaceSet::NET
+    } else {
+        NamespaceSet::USER | NamespaceSet::NET
+    };
+    let new = Namespaces::unshare_calling_thread(set).ctx("unshare")?;
+    let made_in = new.get(NamespaceKind::Network).ok_or("no net handle")?.id();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0");
+    // The new namespace's loopback is down: bind may fail, but a socket exists either way.
+    let socket = match socket {
+        Ok(s) => OwnedFd::from(s),
+        Err(_) => OwnedFd::from(std::os::unix::net::UnixDatagram::unbound().ctx("socket")?),
+    };
+    drop(new);
+    // As root, go back: then no process is in the namespace, only the socket holds it.
+    // (Rootless, the host namespace cannot be entered again from the new user namespace.)
+    if root {
+        host.enter().ctx("back to the host net")?;
+    }
+    let ns = Namespace::from_socket(socket.as_fd()).ctx("from_socket")?;
+    ensure_eq!(ns.kind(), NamespaceKind::Network);
+    ensure_eq!(ns.id(), made_in);
+    ensure!(ns.id() != host.id(), "the socket named the host namespace");
+    if root {
+        ensure!(
+            Namespace::current(NamespaceKind::Network).ctx("net")?.id() == host.id(),
+            "the caller is not back in the host namespace"
+        );
+    }
+    Ok(())
+}
+root_and_rootless!(
+    from_socket_names_the_namespace_it_was_made_in,
+    socket_names_the_namespace_it_was_made_in
+);
+
+#[test]
+fn from_socket_rejects_what_is_not_a_socket_without_leaking_an_fd() {
+    in_child(|| {
+        without_fd_leak(|| {
+            let file = std::fs::File::open("/proc/self/status").ctx("open")?;
+            let e = failed(Namespace::from_socket(file.as_fd()), "from_socket(file)")?;
+            ensure!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+            let (r, _w) = rustix::pipe::pipe().ctx("pipe")?;
+            let e = failed(Namespace::from_socket(r.as_fd()), "from_socket(pipe)")?;
+            ensure!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+            Ok(())
+        })
+    })
+    .unwrap();
+}
+
+#[test]
+fn get_fd_duplicates_another_processes_fd_as_the_same_open_file() {
+    in_child(|| {
+        use std::os::unix::fs::MetadataExt;
+        // A child holding the read end of our pipe as its fd 3.
+        let (ready_r, ready_w) = rustix::pipe::pipe().ctx("pipe")?;
+        let (hold_r, hold_w) = rustix::pipe::pipe().ctx("pipe")?;
+        let mut cmd = linux_namespaces::Command::new("/bin/sh");
+        cmd.args(["-c", "echo ready; exec cat <&3"])
+            .stdout(ready_w)
+            .fd(3, hold_r);
+        let mut child = cmd.spawn().ctx("spawn")?;
+        let mut buf = [0u8; 6];
+        rustix::io::read(&ready_r, &mut buf).ctx("read ready")?;
+        // fd 3 of the child is the read end of our pipe: same inode as our write end's pipe.
+        let copy = child.pidfd().get_fd(3).ctx("get_fd(3)")?;
+        let ours =
+            std::fs::metadata(format!("/proc/self/fd/{}", hold_w.as_raw_fd())).ctx("stat")?;
+        let theirs =
+            std::fs::metadata(format!("/proc/self/fd/{}", copy.as_raw_fd())).ctx("stat")?;
+        ensure_eq!(theirs.ino(), ours.ino());
+        let flags = rustix::io::fcntl_getfd(&copy).ctx("getfd")?;
+        ensure!(
+            flags.contains(rustix::io::FdFlags::CLOEXEC),
+            "not close-on-exec"
+        );
+        drop(copy);
+        // An fd the child does not have, and a negative one, leak nothing.
+        without_fd_leak(|| {
+            let e = failed(child.pidfd().get_fd(999_999), "get_fd(999999)")?;
+            ensure_eq!(e.raw_os_error(), Some(libc::EBADF));
+            let e = failed(child.pidfd().get_fd(-1), "get_fd(-1)")?;
+            ensure!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+            Ok(())
+        })?;
+        drop(hold_w);
+        let status = child.wait().ctx("wait")?;
+        ensure!(status.success(), "{status:?}");
+        let e = failed(child.pidfd().get_fd(0), "get_fd of a reaped child")?;
+        ensure!(matches!(e, Error::NoSuchProcess { .. }), "{e:?}");
+        Ok(())
+    })
+    .unwrap();
+}

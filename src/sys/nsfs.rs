@@ -27,7 +27,7 @@ static_assertions::const_assert_eq!(NS_GET_USERNS, 0xb701);
 static_assertions::const_assert_eq!(NS_GET_OWNER_UID, 0xb704);
 
 /// An ioctl without argument that returns a new fd (`NS_GET_USERNS`, `NS_GET_PARENT`,
-/// `PIDFD_GET_*_NAMESPACE`).
+/// `PIDFD_GET_*_NAMESPACE`, `SIOCGSKNS`).
 fn ioctl_fd(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Result<OwnedFd> {
     // The argument is passed as an explicit 0: `ioctl` is variadic, and without a third
     // argument the kernel sees whatever the register holds; the pidfd ioctls refuse any
@@ -51,6 +51,15 @@ pub(crate) fn ns_get_userns(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 /// `ioctl(fd, NS_GET_PARENT)`.
 pub(crate) fn ns_get_parent(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     ioctl_fd(fd, NS_GET_PARENT)
+}
+
+/// `SIOCGSKNS` (Linux 4.9, `linux/sockios.h`): an fd for the network namespace of a socket.
+const SIOCGSKNS: libc::c_ulong = 0x894C;
+
+/// `ioctl(socket, SIOCGSKNS)`. `ENOTTY` for an fd that is not a socket; `EPERM` without
+/// `CAP_NET_ADMIN` in the user namespace owning the socket's network namespace.
+pub(crate) fn socket_netns(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    ioctl_fd(socket, SIOCGSKNS)
 }
 
 /// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)`.
