@@ -12,7 +12,7 @@
 #![allow(unsafe_code)]
 
 #[allow(dead_code)]
-#[path = "../examples/lsns.rs"]
+#[path = "../examples/lsns/main.rs"]
 mod cli;
 
 use std::cell::Cell;
