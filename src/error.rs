@@ -367,6 +367,12 @@ pub enum Operation {
     /// `RTM_GETROUTE`: list routes.
     #[cfg(feature = "net")]
     GetRoute,
+    /// `RTM_GETNSID`: the id a network namespace gave another (`ip netns list-id`).
+    #[cfg(feature = "net")]
+    GetNsid,
+    /// `RTM_NEWNSID`: give another network namespace an id (`ip netns set`).
+    #[cfg(feature = "net")]
+    NewNsid,
 }
 
 impl fmt::Display for Operation {
@@ -417,6 +423,10 @@ impl fmt::Display for Operation {
             Operation::DelRoute => "RTM_DELROUTE",
             #[cfg(feature = "net")]
             Operation::GetRoute => "RTM_GETROUTE",
+            #[cfg(feature = "net")]
+            Operation::GetNsid => "RTM_GETNSID",
+            #[cfg(feature = "net")]
+            Operation::NewNsid => "RTM_NEWNSID",
         })
     }
 }

@@ -14,8 +14,9 @@ use super::ids::read_links;
 use super::{nsfs_dev, parse_pid, proc_dir};
 use crate::error::{Error, Operation, Result, Target};
 use crate::kind::{NamespaceKind, NamespaceSet};
-use crate::namespace::{self, NamespaceId};
+use crate::namespace::{self, Namespace, NamespaceId};
 use crate::persist::{self, MountTable};
+use crate::pidfd::PidFd;
 use crate::sys;
 
 /// One namespace in a system-wide [`list`]: what `lsns(8)` shows, and its place in the
@@ -35,14 +36,22 @@ pub struct NamespaceInfo {
     /// The lowest of [`pids`](Self::pids) that was still in the namespace and readable when
     /// the details were read (the PID column of `lsns`). `None` if there was none.
     pub pid: Option<u32>,
+    /// The parent of that process (field 4 of `/proc/<pid>/stat`, read through the same
+    /// directory fd as the other details): the PPID column of `lsns`. `None` when
+    /// [`pid`](Self::pid) is.
+    pub ppid: Option<u32>,
     /// The owner of `/proc/<pid>` for that process (`fstat(2)`): its effective uid, or root
-    /// if it is not dumpable; the uid `lsns` shows in its UID and USER columns.
+    /// if it is not dumpable; the uid `lsns` shows in its UID and USER columns. `None` for a
+    /// namespace without a process: `lsns` then shows [`owner_uid`](Self::owner_uid) as USER
+    /// (and UID).
     pub uid: Option<u32>,
     /// That process's command line, its arguments separated by spaces; for a process without
     /// one (a kernel thread), its command name (`comm`). The COMMAND column of `lsns`.
     pub command: Option<String>,
     /// The uid that created the user namespace owning this one (for a user namespace: this
-    /// one), from `NS_GET_OWNER_UID`.
+    /// one), from `NS_GET_OWNER_UID`. Read for every namespace the listing could open, however
+    /// it was found (process, bind mount, open fd or socket); for a namespace without a process
+    /// it is what `lsns` shows as USER.
     pub owner_uid: Option<u32>,
     /// The parent of a pid or user namespace, from `NS_GET_PARENT` (PNS of `lsns`). `None` for
     /// other kinds, for the initial namespaces and when the parent is out of the caller's reach.
@@ -53,12 +62,92 @@ pub struct NamespaceInfo {
     /// Mount points (in the caller's mount namespace) of nsfs bind mounts of it, as made by
     /// [`Namespace::persist`](crate::Namespace::persist) or `ip netns add`.
     pub mounts: Vec<PathBuf>,
+    /// Open file descriptors that hold it, as `(pid, fd)`, ascending: an nsfs fd
+    /// (`/proc/<pid>/fd/<fd>` leading to the namespace file, such as an open
+    /// `/proc/<pid>/ns/net`), or, for a network namespace, a socket created in it
+    /// (`SIOCGSKNS`). Filled only for namespaces that no scanned process is in, so a
+    /// namespace with `fds` has empty [`pids`](Self::pids) (NPROCS 0 in `lsns`).
+    pub fds: Vec<(u32, i32)>,
 }
 
 impl NamespaceInfo {
     /// Number of processes in it (NPROCS of `lsns`): the length of [`pids`](Self::pids).
     pub fn nprocs(&self) -> usize {
         self.pids.len()
+    }
+
+    /// Opens the namespace again, for `ioctl_nsfs(2)` queries or `setns(2)`: through the first
+    /// route that still leads to it, checking the id (device and inode) each time, so a pid
+    /// recycled or a mount replaced since the listing is never taken for it:
+    ///
+    /// 1. `/proc/<pid>/ns/<kind>` of each of [`pids`](Self::pids), lowest first;
+    /// 2. each of [`mounts`](Self::mounts) ([`Namespace::from_path`], which opens nothing
+    ///    but an nsfs file);
+    /// 3. each of [`fds`](Self::fds): the fd duplicated from its process with
+    ///    `pidfd_getfd(2)` ([`PidFd::get_fd`](crate::PidFd::get_fd), which needs ptrace attach
+    ///    access to it), then, if it is a socket, its network namespace (`SIOCGSKNS`,
+    ///    [`Namespace::from_socket`]).
+    ///
+    /// # Errors
+    /// The error of the last route tried when none leads to the namespace any more (all
+    /// its processes have exited or moved, its mounts and fds are gone) or none may be
+    /// used: [`Error::Os`] with `EACCES`/`EPERM` without the access a route needs,
+    /// [`Error::NoSuchProcess`] when its last known holder has exited; [`Error::Os`] with
+    /// `ENOENT` if the listing found no route at all (a namespace listed only as the owner
+    /// or parent of another).
+    ///
+    /// # References
+    ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html),
+    ///    [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html),
+    ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html),
+    ///    [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html) (`SIOCGSKNS`)
+    pub fn open(&self) -> Result<Namespace> {
+        let id = self.id;
+        let mut last = Error::os(
+            Operation::Open,
+            Target::Namespace(id),
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        let checked = |r: Result<Namespace>, last: &mut Error| match r {
+            Ok(ns) if ns.id() == id => Some(ns),
+            Ok(_) => {
+                *last = Error::os(
+                    Operation::Open,
+                    Target::Namespace(id),
+                    std::io::Error::from_raw_os_error(libc::ENOENT),
+                );
+                None
+            }
+            Err(e) => {
+                *last = e;
+                None
+            }
+        };
+        for &pid in &self.pids {
+            if let Some(ns) = checked(Namespace::open(pid, id.kind()), &mut last) {
+                return Ok(ns);
+            }
+        }
+        for path in &self.mounts {
+            if let Some(ns) = checked(Namespace::from_path(path), &mut last) {
+                return Ok(ns);
+            }
+        }
+        for &(pid, fd) in &self.fds {
+            let got = PidFd::open(pid).and_then(|p| p.get_fd(fd)).and_then(|fd| {
+                let is_socket = rustix::fs::fstat(&fd)
+                    .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_socket());
+                if is_socket {
+                    Namespace::from_socket(fd.as_fd())
+                } else {
+                    Namespace::try_from(fd)
+                }
+            });
+            if let Some(ns) = checked(got, &mut last) {
+                return Ok(ns);
+            }
+        }
+        Err(last)
     }
 }
 
@@ -125,7 +214,7 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
         .into_iter()
         .map(|(id, pids)| {
             let mounts = mounts.remove(&id).unwrap_or_default();
-            describer.describe(id, pids, mounts)
+            describer.describe(id, pids, mounts, Vec::new())
         })
         .collect();
     out.sort_unstable_by_key(|n| (n.id.ino(), n.id.kind(), n.id.dev()));
@@ -180,6 +269,7 @@ fn scan(
 #[derive(Clone)]
 struct Shown {
     uid: u32,
+    ppid: Option<u32>,
     command: String,
 }
 
@@ -193,17 +283,25 @@ struct Describer<'a> {
 }
 
 impl Describer<'_> {
-    fn describe(&mut self, id: NamespaceId, pids: Vec<u32>, mounts: Vec<PathBuf>) -> NamespaceInfo {
+    fn describe(
+        &mut self,
+        id: NamespaceId,
+        pids: Vec<u32>,
+        mounts: Vec<PathBuf>,
+        fds: Vec<(u32, i32)>,
+    ) -> NamespaceInfo {
         let mut info = NamespaceInfo {
             id,
             pids,
             pid: None,
+            ppid: None,
             uid: None,
             command: None,
             owner_uid: None,
             parent: None,
             owner: None,
             mounts,
+            fds,
         };
         let mut handle = None;
         for &pid in &info.pids {
@@ -220,6 +318,7 @@ impl Describer<'_> {
             };
             info.pid = Some(pid);
             info.uid = Some(shown.uid);
+            info.ppid = shown.ppid;
             info.command = Some(shown.command);
             handle = Some(ns);
             break;
@@ -342,7 +441,24 @@ fn read_shown(dir: BorrowedFd<'_>) -> Option<Shown> {
         }
         String::from_utf8_lossy(&cmdline).into_owned()
     };
-    Some(Shown { uid, command })
+    let ppid = read_small(dir, c"stat").and_then(|stat| parse_stat_ppid(&stat));
+    Some(Shown { uid, ppid, command })
+}
+
+/// The parent pid in a `/proc/<pid>/stat` text: the second field after the command name,
+/// which is in parentheses and may itself hold spaces and parentheses (so the last `)` ends
+/// it). 0 (no parent in this pid namespace) is kept as 0, as `lsns` shows it.
+fn parse_stat_ppid(stat: &[u8]) -> Option<u32> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let _state = fields.next()?;
+    let ppid = fields.next()?;
+    if ppid.is_empty() || ppid.len() > 10 || !ppid.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    u32::try_from(ppid.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'))).ok()
 }
 
 /// Reads a small `/proc` file whole.

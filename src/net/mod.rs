@@ -47,6 +47,7 @@
 
 mod address;
 mod link;
+mod nsid;
 mod route;
 mod socket;
 mod types;
