@@ -127,6 +127,7 @@ enum Node {
 pub struct Filter {
     root: Option<Node>,
     columns: Vec<String>,
+    echoed: String,
 }
 
 /// Why an expression did not parse.
@@ -367,7 +368,12 @@ impl Lexer<'_> {
         }
         if let Some(&s) = rest.get(digits) {
             if let Some(power) = b"KMGTPEZY".iter().position(|&p| p == s) {
-                let len = digits + if rest[digits + 1..].starts_with(b"iB") { 3 } else { 1 };
+                let len = digits
+                    + if rest[digits + 1..].starts_with(b"iB") {
+                        3
+                    } else {
+                        1
+                    };
                 let word = text(len);
                 self.pos += len;
                 let base: Option<u64> = text(digits).parse().ok();
@@ -543,6 +549,7 @@ impl Filter {
             Ok(root) => Ok(Filter {
                 root: Some(root),
                 columns: p.columns,
+                echoed: p.lex.echoed,
             }),
             Err(Fail) => Err(ParseError {
                 message: p.message.unwrap_or_else(|| "(null)".into()),
@@ -554,6 +561,12 @@ impl Filter {
     /// The column names the expression uses, in order of appearance (repeats included).
     pub fn columns(&self) -> &[String] {
         &self.columns
+    }
+
+    /// Characters the scanner matched to no token and skipped; libsmartcols' scanner echoes
+    /// them to standard output.
+    pub fn echoed(&self) -> &str {
+        &self.echoed
     }
 
     /// Whether the expression names column `name` (exactly, as libsmartcols compares).
@@ -972,7 +985,9 @@ fn m(re: &Re, s: &[char], pos: usize, k: &mut dyn FnMut(usize) -> bool) -> bool 
     match re {
         Re::Char(c) => s.get(pos) == Some(c) && k(pos + 1),
         Re::Any => pos < s.len() && k(pos + 1),
-        Re::Class(neg, items) => s.get(pos).is_some_and(|&c| class_has(*neg, items, c)) && k(pos + 1),
+        Re::Class(neg, items) => {
+            s.get(pos).is_some_and(|&c| class_has(*neg, items, c)) && k(pos + 1)
+        }
         Re::Start => pos == 0 && k(pos),
         Re::End => pos == s.len() && k(pos),
         Re::Alt(branches) => branches.iter().any(|b| m(b, s, pos, k)),
@@ -1150,9 +1165,14 @@ mod tests {
     fn unmatched_characters_are_echoed() {
         let e = Filter::parse("NS=5").unwrap_err();
         assert_eq!(e.echoed, "=");
-        assert_eq!(e.message, "syntax error, unexpected NUMBER, expecting end of file");
-        let f = Filter::parse("NS == \"abc").unwrap_err();
-        assert_eq!(f.echoed, "\"");
+        assert_eq!(
+            e.message,
+            "syntax error, unexpected NUMBER, expecting end of file"
+        );
+        // The rest parses: a comparison with the column "abc".
+        let f = Filter::parse("NS == \"abc").unwrap();
+        assert_eq!(f.echoed(), "\"");
+        assert_eq!(f.columns(), ["NS", "abc"]);
     }
 
     #[test]

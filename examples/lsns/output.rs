@@ -105,7 +105,11 @@ impl Table {
             let below = format!("{prefix}{cont}");
             for (n, &k) in kids[i].iter().enumerate() {
                 let last = n + 1 == kids[i].len();
-                let (conn, c) = if last { ("└─", "  ") } else { ("├─", "│ ") };
+                let (conn, c) = if last {
+                    ("└─", "  ")
+                } else {
+                    ("├─", "│ ")
+                };
                 walk(k, &below, conn, c, kids, out);
             }
         }
@@ -254,8 +258,10 @@ impl Table {
                     .map(|s| s.chars().count())
                     .max()
                     .unwrap_or(0);
+                // As libsmartcols: at least the header; the hint only widens a column whose
+                // data is wider than its header.
                 let mut w = max.max(min);
-                if max <= min && c.hint > w && min < c.hint {
+                if max > min && max < c.hint {
                     w = c.hint;
                 }
                 if max == 0 && !headings && w <= 1 {
@@ -305,7 +311,10 @@ impl Table {
                 let right = c.right;
                 let last = n + 1 == ncols;
                 if right {
-                    out.extend(std::iter::repeat_n(' ', width[n].saturating_sub(c.name.len())));
+                    out.extend(std::iter::repeat_n(
+                        ' ',
+                        width[n].saturating_sub(c.name.len()),
+                    ));
                     out.push_str(c.name);
                     if !last {
                         out.push(' ');
@@ -521,7 +530,10 @@ mod tests {
             headings: true,
             width: None,
         });
-        assert_eq!(s, "NS NSFS NPROCS\n 1 /a/b      0\n   /c   \n 2           3\n");
+        assert_eq!(
+            s,
+            "NS NSFS NPROCS\n 1 /a/b      0\n   /c   \n 2           3\n"
+        );
     }
 
     #[test]
