@@ -824,11 +824,15 @@ impl ReParser<'_> {
                 }
                 '[' => {
                     self.chars.next();
+                    if self.chars.peek().is_none() {
+                        return Err("Invalid regular expression".into());
+                    }
                     self.class()?
                 }
                 '\\' => {
                     self.chars.next();
-                    Re::Char(self.chars.next().ok_or("Trailing backslash")?)
+                    // glibc takes a trailing backslash for itself.
+                    Re::Char(self.chars.next().unwrap_or('\\'))
                 }
                 c => {
                     self.chars.next();
@@ -945,10 +949,20 @@ impl Regex {
         let mut p = ReParser {
             chars: pattern.chars().peekable(),
         };
-        let root = p.alt(0).map_err(Some)?;
-        if p.chars.next().is_some() {
-            return Err(Some("Unmatched ) or \\)".into()));
+        // An unmatched `)` is an ordinary character (as glibc has it).
+        let mut branches = Vec::new();
+        loop {
+            branches.push(p.alt(0).map_err(Some)?);
+            match p.chars.next() {
+                Some(c) => branches.push(Re::Char(c)),
+                None => break,
+            }
         }
+        let root = if branches.len() == 1 {
+            branches.pop().unwrap_or(Re::Concat(Vec::new()))
+        } else {
+            Re::Concat(branches)
+        };
         Ok(Regex { root })
     }
 
@@ -1139,6 +1153,24 @@ mod tests {
         assert!(r("[a-]", "-"));
         assert!(r("\\.", "a.b"));
         assert!(!r("\\.", "ab"));
+        assert!(r("a)", "xa)"));
+        assert!(r("\\", "a\\b"));
+        assert_eq!(
+            Regex::new("[").unwrap_err().as_deref(),
+            Some("Invalid regular expression")
+        );
+        assert_eq!(
+            Regex::new("[a").unwrap_err().as_deref(),
+            Some("Unmatched [, [^, [:, [., or [=")
+        );
+        assert_eq!(
+            Regex::new("[z-a]").unwrap_err().as_deref(),
+            Some("Invalid range end")
+        );
+        assert_eq!(
+            Regex::new("a{1").unwrap_err().as_deref(),
+            Some("Unmatched \\{")
+        );
     }
 
     #[test]

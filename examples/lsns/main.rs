@@ -1093,28 +1093,27 @@ pub fn render_json(list: &[NamespaceInfo], users: &Users) -> String {
 
 fn main() {
     let request = parse_args(std::env::args().skip(1));
-    if let Ok(Request::List(opts) | Request::Columns(opts)) = &request {
-        // What libsmartcols' filter scanner echoes while parsing comes first.
-        if let Some(echo) = opts
+    // What libsmartcols' filter scanner echoes while parsing comes first on stdout, and after
+    // any error message (util-linux's stdout is flushed at exit).
+    let echo = match &request {
+        Ok(Request::List(opts) | Request::Columns(opts)) => opts
             .filter
             .as_ref()
-            .map(Filter::echoed)
-            .filter(|e| !e.is_empty())
-        {
-            let mut out = std::io::stdout();
-            let _ = out.write_all(echo.as_bytes());
-            let _ = out.flush();
-        }
-    }
+            .map_or_else(String::new, |f| f.echoed().to_string()),
+        _ => String::new(),
+    };
     let text = match request {
         Ok(Request::Help) => USAGE.to_string(),
         Ok(Request::Version) => {
             format!("lsns from linux-namespaces {}\n", env!("CARGO_PKG_VERSION"))
         }
-        Ok(Request::Columns(opts)) => columns_table(&opts),
+        Ok(Request::Columns(opts)) => echo + &columns_table(&opts),
         Ok(Request::List(opts)) => match run(&opts) {
-            Ok(text) => text,
-            Err(e) => fail(&e),
+            Ok(text) => echo + &text,
+            Err(mut e) => {
+                e.stdout.insert_str(0, &echo);
+                fail(&e)
+            }
         },
         Err(e) => fail(&e),
     };
@@ -1131,16 +1130,16 @@ fn main() {
 }
 
 fn fail(f: &Failure) -> ! {
-    if !f.stdout.is_empty() {
-        let mut out = std::io::stdout();
-        let _ = out.write_all(f.stdout.as_bytes());
-        let _ = out.flush();
-    }
     for line in &f.lines {
         eprintln!("lsns: {line}");
     }
     if f.try_help {
         eprintln!("Try 'lsns --help' for more information.");
+    }
+    if !f.stdout.is_empty() {
+        let mut out = std::io::stdout();
+        let _ = out.write_all(f.stdout.as_bytes());
+        let _ = out.flush();
     }
     std::process::exit(1)
 }
