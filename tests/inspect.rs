@@ -736,3 +736,561 @@ fn every_line_of_the_kernels_mountinfo_parses() {
             .any(|m| m.mount_point == Path::new("/"))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Namespaces held through open fds and sockets; ppid; NamespaceInfo::open; relatives
+
+/// A forked process that runs `setup`, reports what it returned, then runs `step` once for
+/// each byte written to it (reporting each result), and exits when its command pipe closes.
+/// It keeps only its two pipe ends and the fds in `keep`: everything else it inherited (other
+/// sitters' pipes, the harness's) is closed, so it holds nothing it was not asked to.
+/// Dropping it closes the command pipe and reaps it.
+struct Sitter {
+    pid: u32,
+    cmd: Option<std::fs::File>,
+    replies: std::io::BufReader<std::fs::File>,
+}
+
+type Step = Box<dyn FnMut() -> Result<String, String>>;
+
+impl Sitter {
+    fn start(
+        keep: &[i32],
+        setup: impl FnOnce() -> Result<String, String>,
+        mut step: Step,
+    ) -> Result<(Sitter, String), String> {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let pipe = || {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(err)?;
+            Ok::<_, String>((std::fs::File::from(r), std::fs::File::from(w)))
+        };
+        let (cmd_r, cmd_w) = pipe()?;
+        let (reply_r, reply_w) = pipe()?;
+        // SAFETY: called from a forked, single-threaded test child (in_child); the new child
+        // runs Rust code of this test only and ends with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            drop((cmd_w, reply_r));
+            let mut keep: Vec<u32> = keep
+                .iter()
+                .chain(&[cmd_r.as_raw_fd(), reply_w.as_raw_fd()])
+                .map(|&fd| fd as u32)
+                .collect();
+            keep.sort_unstable();
+            let mut from = 3u32;
+            for fd in keep {
+                if fd > from {
+                    // SAFETY: closes inherited fds this child does not use.
+                    unsafe { libc::close_range(from, fd - 1, 0) };
+                }
+                from = from.max(fd + 1);
+            }
+            // SAFETY: as above.
+            unsafe { libc::close_range(from, u32::MAX, 0) };
+            let (mut cmd, mut reply) = (cmd_r, reply_w);
+            let report = |reply: &mut std::fs::File, r: Result<String, String>| {
+                let line = match r {
+                    Ok(s) => format!("ok {s}\n"),
+                    Err(e) => format!("error {}\n", e.replace('\n', " ")),
+                };
+                let _ = reply.write_all(line.as_bytes());
+            };
+            report(&mut reply, setup());
+            let mut b = [0u8; 1];
+            while matches!(cmd.read(&mut b), Ok(1)) {
+                report(&mut reply, step());
+            }
+            // SAFETY: end the sitter without running anything of the test harness.
+            unsafe { libc::_exit(0) };
+        }
+        drop((cmd_r, reply_w));
+        let mut sitter = Sitter {
+            pid: pid as u32,
+            cmd: Some(cmd_w),
+            replies: std::io::BufReader::new(reply_r),
+        };
+        let first = sitter.reply()?;
+        Ok((sitter, first))
+    }
+
+    fn reply(&mut self) -> Result<String, String> {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.replies, &mut line).map_err(err)?;
+        let line = line.trim_end();
+        match line.split_once(' ') {
+            Some(("ok", s)) => Ok(s.to_string()),
+            _ if line == "ok" => Ok(String::new()),
+            _ => Err(format!("sitter {}: {line:?}", self.pid)),
+        }
+    }
+
+    /// Runs the sitter's step once and returns what it reported.
+    fn step(&mut self) -> Result<String, String> {
+        use std::io::Write;
+        self.cmd
+            .as_mut()
+            .ok_or("no command pipe")?
+            .write_all(b"x")
+            .map_err(err)?;
+        self.reply()
+    }
+}
+
+impl Drop for Sitter {
+    fn drop(&mut self) {
+        drop(self.cmd.take());
+        wait(self.pid as i32);
+    }
+}
+
+fn no_step() -> Step {
+    Box::new(|| Ok(String::new()))
+}
+
+/// `unshare(2)` of `set` in the calling (forked, single-threaded) process; with USER, the
+/// caller's uid and gid map to root inside.
+fn unshare_here(set: NamespaceSet) -> Result<(), String> {
+    let (uid, gid) = (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
+    // SAFETY: unshare of namespace flags only, in a single-threaded child.
+    if unsafe { libc::unshare(set.bits() as i32) } != 0 {
+        return Err(format!(
+            "unshare({set}): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if set.contains(NamespaceSet::USER) {
+        map_self_to_root(uid, gid)?;
+    }
+    Ok(())
+}
+
+/// A process in new namespaces of `set` (and a user namespace, rootless), until dropped.
+fn maker(set: NamespaceSet) -> Result<Sitter, String> {
+    Ok(Sitter::start(&[], || unshare_here(set).map(|()| String::new()), no_step())?.0)
+}
+
+/// A namespace that only another process's open fd holds: listed without processes, with
+/// that (pid, fd), the owner uid lsns shows as USER, and (rootless: the maker's user
+/// namespace, which nothing but the held namespace keeps alive) its owner as a relative.
+fn namespace_held_only_by_an_fd(root: bool) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let set = if root {
+        NamespaceSet::NET
+    } else {
+        NamespaceSet::USER | NamespaceSet::NET
+    };
+    let me = euid();
+    let maker = maker(set)?;
+    let net = Namespace::open(maker.pid, NamespaceKind::Network).map_err(err)?;
+    let (id, owner) = (net.id(), net.owner().map_err(err)?.id());
+    let fd = net.as_raw_fd();
+    let (holder, _) = Sitter::start(&[fd], || Ok(String::new()), no_step())?;
+    // From here on only the holder's fd (and, rootless, nothing but the network namespace
+    // for its owner) keeps them alive.
+    drop((net, maker));
+
+    let list = inspect::list(NamespaceSet::all()).map_err(err)?;
+    let n = entry(&list, id)?;
+    ensure!(n.pids.is_empty(), "pids {:?}", n.pids);
+    ensure!(n.nprocs() == 0, "nprocs {}", n.nprocs());
+    ensure_eq!(n.fds, vec![(holder.pid, fd)]);
+    ensure!(
+        n.pid.is_none() && n.ppid.is_none() && n.uid.is_none() && n.command.is_none(),
+        "{n:?}"
+    );
+    ensure!(n.mounts.is_empty(), "mounts {:?}", n.mounts);
+    ensure_eq!(n.owner, Some(owner));
+    ensure_eq!(n.owner_uid, Some(me), "USER of a process-less namespace");
+    ensure_eq!(n.open().map_err(err)?.id(), id);
+    let our_user = current_id(NamespaceKind::User)?;
+    if root {
+        ensure_eq!(owner, our_user);
+    } else {
+        // The maker's user namespace: no process, no fd, listed as the owner of a held one.
+        let u = entry(&list, owner)?;
+        ensure!(
+            u.pids.is_empty() && u.fds.is_empty() && u.mounts.is_empty(),
+            "{u:?}"
+        );
+        ensure_eq!(u.owner_uid, Some(me));
+        ensure_eq!(u.parent, Some(our_user));
+        ensure_eq!(u.owner, Some(our_user));
+        // Not asked for user namespaces: not listed, not chased.
+        ensure!(
+            !inspect::list(NamespaceSet::NET)
+                .map_err(err)?
+                .iter()
+                .any(|n| n.id == owner),
+            "listed a user namespace when asked for net only"
+        );
+    }
+    // Not asked for network namespaces, or not scanning fds: not found.
+    ensure!(
+        !inspect::list(NamespaceSet::all() - NamespaceSet::NET)
+            .map_err(err)?
+            .iter()
+            .any(|n| n.id == id),
+        "listed when net was not asked for"
+    );
+    let without =
+        inspect::list_with(&inspect::ListOptions::new(NamespaceSet::all()).open_fds(false))
+            .map_err(err)?;
+    ensure!(
+        !without.iter().any(|n| n.id == id || n.id == owner && !root),
+        "found without the fd scan"
+    );
+    drop(holder);
+    ensure!(
+        !inspect::list(NamespaceSet::NET)
+            .map_err(err)?
+            .iter()
+            .any(|n| n.id == id),
+        "still listed after its holder exited"
+    );
+    Ok(())
+}
+
+root_and_rootless!(
+    namespace_held_only_by_an_fd_is_listed,
+    namespace_held_only_by_an_fd
+);
+
+/// A network namespace that only a socket keeps alive: a process unshares a network
+/// namespace, makes a socket, and goes back to the one it came from (util-linux's
+/// "foreign socket"). Rootless, all of it happens inside a user and network namespace of
+/// our own, where we are root.
+fn network_namespace_held_only_by_a_socket(root: bool) -> Result<(), String> {
+    if !root {
+        unshare_here(NamespaceSet::USER | NamespaceSet::NET)?;
+    }
+    // Uids as our user namespace sees them (NS_GET_OWNER_UID maps to the caller's view).
+    let me = euid();
+    let ours = Namespace::current(NamespaceKind::Network).map_err(err)?;
+    let (maker, reply) = Sitter::start(
+        &[std::os::fd::AsRawFd::as_raw_fd(&ours)],
+        || {
+            unshare_here(NamespaceSet::NET)?;
+            let sock = rustix::net::socket(
+                rustix::net::AddressFamily::INET,
+                rustix::net::SocketType::DGRAM,
+                None,
+            )
+            .map_err(err)?;
+            let id = Namespace::from_socket(std::os::fd::AsFd::as_fd(&sock))
+                .map_err(err)?
+                .id();
+            ours.enter().map_err(err)?;
+            let fd = std::os::fd::IntoRawFd::into_raw_fd(sock);
+            Ok(format!("{fd} {}", id.ino()))
+        },
+        no_step(),
+    )?;
+    let (fd, ino) = reply.split_once(' ').ok_or("reply")?;
+    let (fd, ino): (i32, u64) = (fd.parse().map_err(err)?, ino.parse().map_err(err)?);
+    ensure_eq!(
+        NamespaceIds::of(maker.pid)
+            .map_err(err)?
+            .get(NamespaceKind::Network),
+        Some(ours.id()),
+        "the maker is back in our network namespace"
+    );
+    let id = NamespaceId::new(NamespaceKind::Network, ours.id().dev(), ino);
+
+    // The scan (pidfd_getfd, SIOCGSKNS) and open() leave no fd behind.
+    common::ns::without_fd_leak(|| {
+        let list = inspect::list(NamespaceSet::all()).map_err(err)?;
+        drop(entry(&list, id)?.open().map_err(err)?);
+        Ok(())
+    })?;
+    let list = inspect::list(NamespaceSet::all()).map_err(err)?;
+    let n = entry(&list, id)?;
+    ensure!(n.pids.is_empty(), "pids {:?}", n.pids);
+    ensure_eq!(n.fds, vec![(maker.pid, fd)]);
+    ensure!(n.pid.is_none() && n.command.is_none(), "{n:?}");
+    ensure_eq!(n.owner_uid, Some(me), "USER of a socket-held namespace");
+    ensure_eq!(n.owner, Some(current_id(NamespaceKind::User)?));
+    ensure_eq!(n.open().map_err(err)?.id(), id);
+    // The socket is not counted for our own namespace.
+    ensure!(
+        entry(&list, ours.id())?.fds.is_empty(),
+        "fds of a namespace with processes"
+    );
+    ensure!(
+        !inspect::list(NamespaceSet::UTS | NamespaceSet::USER)
+            .map_err(err)?
+            .iter()
+            .any(|n| n.id == id),
+        "listed when net was not asked for"
+    );
+    drop(maker);
+    ensure!(
+        !inspect::list(NamespaceSet::NET)
+            .map_err(err)?
+            .iter()
+            .any(|n| n.id == id),
+        "still listed after the socket's process exited"
+    );
+    Ok(())
+}
+
+root_and_rootless!(
+    network_namespace_held_only_by_a_socket_is_listed,
+    network_namespace_held_only_by_a_socket
+);
+
+/// `NamespaceInfo::open` goes through a held fd only if that fd still leads to the listed
+/// namespace: after the holder puts another namespace at the same fd number, it fails
+/// rather than open the other one.
+fn open_checks_what_a_held_fd_leads_to(_root: bool) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let set = if is_root() {
+        NamespaceSet::UTS
+    } else {
+        NamespaceSet::USER | NamespaceSet::UTS
+    };
+    let maker = maker(set)?;
+    let uts = Namespace::open(maker.pid, NamespaceKind::Uts).map_err(err)?;
+    let (id, fd) = (uts.id(), uts.as_raw_fd());
+    let (mut holder, _) = Sitter::start(
+        &[fd],
+        || Ok(String::new()),
+        Box::new(move || {
+            // Our own uts namespace, at the number the held one had (closing that).
+            let own = std::fs::File::open("/proc/self/ns/uts").map_err(err)?;
+            // SAFETY: `fd` is open in this process (kept from the parent); dup2 replaces what
+            // it refers to, and the OwnedFd is forgotten right after, so nothing closes it.
+            let mut target =
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let r = rustix::io::dup2(&own, &mut target);
+            std::mem::forget(target);
+            r.map_err(err)?;
+            Ok(String::new())
+        }),
+    )?;
+    drop((uts, maker));
+    let list = inspect::list(NamespaceSet::UTS).map_err(err)?;
+    let n = entry(&list, id)?.clone();
+    ensure_eq!(n.fds, vec![(holder.pid, fd)]);
+    ensure_eq!(n.open().map_err(err)?.id(), id);
+    holder.step()?;
+    let holders_own = NamespaceIds::of(holder.pid)
+        .map_err(err)?
+        .get(NamespaceKind::Uts);
+    match n.open() {
+        Ok(ns) => {
+            return Err(format!(
+                "opened {} through a fd that now holds {holders_own:?}",
+                ns.id()
+            ));
+        }
+        Err(Error::Os { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(format!("unexpected error: {e}")),
+    }
+    Ok(())
+}
+
+root_and_rootless!(
+    open_checks_what_a_held_fd_leads_to_now,
+    open_checks_what_a_held_fd_leads_to
+);
+
+/// `ListOptions::all_relatives`: a user namespace that no process is in and nothing but a
+/// network namespace (which a process is in) keeps alive is listed only with it, as the
+/// owner that `lsns --tree=owner` shows.
+fn relatives_of_process_namespaces(root: bool) -> Result<(), String> {
+    if !root {
+        // Be root over the maker's user namespace, so we may enter its network namespace.
+        unshare_here(NamespaceSet::USER)?;
+    }
+    // Uids as our user namespace sees them (NS_GET_OWNER_UID maps to the caller's view).
+    let me = euid();
+    let maker = maker(NamespaceSet::USER | NamespaceSet::NET)?;
+    let net = Namespace::open(maker.pid, NamespaceKind::Network).map_err(err)?;
+    let (id, owner) = (net.id(), net.owner().map_err(err)?.id());
+    // It enters through the maker's link, so it holds no fd of the namespace (an fd would
+    // make the owner listed anyway, as the owner of a held namespace).
+    let maker_pid = maker.pid;
+    let (sitter, _) = Sitter::start(
+        &[],
+        || {
+            Namespace::open(maker_pid, NamespaceKind::Network)
+                .and_then(|ns| ns.enter())
+                .map(|()| String::new())
+                .map_err(err)
+        },
+        no_step(),
+    )?;
+    drop((net, maker));
+    let list = inspect::list(NamespaceSet::all()).map_err(err)?;
+    ensure_eq!(entry(&list, id)?.pids, vec![sitter.pid]);
+    ensure!(
+        !list.iter().any(|n| n.id == owner),
+        "the owner is listed without all_relatives"
+    );
+    let list =
+        inspect::list_with(&inspect::ListOptions::new(NamespaceSet::all()).all_relatives(true))
+            .map_err(err)?;
+    let u = entry(&list, owner)?;
+    ensure!(
+        u.pids.is_empty() && u.fds.is_empty() && u.mounts.is_empty(),
+        "{u:?}"
+    );
+    ensure_eq!(u.owner_uid, Some(me));
+    ensure_eq!(u.parent, Some(current_id(NamespaceKind::User)?));
+    ensure_eq!(entry(&list, id)?.owner, Some(owner));
+    // Every owner and parent of a listed namespace is listed (or out of reach).
+    for n in &list {
+        for rel in [n.owner, n.parent].into_iter().flatten() {
+            ensure!(
+                list.iter().any(|m| m.id == rel),
+                "{}'s relative {rel} is not listed",
+                n.id
+            );
+        }
+    }
+    drop(sitter);
+    Ok(())
+}
+
+root_and_rootless!(
+    all_relatives_lists_owners_nothing_else_shows,
+    relatives_of_process_namespaces
+);
+
+/// An nsfs bind mount opened as a file and then unmounted (`ip netns add`, an open of
+/// /run/netns/NAME, `ip netns delete`): the open file is all that holds the namespace, and
+/// the fd's link text is a path, not `net:[...]`. Listed with NPROCS 0 and USER root.
+#[test]
+#[ignore = "needs root"]
+fn namespace_held_by_an_opened_then_unmounted_bind_mount() {
+    assert_root("namespace_held_by_an_opened_then_unmounted_bind_mount");
+    as_root(|| {
+        let dir = common::ns::private_mounts()?;
+        let path = dir.join("held");
+        let holder = Holder::new(NamespaceSet::NET);
+        let ns = Namespace::open(holder.pid, NamespaceKind::Network).map_err(err)?;
+        let id = ns.id();
+        let persisted = ns.persist(&path).map_err(err)?;
+        drop((ns, holder));
+        let opened = std::fs::File::open(&path).map_err(err)?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&opened);
+        let (sitter, _) = Sitter::start(&[fd], || Ok(String::new()), no_step())?;
+        drop(opened);
+        persisted.remove(true).map_err(err)?;
+        let link = std::fs::read_link(format!("/proc/{}/fd/{fd}", sitter.pid)).map_err(err)?;
+        ensure!(
+            !link.to_string_lossy().starts_with("net:["),
+            "link text {link:?}"
+        );
+        let list = inspect::list(NamespaceSet::NET).map_err(err)?;
+        let n = entry(&list, id)?;
+        ensure!(n.pids.is_empty() && n.mounts.is_empty(), "{n:?}");
+        ensure_eq!(n.fds, vec![(sitter.pid, fd)]);
+        ensure_eq!(n.owner_uid, Some(0));
+        ensure_eq!(n.open().map_err(err)?.id(), id);
+        Ok(())
+    })
+    .unwrap();
+}
+
+/// PPID: the parent of the process shown, for namespaces with processes.
+fn ppid_is_the_shown_processs_parent(_root: bool) -> Result<(), String> {
+    let maker = maker(if is_root() {
+        NamespaceSet::UTS
+    } else {
+        NamespaceSet::USER | NamespaceSet::UTS
+    })?;
+    let id = Namespace::open(maker.pid, NamespaceKind::Uts)
+        .map_err(err)?
+        .id();
+    let list = inspect::list(NamespaceSet::UTS).map_err(err)?;
+    let n = entry(&list, id)?;
+    ensure_eq!(n.pid, Some(maker.pid));
+    ensure_eq!(n.ppid, Some(std::process::id()));
+    ensure_eq!(n.ppid, Some(ppid_of(maker.pid)));
+    for n in &list {
+        if let Some(pid) = n.pid {
+            // Still ours and alive (the harness's threads come and go; its processes stay).
+            if pid == std::process::id() {
+                ensure_eq!(n.ppid, Some(ppid_of(pid)));
+            }
+        } else {
+            ensure!(n.ppid.is_none(), "{n:?}");
+        }
+    }
+    Ok(())
+}
+
+root_and_rootless!(ppid_is_listed, ppid_is_the_shown_processs_parent);
+
+/// The nsid a network namespace gives another: none until one is set, then the one set (what
+/// `ip netns list-id` shows); bad input is refused before anything is sent.
+#[cfg(feature = "net")]
+fn nsid_is_none_until_set(root: bool) -> Result<(), String> {
+    use linux_namespaces::net::{self, Netlink};
+    unshare_here(if root {
+        NamespaceSet::NET
+    } else {
+        NamespaceSet::USER | NamespaceSet::NET
+    })?;
+    let other = net::create_namespace().map_err(err)?;
+    let nl =
+        Netlink::open(&Namespace::current(NamespaceKind::Network).map_err(err)?).map_err(err)?;
+    ensure_eq!(nl.nsid_of(&other).map_err(err)?, None);
+    nl.set_nsid(&other, 7).map_err(err)?;
+    ensure_eq!(nl.nsid_of(&other).map_err(err)?, Some(7));
+    // Seen from the other namespace, ours has none.
+    let back = Netlink::open(&other).map_err(err)?;
+    let ours = Namespace::current(NamespaceKind::Network).map_err(err)?;
+    ensure_eq!(back.nsid_of(&ours).map_err(err)?, None);
+    // A second id for the same namespace is refused by the kernel.
+    match nl.set_nsid(&other, 8) {
+        Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {}
+        r => return Err(format!("second nsid: {r:?}")),
+    }
+    ensure!(
+        matches!(
+            nl.set_nsid(&other, u32::MAX),
+            Err(Error::InvalidInput { .. })
+        ),
+        "nsid above i32::MAX"
+    );
+    let uts = Namespace::current(NamespaceKind::Uts).map_err(err)?;
+    ensure!(
+        matches!(nl.nsid_of(&uts), Err(Error::WrongKind { .. })),
+        "nsid_of a uts namespace"
+    );
+    ensure!(
+        matches!(nl.set_nsid(&uts, 1), Err(Error::WrongKind { .. })),
+        "set_nsid of a uts namespace"
+    );
+    ensure_eq!(nl.nsid_of(&other).map_err(err)?, Some(7), "unchanged");
+    // iproute2 agrees (it runs in our network namespace).
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if require_setup("nsid_is_none_until_set", ip.is_some(), "iproute2 (ip)") {
+        let out = std::process::Command::new(ip.unwrap())
+            .args(["netns", "list-id"])
+            .output()
+            .map_err(err)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            out.status.success() && text.lines().any(|l| l.starts_with("nsid 7")),
+            "ip netns list-id: {} {text:?} {:?}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+#[cfg(feature = "net")]
+root_and_rootless!(nsid_of_reads_what_set_nsid_assigned, nsid_is_none_until_set);

@@ -1,7 +1,7 @@
 //! The system-wide listing behind `lsns(8)`: [`list`].
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
+use super::fds::{self, FdScan};
 use super::ids::read_links;
 use super::{nsfs_dev, parse_pid, proc_dir};
 use crate::error::{Error, Operation, Result, Target};
 use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::namespace::{self, Namespace, NamespaceId};
 use crate::persist::{self, MountTable};
-use crate::pidfd::PidFd;
 use crate::sys;
 
 /// One namespace in a system-wide [`list`]: what `lsns(8)` shows, and its place in the
@@ -76,6 +76,23 @@ impl NamespaceInfo {
         self.pids.len()
     }
 
+    /// A namespace with nothing known of it but its id.
+    fn bare(id: NamespaceId) -> NamespaceInfo {
+        NamespaceInfo {
+            id,
+            pids: Vec::new(),
+            pid: None,
+            ppid: None,
+            uid: None,
+            command: None,
+            owner_uid: None,
+            parent: None,
+            owner: None,
+            mounts: Vec::new(),
+            fds: Vec::new(),
+        }
+    }
+
     /// Opens the namespace again, for `ioctl_nsfs(2)` queries or `setns(2)`: through the first
     /// route that still leads to it, checking the id (device and inode) each time, so a pid
     /// recycled or a mount replaced since the listing is never taken for it:
@@ -83,18 +100,21 @@ impl NamespaceInfo {
     /// 1. `/proc/<pid>/ns/<kind>` of each of [`pids`](Self::pids), lowest first;
     /// 2. each of [`mounts`](Self::mounts) ([`Namespace::from_path`], which opens nothing
     ///    but an nsfs file);
-    /// 3. each of [`fds`](Self::fds): the fd duplicated from its process with
-    ///    `pidfd_getfd(2)` ([`PidFd::get_fd`](crate::PidFd::get_fd), which needs ptrace attach
-    ///    access to it), then, if it is a socket, its network namespace (`SIOCGSKNS`,
-    ///    [`Namespace::from_socket`]).
+    /// 3. each of [`fds`](Self::fds): `/proc/<pid>/fd/<fd>` opened `O_PATH` and looked at
+    ///    (`fstat(2)`); an nsfs file of this namespace is then reopened for reading through
+    ///    it (ptrace read access to the holder suffices); a socket is duplicated from its
+    ///    process with `pidfd_getfd(2)` (as [`PidFd::get_fd`](crate::PidFd::get_fd); ptrace
+    ///    attach access), checked to be the same socket, and asked for its network namespace
+    ///    (`SIOCGSKNS`, as [`Namespace::from_socket`]).
     ///
     /// # Errors
     /// The error of the last route tried when none leads to the namespace any more (all
     /// its processes have exited or moved, its mounts and fds are gone) or none may be
-    /// used: [`Error::Os`] with `EACCES`/`EPERM` without the access a route needs,
-    /// [`Error::NoSuchProcess`] when its last known holder has exited; [`Error::Os`] with
-    /// `ENOENT` if the listing found no route at all (a namespace listed only as the owner
-    /// or parent of another).
+    /// used: from the pids, [`Error::NoSuchProcess`] or [`Error::Os`] with `EACCES`; from
+    /// the mounts, as for [`Namespace::from_path`]; [`Error::Os`] with `ENOENT` when the
+    /// held fds lead nowhere (closed, or `pidfd_getfd(2)` or `SIOCGSKNS` refused) and when
+    /// the listing found no route at all (a namespace listed only as the owner or parent of
+    /// another).
     ///
     /// # References
     ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html),
@@ -103,19 +123,18 @@ impl NamespaceInfo {
     ///    [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html) (`SIOCGSKNS`)
     pub fn open(&self) -> Result<Namespace> {
         let id = self.id;
-        let mut last = Error::os(
-            Operation::Open,
-            Target::Namespace(id),
-            std::io::Error::from_raw_os_error(libc::ENOENT),
-        );
+        let gone = || {
+            Error::os(
+                Operation::Open,
+                Target::Namespace(id),
+                std::io::Error::from_raw_os_error(libc::ENOENT),
+            )
+        };
+        let mut last = gone();
         let checked = |r: Result<Namespace>, last: &mut Error| match r {
             Ok(ns) if ns.id() == id => Some(ns),
             Ok(_) => {
-                *last = Error::os(
-                    Operation::Open,
-                    Target::Namespace(id),
-                    std::io::Error::from_raw_os_error(libc::ENOENT),
-                );
+                *last = gone();
                 None
             }
             Err(e) => {
@@ -133,47 +152,126 @@ impl NamespaceInfo {
                 return Ok(ns);
             }
         }
-        for &(pid, fd) in &self.fds {
-            let got = PidFd::open(pid).and_then(|p| p.get_fd(fd)).and_then(|fd| {
-                let is_socket = rustix::fs::fstat(&fd)
-                    .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_socket());
-                if is_socket {
-                    Namespace::from_socket(fd.as_fd())
-                } else {
-                    Namespace::try_from(fd)
-                }
-            });
-            if let Some(ns) = checked(got, &mut last) {
-                return Ok(ns);
+        if !self.fds.is_empty() {
+            // open_held checks that the fd leads to this very namespace (device and inode).
+            let proc = proc_dir()?;
+            if let Some(fd) = fds::open_any_held(proc.as_fd(), &self.fds, id) {
+                return Namespace::try_from(fd);
             }
+            last = gone();
         }
         Err(last)
     }
 }
 
-/// Every namespace of the kinds in `kinds` that a process visible in `/proc` is in, or that an
-/// nsfs bind mount in the caller's mount namespace keeps alive: the listing of `lsns(8)`.
+/// What [`list_with`] looks at besides the processes in `/proc`, and which related namespaces
+/// it adds. [`ListOptions::new`] gives what `lsns(8)` lists by default, which is what [`list`]
+/// does.
+///
+/// # References
+///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListOptions {
+    kinds: NamespaceSet,
+    fds: bool,
+    all_relatives: bool,
+}
+
+impl ListOptions {
+    /// Namespaces of the kinds in `kinds`, found through processes, nsfs bind mounts and
+    /// open fds (nsfs fds, and sockets for network namespaces), with the owners and parents
+    /// of those found only through a mount or an fd: the default listing of `lsns(8)`.
+    pub fn new(kinds: NamespaceSet) -> ListOptions {
+        ListOptions {
+            kinds,
+            fds: true,
+            all_relatives: false,
+        }
+    }
+
+    /// Whether to scan every process's open fds (`/proc/<pid>/fd`) for namespaces held only
+    /// that way (default: yes). Without it the listing misses those, and costs about half as
+    /// much.
+    pub fn open_fds(mut self, scan: bool) -> ListOptions {
+        self.fds = scan;
+        self
+    }
+
+    /// Whether to add the owner and parent of every listed namespace that is not listed
+    /// otherwise (the "ghost" namespaces that `lsns --tree=owner` and `--tree=parent` show,
+    /// such as a user namespace no process is in that owns another process's network
+    /// namespace), recursively. Default: only those of namespaces found through a mount or
+    /// an fd, as `lsns` without `--tree` does.
+    pub fn all_relatives(mut self, all: bool) -> ListOptions {
+        self.all_relatives = all;
+        self
+    }
+
+    /// The kinds asked for.
+    pub fn kinds(&self) -> NamespaceSet {
+        self.kinds
+    }
+}
+
+/// Every namespace of the kinds in `kinds` that a process visible in `/proc` is in, that an
+/// nsfs bind mount in the caller's mount namespace keeps alive, or that a process holds
+/// through an open fd: the listing of `lsns(8)`. The same as
+/// [`list_with(&ListOptions::new(kinds))`](list_with).
+///
+/// # Errors
+/// As for [`list_with`].
+///
+/// # References
+///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html),
+///    [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html)
+#[doc(alias = "lsns")]
+pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
+    list_with(&ListOptions::new(kinds))
+}
+
+/// The system-wide listing of `lsns(8)`, with [`ListOptions`]: every namespace of the kinds
+/// asked for that
+///
+/// * a process visible in `/proc` is in ([`pids`](NamespaceInfo::pids));
+/// * an nsfs bind mount in the caller's mount namespace keeps alive
+///   ([`mounts`](NamespaceInfo::mounts); util-linux 2.38 `lsns` leaves these out);
+/// * a process holds through an open fd: an nsfs file (an open `/proc/<pid>/ns/<kind>`, or a
+///   bind mount opened and unmounted since) or, for a network namespace, a socket created in
+///   it ([`fds`](NamespaceInfo::fds), filled for namespaces no process is in; unless
+///   [`open_fds(false)`](ListOptions::open_fds));
+/// * is the owner or parent of a namespace found through a mount or an fd (or of any listed
+///   one, with [`all_relatives`](ListOptions::all_relatives)) and is not listed otherwise:
+///   these have no pids, mounts or fds.
+///
+/// Details:
 ///
 /// * Processes are the thread-group leaders `/proc` lists; a thread that entered a namespace
-///   of its own is not looked at (neither does `lsns`).
-/// * A process whose namespaces the caller may not read (another user's, without
+///   of its own, or has an fd table of its own, is not looked at (neither does `lsns`).
+/// * A process whose namespaces or fds the caller may not read (another user's, without
 ///   `CAP_SYS_PTRACE`; `EACCES` from procfs) is passed over, as `lsns` does; so an
-///   unprivileged caller sees the namespaces of its own processes.
+///   unprivileged caller sees the namespaces of its own processes. A socket's namespace
+///   needs more: `pidfd_getfd(2)` (ptrace attach access to the holder; Yama's `ptrace_scope`
+///   may refuse it) and `SIOCGSKNS` (`CAP_NET_ADMIN` over the socket's namespace); where
+///   either is refused the socket is passed over.
 /// * A process that exits during the scan is counted in the namespaces whose links it still
 ///   had when they were read, and is never an error. A zombie (exited, not yet reaped) keeps
 ///   its pid and user namespaces alive and is counted in those two only, as `lsns` counts it.
-/// * Details (pid, uid, command, owner, parent) come from the lowest pid that is still in the
-///   namespace when they are read, through one `/proc/<pid>` directory fd, so a pid recycled
-///   meanwhile is never described in place of the process that was scanned.
-/// * Namespaces kept alive only by a bind mount are listed with no processes and their mount
-///   points (util-linux 2.38 `lsns` leaves them out). Namespaces kept alive only by an open fd
-///   are not found.
+///   A namespace whose only holder closed its fd or exited before the holder could be
+///   looked at again is left out.
+/// * Details (pid, ppid, uid, command, owner, parent) come from the lowest pid that is still
+///   in the namespace when they are read, through one `/proc/<pid>` directory fd, so a pid
+///   recycled meanwhile is never described in place of the process that was scanned.
+///   Namespaces without a process get owner, parent and owner uid through a mount or a held
+///   fd, each opened only after checking that it leads to the namespace.
 ///
 /// Sorted by inode (like `lsns`), then kind. Runs on the calling thread and starts no thread.
 ///
-/// Cost: for each process one `openat(2)` and one `readlinkat(2)` per kind; for each namespace
-/// found an `open(2)` of its link and a few `ioctl_nsfs(2)` calls; for each process shown, a
-/// `fstat(2)` and a read of its `cmdline`; and one read of `/proc/self/mountinfo`.
+/// Cost: for each process one `openat(2)` and one `readlinkat(2)` per kind, and with the fd
+/// scan an `openat(2)` and `getdents64(2)` of its fd directory and one `statx(2)` per fd;
+/// for each socket inode not seen before a `pidfd_getfd(2)` and `SIOCGSKNS`; for each
+/// namespace found an `open(2)` of its link and a few `ioctl_nsfs(2)` calls; for each
+/// process shown a `fstat(2)` and reads of its `cmdline` and `stat`; and one read of
+/// `/proc/self/mountinfo`.
 ///
 /// # Errors
 /// [`Error::Os`] only if `/proc` itself cannot be read, or an unexpected errno (such as
@@ -182,22 +280,56 @@ impl NamespaceInfo {
 /// # References
 ///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html),
 ///    [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html),
+///    [proc_pid_fd(5)](https://man7.org/linux/man-pages/man5/proc_pid_fd.5.html),
 ///    [readlink(2)](https://man7.org/linux/man-pages/man2/readlink.2.html),
+///    [statx(2)](https://man7.org/linux/man-pages/man2/statx.2.html),
+///    [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html),
 ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html),
 ///    [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
 #[doc(alias = "lsns")]
-pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
+pub fn list_with(options: &ListOptions) -> Result<Vec<NamespaceInfo>> {
+    let kinds = options.kinds;
     if kinds.is_empty() {
         return Ok(Vec::new());
     }
     let dev = nsfs_dev()?;
     let proc = proc_dir()?;
-    let mut found = scan(proc.as_fd(), kinds, dev)?;
+    let mut fd_scan = options
+        .fds
+        .then(|| FdScan::new(dev, kinds.has(NamespaceKind::Network)));
+    let mut found = scan(proc.as_fd(), kinds, dev, fd_scan.as_mut())?;
+    // Namespaces whose owners and parents are listed too.
+    let mut chase: HashSet<NamespaceId> = HashSet::new();
     let mut mounts: HashMap<NamespaceId, Vec<PathBuf>> = HashMap::new();
     for m in persist::list(MountTable::Caller)? {
         if kinds.has(m.kind()) {
-            found.entry(m.id).or_default();
+            let pids = found.entry(m.id).or_default();
+            if pids.is_empty() {
+                chase.insert(m.id);
+            }
             mounts.entry(m.id).or_default().push(m.path);
+        }
+    }
+    let mut fds: HashMap<NamespaceId, Vec<(u32, i32)>> = HashMap::new();
+    if let Some(fd_scan) = fd_scan {
+        let by_ino: HashMap<u64, NamespaceId> = found.keys().map(|id| (id.ino(), *id)).collect();
+        for (ino, held) in fd_scan.held {
+            let mut holders = held.holders;
+            holders.sort_unstable();
+            holders.dedup();
+            let id = match by_ino.get(&ino) {
+                Some(id) => *id,
+                // Not a namespace of a scanned process or a mount: which kind it is, the
+                // fd itself tells (NS_GET_NSTYPE).
+                None => match identify(proc.as_fd(), &holders, dev, ino) {
+                    Some(id) if kinds.has(id.kind()) => id,
+                    _ => continue,
+                },
+            };
+            chase.insert(id);
+            if found.entry(id).or_default().is_empty() {
+                fds.insert(id, holders);
+            }
         }
     }
     let mut entries: Vec<(NamespaceId, Vec<u32>)> = found.into_iter().collect();
@@ -206,19 +338,40 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
     entries.sort_unstable_by_key(|(id, pids)| (pids.first().copied().unwrap_or(u32::MAX), *id));
     let mut describer = Describer {
         proc: proc.as_fd(),
+        kinds,
         dir: None,
         shown: HashMap::new(),
         owner_uids: HashMap::new(),
+        known: entries.iter().map(|(id, _)| *id).collect(),
+        relatives: Vec::new(),
     };
     let mut out: Vec<NamespaceInfo> = entries
         .into_iter()
         .map(|(id, pids)| {
             let mounts = mounts.remove(&id).unwrap_or_default();
-            describer.describe(id, pids, mounts, Vec::new())
+            let fds = fds.remove(&id).unwrap_or_default();
+            let chase = options.all_relatives || chase.contains(&id);
+            describer.describe(id, pids, mounts, fds, chase)
         })
         .collect();
+    out.append(&mut describer.relatives);
     out.sort_unstable_by_key(|n| (n.id.ino(), n.id.kind(), n.id.dev()));
     Ok(out)
+}
+
+/// The id of the namespace with inode `ino` that one of `holders` holds (kind by
+/// `NS_GET_NSTYPE` on an fd opened through it).
+fn identify(
+    proc: BorrowedFd<'_>,
+    holders: &[(u32, i32)],
+    dev: u64,
+    ino: u64,
+) -> Option<NamespaceId> {
+    holders.iter().find_map(|&(pid, fd)| {
+        let ns = fds::open_held(proc, pid, fd, dev, ino)?;
+        let kind = NamespaceKind::from_clone_flag(sys::ns_get_nstype(ns.as_fd()).ok()?)?;
+        Some(NamespaceId::new(kind, dev, ino))
+    })
 }
 
 /// The scan behind [`list`] without the details: which processes (ascending pids) are in
@@ -231,14 +384,16 @@ pub(crate) fn processes_by_namespace(
     }
     let dev = nsfs_dev()?;
     let proc = proc_dir()?;
-    scan(proc.as_fd(), kinds, dev)
+    scan(proc.as_fd(), kinds, dev, None)
 }
 
-/// Reads every process's links: which namespace has which pids.
+/// Reads every process's links: which namespace has which pids; and with `fds`, every
+/// process's open fds.
 fn scan(
     proc: BorrowedFd<'_>,
     kinds: NamespaceSet,
     dev: u64,
+    mut fds: Option<&mut FdScan>,
 ) -> Result<HashMap<NamespaceId, Vec<u32>>> {
     let mut found: HashMap<NamespaceId, Vec<u32>> = HashMap::new();
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
@@ -255,6 +410,9 @@ fn scan(
             for id in ids.into_iter().flatten() {
                 found.entry(id).or_default().push(pid);
             }
+        }
+        if let Some(fds) = fds.as_deref_mut() {
+            fds.scan_process(proc, name, pid)?;
         }
     }
     // /proc lists pids in ascending order already; this is cheap and makes it a guarantee.
@@ -276,10 +434,15 @@ struct Shown {
 /// Fills in the details of namespaces, reusing what several namespaces have in common.
 struct Describer<'a> {
     proc: BorrowedFd<'a>,
+    kinds: NamespaceSet,
     /// The `/proc/<pid>` directory last opened (`None` inside: it could not be).
     dir: Option<(u32, Option<OwnedFd>)>,
     shown: HashMap<u32, Option<Shown>>,
     owner_uids: HashMap<NamespaceId, Option<u32>>,
+    /// Every namespace listed so far.
+    known: HashSet<NamespaceId>,
+    /// Owners and parents listed only as such.
+    relatives: Vec<NamespaceInfo>,
 }
 
 impl Describer<'_> {
@@ -289,20 +452,12 @@ impl Describer<'_> {
         pids: Vec<u32>,
         mounts: Vec<PathBuf>,
         fds: Vec<(u32, i32)>,
+        chase: bool,
     ) -> NamespaceInfo {
-        let mut info = NamespaceInfo {
-            id,
-            pids,
-            pid: None,
-            ppid: None,
-            uid: None,
-            command: None,
-            owner_uid: None,
-            parent: None,
-            owner: None,
-            mounts,
-            fds,
-        };
+        let mut info = NamespaceInfo::bare(id);
+        info.pids = pids;
+        info.mounts = mounts;
+        info.fds = fds;
         let mut handle = None;
         for &pid in &info.pids {
             let Some(dir) = self.proc_pid_dir(pid) else {
@@ -329,8 +484,11 @@ impl Describer<'_> {
                 .iter()
                 .find_map(|p| open_mount_checked(p.as_path(), id));
         }
+        if handle.is_none() {
+            handle = fds::open_any_held(self.proc, &info.fds, id);
+        }
         if let Some(ns) = handle {
-            self.relations(&mut info, ns.as_fd());
+            self.relations(&mut info, ns.as_fd(), chase);
         }
         info
     }
@@ -365,8 +523,9 @@ impl Describer<'_> {
         s
     }
 
-    /// Owner, owner uid and parent, by `ioctl_nsfs(2)` on an open namespace fd.
-    fn relations(&mut self, info: &mut NamespaceInfo, ns: BorrowedFd<'_>) {
+    /// Owner, owner uid and parent, by `ioctl_nsfs(2)` on an open namespace fd; with `chase`,
+    /// the owner and parent are listed too if nothing else lists them (and theirs, in turn).
+    fn relations(&mut self, info: &mut NamespaceInfo, ns: BorrowedFd<'_>, chase: bool) {
         let kind = info.id.kind();
         let owner = sys::ns_get_userns(ns)
             .ok()
@@ -375,18 +534,30 @@ impl Describer<'_> {
         info.owner_uid = if kind == NamespaceKind::User {
             sys::ns_get_owner_uid(ns).ok()
         } else {
-            match owner {
-                Some((oid, ofd)) => match self.owner_uids.entry(oid) {
+            match &owner {
+                Some((oid, ofd)) => match self.owner_uids.entry(*oid) {
                     Entry::Occupied(e) => *e.get(),
                     Entry::Vacant(e) => *e.insert(sys::ns_get_owner_uid(ofd.as_fd()).ok()),
                 },
                 None => None,
             }
         };
-        if kind.is_hierarchical() {
-            info.parent = sys::ns_get_parent(ns)
+        let parent = if kind.is_hierarchical() {
+            sys::ns_get_parent(ns)
                 .ok()
-                .and_then(|fd| id_of(fd.as_fd(), kind));
+                .and_then(|fd| Some((id_of(fd.as_fd(), kind)?, fd)))
+        } else {
+            None
+        };
+        info.parent = parent.as_ref().map(|(id, _)| *id);
+        if chase {
+            for (rid, rfd) in [owner, parent].into_iter().flatten() {
+                if self.kinds.has(rid.kind()) && self.known.insert(rid) {
+                    let mut rel = NamespaceInfo::bare(rid);
+                    self.relations(&mut rel, rfd.as_fd(), true);
+                    self.relatives.push(rel);
+                }
+            }
         }
     }
 }

@@ -37,6 +37,7 @@
 //! * `mountinfo.rs`: [`parse_mountinfo_line`].
 //! * `status.rs`: [`ProcessStatus`], a process's `/proc/<pid>/status`.
 
+mod fds;
 mod ids;
 mod list;
 mod mountinfo;
@@ -44,7 +45,7 @@ mod status;
 
 pub use ids::{NamespaceIds, same_namespace};
 pub(crate) use list::processes_by_namespace;
-pub use list::{NamespaceInfo, list};
+pub use list::{ListOptions, NamespaceInfo, list, list_with};
 pub use mountinfo::{MountInfo, parse_mountinfo_line};
 pub use status::ProcessStatus;
 

@@ -1,0 +1,343 @@
+//! The open-fd scan behind [`list`](super::list): namespaces that a process holds through an
+//! open nsfs file descriptor, or (network namespaces) through a socket created in them.
+//!
+//! Per process: one `openat(2)` of `/proc/<pid>/fd`, `getdents64(2)`, and one `statx(2)` per
+//! fd (`AT_STATX_DONT_SYNC`: a file on a network or FUSE filesystem is not asked for fresh
+//! attributes, so a hung server does not hang the scan). An fd on nsfs names its namespace by
+//! inode. A socket costs more: its network namespace is found by duplicating it
+//! (`pidfd_getfd(2)`) and asking `SIOCGSKNS`, which is done once per socket inode (a socket
+//! shared by several processes is asked once) and passed over where the kernel refuses it
+//! (`EPERM`: no ptrace attach access to the holder, or no `CAP_NET_ADMIN` over the socket's
+//! namespace), as `lsns(8)` does.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
+use rustix::io::Errno;
+
+use crate::error::{Error, Operation, Result, Target};
+use crate::namespace::{self, NamespaceId};
+use crate::sys;
+
+/// The holders of one namespace found by the scan.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    /// `(pid, fd)` of every fd found holding it, in scan order.
+    pub(super) holders: Vec<(u32, i32)>,
+}
+
+/// What one fd is, as far as the scan cares.
+#[derive(Clone, Copy)]
+enum FdKind {
+    /// An nsfs file: the namespace's inode.
+    Nsfs(u64),
+    /// A socket: its inode.
+    Socket(u64),
+    Other,
+}
+
+/// State of the fd scan over all processes.
+pub(super) struct FdScan {
+    nsfs_dev: u64,
+    sockets: bool,
+    statx: bool,
+    /// Namespaces by nsfs inode, with their holders.
+    pub(super) held: HashMap<u64, Held>,
+    /// Socket inode → inode of its network namespace (`None`: the kernel would not say).
+    socket_ns: HashMap<u64, Option<u64>>,
+}
+
+impl FdScan {
+    /// A scan that records nsfs fds, and sockets too if `sockets` (the caller asked for
+    /// network namespaces).
+    pub(super) fn new(nsfs_dev: u64, sockets: bool) -> FdScan {
+        FdScan {
+            nsfs_dev,
+            sockets,
+            statx: true,
+            held: HashMap::new(),
+            socket_ns: HashMap::new(),
+        }
+    }
+
+    /// Scans the fds of process `pid` (its decimal digits in `name`). A process that is gone
+    /// or unreadable is passed over; only an unexpected errno (such as `EMFILE`) is an error.
+    pub(super) fn scan_process(
+        &mut self,
+        proc: BorrowedFd<'_>,
+        name: &[u8],
+        pid: u32,
+    ) -> Result<()> {
+        let mut path = [0u8; 32];
+        let Some(path) = fd_dir_path(name, &mut path) else {
+            return Ok(());
+        };
+        let dir = match rustix::fs::openat(
+            proc,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::SRCH | Errno::ACCESS | Errno::PERM) => return Ok(()),
+            Err(e) => {
+                return Err(Error::os(
+                    Operation::Open,
+                    Target::Path(format!("/proc/{pid}/fd").into()),
+                    e.into(),
+                ));
+            }
+        };
+        // Sockets whose namespace is not known yet, looked up after the listing of the
+        // directory (they need a pidfd, opened once for the process).
+        let mut sockets: Vec<(i32, u64)> = Vec::new();
+        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+        let mut entries = rustix::fs::RawDir::new(&dir, &mut buf);
+        while let Some(entry) = entries.next() {
+            let Ok(entry) = entry else {
+                // The process exited while its fd directory was read.
+                break;
+            };
+            let Some(fd) = parse_fd(entry.file_name().to_bytes()) else {
+                continue;
+            };
+            match self.classify(dir.as_fd(), entry.file_name()) {
+                FdKind::Nsfs(ino) => {
+                    self.held.entry(ino).or_default().holders.push((pid, fd));
+                }
+                FdKind::Socket(sock) if self.sockets => match self.socket_ns.get(&sock) {
+                    Some(Some(ns)) => self.held.entry(*ns).or_default().holders.push((pid, fd)),
+                    Some(None) => {}
+                    None => sockets.push((fd, sock)),
+                },
+                _ => {}
+            }
+        }
+        if !sockets.is_empty() {
+            self.ask_sockets(dir.as_fd(), pid, &sockets);
+        }
+        Ok(())
+    }
+
+    /// `statx(2)` of `/proc/<pid>/fd/<fd>` (which follows the link to the open file).
+    fn classify(&mut self, dir: BorrowedFd<'_>, name: &CStr) -> FdKind {
+        let (dev, ino, mode) = if self.statx {
+            match rustix::fs::statx(
+                dir,
+                name,
+                AtFlags::STATX_DONT_SYNC,
+                StatxFlags::TYPE | StatxFlags::INO,
+            ) {
+                Ok(x) => (
+                    rustix::fs::makedev(x.stx_dev_major, x.stx_dev_minor),
+                    x.stx_ino,
+                    u32::from(x.stx_mode),
+                ),
+                // No statx (before Linux 4.11, or filtered out): plain stat from now on.
+                Err(Errno::NOSYS) => {
+                    self.statx = false;
+                    return self.classify(dir, name);
+                }
+                Err(_) => return FdKind::Other,
+            }
+        } else {
+            match rustix::fs::statat(dir, name, AtFlags::empty()) {
+                Ok(st) => (st.st_dev, st.st_ino, st.st_mode),
+                Err(_) => return FdKind::Other,
+            }
+        };
+        if dev == self.nsfs_dev {
+            FdKind::Nsfs(ino)
+        } else if FileType::from_raw_mode(mode).is_socket() {
+            FdKind::Socket(ino)
+        } else {
+            FdKind::Other
+        }
+    }
+
+    /// Finds the network namespaces of `sockets` (fd, inode) of process `pid`, whose fd
+    /// directory `dir` is: through a pidfd, `pidfd_getfd(2)` and `SIOCGSKNS`.
+    fn ask_sockets(&mut self, dir: BorrowedFd<'_>, pid: u32, sockets: &[(i32, u64)]) {
+        let Ok(raw_pid) = i32::try_from(pid) else {
+            return;
+        };
+        let Some(pid_nr) = rustix::process::Pid::from_raw(raw_pid) else {
+            return;
+        };
+        let Ok(pidfd) = rustix::process::pidfd_open(pid_nr, rustix::process::PidfdFlags::empty())
+        else {
+            return;
+        };
+        // The pidfd names the process the fd directory belongs to only if that process is
+        // still alive now that the pidfd is open (a pid is not reused while its process
+        // lives): the directory must still list the first socket.
+        let (fd0, _) = sockets[0];
+        let mut name = [0u8; 16];
+        if !fd_name(fd0, &mut name).is_some_and(|n| {
+            rustix::fs::statx(dir, n, AtFlags::STATX_DONT_SYNC, StatxFlags::TYPE).is_ok()
+                || rustix::fs::statat(dir, n, AtFlags::empty()).is_ok()
+        }) {
+            return;
+        }
+        for &(fd, sock) in sockets {
+            if let Some(known) = self.socket_ns.get(&sock) {
+                if let Some(ns) = known {
+                    self.held.entry(*ns).or_default().holders.push((pid, fd));
+                }
+                continue;
+            }
+            let dup = match rustix::process::pidfd_getfd(
+                &pidfd,
+                fd,
+                rustix::process::PidfdGetfdFlags::empty(),
+            ) {
+                Ok(dup) => dup,
+                // No ptrace attach access (another user's process, Yama): none of this
+                // process's sockets can be asked.
+                Err(Errno::PERM | Errno::ACCESS | Errno::SRCH | Errno::NOSYS) => return,
+                // Closed meanwhile.
+                Err(_) => continue,
+            };
+            // The fd may have been closed and its number reused since the stat.
+            if !rustix::fs::fstat(&dup).is_ok_and(|st| st.st_ino == sock) {
+                continue;
+            }
+            let ns = match sys::socket_netns(dup.as_fd()) {
+                Ok(ns) => rustix::fs::fstat(&ns)
+                    .ok()
+                    .filter(|st| st.st_dev == self.nsfs_dev)
+                    .map(|st| st.st_ino),
+                // EPERM: no CAP_NET_ADMIN over the socket's namespace; the same for every
+                // holder of this socket.
+                Err(_) => None,
+            };
+            self.socket_ns.insert(sock, ns);
+            if let Some(ns) = ns {
+                self.held.entry(ns).or_default().holders.push((pid, fd));
+            }
+        }
+    }
+}
+
+/// Opens the namespace `id` that process `pid` holds at `fd`, checking the object each step
+/// leads to: `/proc/<pid>/fd/<fd>` is opened `O_PATH` (no open routine runs, nothing blocks)
+/// and looked at; an nsfs file of `id` is then reopened for reading through that probe, a
+/// socket is duplicated from the process (`pidfd_getfd(2)`: needs ptrace attach access),
+/// checked to be the same socket and asked for its network namespace (`SIOCGSKNS`). `None`
+/// when any step fails or leads elsewhere.
+pub(super) fn open_held(
+    proc: BorrowedFd<'_>,
+    pid: u32,
+    fd: i32,
+    dev: u64,
+    ino: u64,
+) -> Option<OwnedFd> {
+    let probe = rustix::fs::openat(
+        proc,
+        format!("{pid}/fd/{fd}"),
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = rustix::fs::fstat(&probe).ok()?;
+    if st.st_dev == dev {
+        return (st.st_ino == ino)
+            .then(|| namespace::reopen(probe.as_fd()).ok())
+            .flatten();
+    }
+    if !FileType::from_raw_mode(st.st_mode).is_socket() {
+        return None;
+    }
+    let pid_nr = rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?;
+    let pidfd = rustix::process::pidfd_open(pid_nr, rustix::process::PidfdFlags::empty()).ok()?;
+    let sock =
+        rustix::process::pidfd_getfd(&pidfd, fd, rustix::process::PidfdGetfdFlags::empty()).ok()?;
+    // The probe keeps the socket (and so its inode number) alive: a process that took over
+    // the pid, or the fd number, holds another socket there.
+    let got = rustix::fs::fstat(&sock).ok()?;
+    if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino) {
+        return None;
+    }
+    let ns = sys::socket_netns(sock.as_fd()).ok()?;
+    let nst = rustix::fs::fstat(&ns).ok()?;
+    ((nst.st_dev, nst.st_ino) == (dev, ino)).then_some(ns)
+}
+
+/// Opens the namespace `id` through the first of `holders` that still leads to it.
+pub(super) fn open_any_held(
+    proc: BorrowedFd<'_>,
+    holders: &[(u32, i32)],
+    id: NamespaceId,
+) -> Option<OwnedFd> {
+    holders
+        .iter()
+        .find_map(|&(pid, fd)| open_held(proc, pid, fd, id.dev(), id.ino()))
+}
+
+/// `<pid>/fd` as a C string in `buf`.
+fn fd_dir_path<'b>(pid: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b CStr> {
+    const SUFFIX: &[u8] = b"/fd\0";
+    let len = pid.len() + SUFFIX.len();
+    if pid.is_empty() || len > buf.len() {
+        return None;
+    }
+    buf[..pid.len()].copy_from_slice(pid);
+    buf[pid.len()..len].copy_from_slice(SUFFIX);
+    CStr::from_bytes_with_nul(&buf[..len]).ok()
+}
+
+/// The decimal name of `fd` as a C string in `buf`.
+fn fd_name(fd: i32, buf: &mut [u8; 16]) -> Option<&CStr> {
+    let mut digits = [0u8; 10];
+    let mut n = u32::try_from(fd).ok()?;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - i;
+    buf[..len].copy_from_slice(&digits[i..]);
+    buf[len] = 0;
+    CStr::from_bytes_with_nul(&buf[..=len]).ok()
+}
+
+/// An entry of `/proc/<pid>/fd`: a non-negative decimal `int`.
+fn parse_fd(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = name.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    i32::try_from(n).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_entries_parse() {
+        assert_eq!(parse_fd(b"0"), Some(0));
+        assert_eq!(parse_fd(b"2147483647"), Some(i32::MAX));
+        for not in [&b""[..], b"2147483648", b"-1", b"1a", b"99999999999"] {
+            assert_eq!(parse_fd(not), None, "{not:?}");
+        }
+    }
+
+    #[test]
+    fn fd_names_and_paths_fit() {
+        let mut b = [0u8; 16];
+        assert_eq!(fd_name(0, &mut b), Some(c"0"));
+        assert_eq!(fd_name(i32::MAX, &mut b), Some(c"2147483647"));
+        assert_eq!(fd_name(-1, &mut b), None);
+        let mut p = [0u8; 32];
+        assert_eq!(fd_dir_path(b"42", &mut p), Some(c"42/fd"));
+        assert_eq!(fd_dir_path(&[b'9'; 40], &mut p), None);
+    }
+}
