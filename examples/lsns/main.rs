@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal as _, Write as _};
 
 use filter::{Filter, Ty};
-use linux_namespaces::inspect::{self, NamespaceInfo};
+use linux_namespaces::inspect::{self, ListOptions, NamespaceInfo};
 use linux_namespaces::{NamespaceKind, NamespaceSet};
 use output::{Format, Line, Table};
 
@@ -1051,7 +1051,11 @@ pub fn run(opts: &Options) -> Result<String, Failure> {
             });
         }
     }
-    let list = inspect::list(opts.kinds).map_err(|e| Failure::msg(e.to_string()))?;
+    // The owner/parent trees also show the relatives no process, mount or fd holds (as
+    // util-linux reads those only for its trees).
+    let relatives = matches!(opts.tree, Some(Tree::Owner | Tree::Parent));
+    let list = inspect::list_with(&ListOptions::new(opts.kinds).all_relatives(relatives))
+        .map_err(|e| Failure::msg(e.to_string()))?;
     let users = Users::from_passwd();
     let table = build(opts, &list, &users)?;
     let format = if opts.json {
