@@ -330,16 +330,13 @@ impl Table {
                 cell_text(n, &parts[0], n + 1 == ncols, &mut out);
             }
             out.push('\n');
-            // Further lines of multi-line cells: empty cells before, the line, then nothing.
+            // Further lines of multi-line cells: every other cell empty (padded but the last).
             let extra = row.iter().map(Vec::len).max().unwrap_or(1);
             for k in 1..extra {
                 for (n, parts) in row.iter().enumerate() {
                     let last = n + 1 == ncols;
                     if self.columns[n].wrap && k < parts.len() {
                         cell_text(n, &parts[k], last, &mut out);
-                        if row[n + 1..].iter().all(|p| p.len() <= k) {
-                            break;
-                        }
                     } else if self.columns[n].tree {
                         cell_text(n, more, last, &mut out);
                     } else {
@@ -526,6 +523,16 @@ mod tests {
                 line(&[Some("2"), None, Some("3")], None),
             ],
         };
+        let mut later = t.clone();
+        later.columns.push(col("ONS", true));
+        for l in &mut later.lines {
+            l.cells.push(Some("9".into()));
+        }
+        let s = later.render(Format::Table {
+            headings: false,
+            width: None,
+        });
+        assert_eq!(s, "1 /a/b 0 9\n  /c     \n2      3 9\n");
         let s = t.render(Format::Table {
             headings: true,
             width: None,
