@@ -21,9 +21,11 @@ use serde_json::Value;
 /// binary: `cargo test` builds examples only when no target is selected, so `cargo test --test
 /// lsns` would otherwise find none or a stale one. Cargo releases its build lock while tests
 /// run, so the nested build does not wait for the outer one.
+///
+/// Always with the `net` feature (the NETNSID column): one binary for every test here.
 fn example() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| example_binary("lsns", &[]))
+    BIN.get_or_init(|| example_binary("lsns", &["net"]))
 }
 
 /// `uid` to run as (and the same gid), or the caller's own.
@@ -78,9 +80,18 @@ fn try_rows(out: &Output, who: &str) -> Result<BTreeMap<u64, Row>, String> {
             String::from_utf8_lossy(&out.stdout)
         )
     })?;
-    let list = doc["namespaces"]
+    let top = doc["namespaces"]
         .as_array()
         .ok_or_else(|| format!("{who}: no \"namespaces\" array"))?;
+    // A tree nests rows under "children".
+    let mut list = Vec::new();
+    let mut todo: Vec<&Value> = top.iter().rev().collect();
+    while let Some(r) = todo.pop() {
+        list.push(r);
+        if let Some(kids) = r["children"].as_array() {
+            todo.extend(kids.iter().rev());
+        }
+    }
     let mut map = BTreeMap::new();
     for r in list {
         let num = |k: &str| r[k].as_u64().filter(|n| *n != 0);
@@ -381,8 +392,8 @@ fn compare(args: &[&str], uid: Option<u32>, expected: &[Expected]) {
     const ATTEMPTS: usize = 20;
     let mut lsns_args = LSNS_JSON.to_vec();
     lsns_args.extend_from_slice(args);
-    let mut our_args = vec!["--json"];
-    our_args.extend_from_slice(args);
+    // The very same command line: ours takes every util-linux option.
+    let our_args = lsns_args.clone();
     let mut last = String::new();
     for _ in 0..ATTEMPTS {
         let before = rows(&ours(&our_args, uid), "ours");
@@ -502,7 +513,13 @@ fn unprivileged_listing_agrees_with_util_linux() {
         !listed.contains_key(&roots_uts),
         "an unprivileged listing shows a namespace only root's process is in"
     );
-    assert!(listed.values().all(|r| r.user.as_deref() != Some("root")));
+    // (Namespaces without processes, kept by a bind mount anyone sees, show their owner.)
+    assert!(
+        listed
+            .values()
+            .all(|r| r.nprocs == 0 || r.user.as_deref() != Some("root")),
+        "{listed:?}"
+    );
 }
 
 /// The user name of `uid` per /etc/passwd, or the number.
@@ -616,45 +633,706 @@ fn control_characters_in_a_command_cannot_forge_rows() {
     child.wait().unwrap();
 }
 
-fn one_line_error(args: &[&str], needle: &str) {
-    let out = ours(args, None);
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", out.status);
-    assert!(
-        out.stdout.is_empty(),
-        "{args:?} printed {:?}",
-        String::from_utf8_lossy(&out.stdout)
+/// Status, stdout and stderr of our `lsns` with `args`, run as `uid` (or the caller).
+fn run(args: &[&str], uid: Option<u32>) -> (i32, String, String) {
+    let out = ours(args, uid);
+    (
+        out.status.code().expect("exited"),
+        String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    )
+}
+
+/// Stdout of a run that must succeed without a word on stderr.
+fn stdout_of(args: &[&str], uid: Option<u32>) -> String {
+    let (code, out, err) = run(args, uid);
+    assert_eq!((code, err.as_str()), (0, ""), "{args:?} printed {out:?}");
+    out
+}
+
+/// The uid a rootless case runs `lsns` as: 65534 when the suite is root, else the caller.
+fn lsns_uid(root: bool) -> Option<u32> {
+    (!root && is_root()).then_some(UNPRIVILEGED)
+}
+
+fn holder(root: bool, set: NamespaceSet) -> Holder {
+    if root {
+        Holder::new(set)
+    } else {
+        Holder::rootless(set)
+    }
+}
+
+fn ino_of(pid: u32, kind: NamespaceKind) -> u64 {
+    Namespace::open(pid, kind).unwrap().id().ino()
+}
+
+fn my_ino(kind: NamespaceKind) -> u64 {
+    Namespace::current(kind).unwrap().id().ino()
+}
+
+/// `root` and `rootless` tests running `$body(root: bool)`: rootless, the holders drop to
+/// uid 65534 and so does `lsns` (when the suite is root).
+macro_rules! both_modes {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn rootless() {
+                $body(false)
+            }
+            #[test]
+            #[ignore = "needs root"]
+            fn root() {
+                assert_root(concat!(stringify!($name), "::root"));
+                $body(true)
+            }
+        }
+    };
+}
+
+/// util-linux case lsns/filter: `-Q "NS == <inode> && NPROCS == 1"` picks the one user
+/// namespace a lone process is in, with `-Q` and `--filter`.
+fn filter_by_inode_and_count(root: bool) {
+    let h = holder(root, NamespaceSet::USER | NamespaceSet::UTS);
+    let ino = ino_of(h.pid, NamespaceKind::User);
+    let expr = format!("NS == {ino} && NPROCS == 1");
+    for opt in ["-Q", "--filter"] {
+        let out = stdout_of(&["-n", "--raw", "-o", "PID", opt, &expr], lsns_uid(root));
+        assert_eq!(out, format!("{}\n", h.pid), "{opt}");
+    }
+    // The same namespace with a count it does not have: nothing.
+    let none = format!("NS == {ino} && NPROCS == 2");
+    assert_eq!(
+        stdout_of(&["-n", "-r", "-o", "PID", "-Q", &none], lsns_uid(root)),
+        ""
     );
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
+}
+both_modes!(filter_selects_by_inode_and_count, filter_by_inode_and_count);
+
+/// util-linux case lsns/ioctl_ns: `lsns [-t KIND] -n -o NS,PNS,ONS <namespace>` prints, for
+/// each process of a child user namespace and of a child pid namespace, the namespace, its
+/// parent and its owner.
+fn parent_and_owner_of_a_namespace(root: bool) {
+    let h = holder(root, NamespaceSet::USER | NamespaceSet::PID);
+    let (user, pid) = (
+        ino_of(h.pid, NamespaceKind::User),
+        ino_of(h.pid, NamespaceKind::Pid),
+    );
+    let (my_user, my_pid) = (my_ino(NamespaceKind::User), my_ino(NamespaceKind::Pid));
+    let u = user.to_string();
+    let out = stdout_of(
+        &[
+            "--type",
+            "user",
+            "--noheadings",
+            "--output",
+            "NS,PNS,ONS",
+            &u,
+        ],
+        lsns_uid(root),
+    );
+    let want = format!("{user} {my_user} {my_user}");
+    // One row per process (the holder and the process that forked it), all alike.
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().all(|l| l == want), "{out:?} != {want:?}");
+    let p = pid.to_string();
+    let out = stdout_of(&["-t", "pid", "-n", "-o", "NS,PNS,ONS", &p], lsns_uid(root));
+    assert_eq!(out, format!("{pid} {my_pid} {user}\n"));
+    // The default columns of a namespace's process list: PID PPID USER COMMAND, the holder
+    // under the process that forked it.
+    let out = stdout_of(&[&u], lsns_uid(root));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["PID", "PPID", "USER", "COMMAND"]
+    );
+    let middle = ppid_of(h.pid);
     assert!(
-        err.starts_with("lsns: ") && err.contains(needle),
-        "{args:?}: {err:?}"
+        lines[1].trim_start().starts_with(&format!("{middle} ")),
+        "{out}"
+    );
+    assert!(
+        lines[2]
+            .trim_start()
+            .starts_with(&format!("{} {middle} ", h.pid)),
+        "{out}"
+    );
+    assert!(lines[2].contains(" └─"), "{out}");
+    // With -t of another kind the namespace is not found.
+    let (code, out, err) = run(&["-t", "net", &u], lsns_uid(root));
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err, format!("lsns: not found namespace: {user}\n"));
+}
+both_modes!(
+    namespace_argument_lists_its_processes,
+    parent_and_owner_of_a_namespace
+);
+
+/// util-linux case lsns/filedesc: a network namespace only an open file descriptor holds
+/// (no process is in it, no bind mount) is listed, `net 0 root`.
+#[test]
+#[ignore = "needs root"]
+fn namespace_held_only_by_an_fd_is_listed() {
+    assert_root("namespace_held_only_by_an_fd_is_listed");
+    let h = Holder::new(NamespaceSet::NET);
+    let ns = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
+    drop(h);
+    let expr = format!("NS == {}", ns.id().ino());
+    let out = stdout_of(
+        &[
+            "--noheadings",
+            "--raw",
+            "--output",
+            "TYPE,NPROCS,USER",
+            "-Q",
+            &expr,
+        ],
+        None,
+    );
+    assert_eq!(out, "net 0 root\n");
+    drop(ns);
+    let out = stdout_of(&["-n", "-r", "-o", "TYPE", "-Q", &expr], None);
+    assert_eq!(out, "", "the namespace outlived its last fd");
+}
+
+/// util-linux case lsns/netns-from-sock: a network namespace only a socket holds: NS, TYPE
+/// net, NPROCS 0, no PID or COMMAND, USER root; each column alone, status 0.
+#[test]
+#[ignore = "needs root"]
+fn namespace_held_only_by_a_socket_is_listed() {
+    assert_root("namespace_held_only_by_a_socket_is_listed");
+    let h = Holder::new(NamespaceSet::NET);
+    let ns = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
+    let ino = ns.id().ino();
+    let socket = linux_namespaces::net::Netlink::open(&ns).unwrap();
+    drop(ns);
+    drop(h);
+    let expr = format!("NS == {ino}");
+    let ino = ino.to_string();
+    for (column, want) in [
+        ("COMMAND", ""),
+        ("NPROCS", "0"),
+        ("NS", ino.as_str()),
+        ("PID", ""),
+        ("TYPE", "net"),
+        ("USER", "root"),
+    ] {
+        let out = stdout_of(
+            &[
+                "--noheadings",
+                "--raw",
+                "--output",
+                column,
+                "--filter",
+                &expr,
+            ],
+            None,
+        );
+        assert_eq!(out, format!("{want}\n"), "{column}");
+    }
+    drop(socket);
+}
+
+/// A free nsid for a test to give a namespace (nsids are per network namespace).
+fn fresh_nsid(salt: u32) -> u32 {
+    1_000_000 + (std::process::id() % 100_000) * 10 + salt
+}
+
+/// util-linux case lsns/netnsid: NETNSID of a process's network namespace is the id our
+/// namespace gave it (what `ip link` shows as link-netnsid); before that, "unassigned".
+#[test]
+#[ignore = "needs root"]
+fn netnsid_of_a_process_namespace() {
+    assert_root("netnsid_of_a_process_namespace");
+    let h = Holder::new(NamespaceSet::NET);
+    let pid = h.pid.to_string();
+    let args = ["-n", "-o", "NETNSID", "--type", "net", "--task", &pid];
+    assert_eq!(stdout_of(&args, None).trim(), "unassigned");
+    let ns = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
+    let me = Namespace::current(NamespaceKind::Network).unwrap();
+    let netlink = linux_namespaces::net::Netlink::open(&me).unwrap();
+    let id = fresh_nsid(1);
+    netlink.set_nsid(&ns, id).unwrap();
+    assert_eq!(stdout_of(&args, None).trim(), id.to_string());
+    // Not a network namespace: empty.
+    let uts = ["-n", "-o", "NETNSID", "--type", "uts", "--task", &pid];
+    assert_eq!(stdout_of(&uts, None), "\n");
+    // The default columns of `-t net` have NETNSID and NSFS before COMMAND.
+    let out = stdout_of(&["-t", "net", "-p", &pid], None);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NS", "TYPE", "NPROCS", "PID", "USER", "NETNSID", "NSFS", "COMMAND"
+        ]
     );
 }
 
+/// A bind mount of a network namespace, removed again on drop.
+struct Persisted {
+    mounts: Vec<PersistedNamespace>,
+    _dir: common::spawn::TempDir,
+}
+
+impl Drop for Persisted {
+    fn drop(&mut self) {
+        for m in self.mounts.drain(..) {
+            m.remove(true).expect("remove the bind mount");
+        }
+    }
+}
+
+fn persist(ns: &Namespace, names: &[&str]) -> Persisted {
+    let dir = common::spawn::tempdir().unwrap();
+    let mounts = names
+        .iter()
+        .map(|n| ns.persist(dir.path().join(n)).unwrap())
+        .collect();
+    Persisted { mounts, _dir: dir }
+}
+
+/// util-linux case lsns/netnsid-for-persistent-namespaces: a network namespace only a bind
+/// mount keeps, with an nsid: `--filter "NETNSID == '<id>'"` finds it, showing the id, type
+/// net and the mount point.
 #[test]
-fn bad_arguments_are_one_line_errors_with_status_1() {
-    one_line_error(&["-t", "bogus"], "unknown namespace type: bogus");
-    one_line_error(&["--type"], "requires an argument");
-    one_line_error(&["-p", "abc"], "invalid PID argument");
-    one_line_error(&["-p", "0"], "invalid PID argument");
-    one_line_error(&["--frobnicate"], "unrecognized option");
-    one_line_error(&["-x"], "invalid option");
-    one_line_error(&["--json=yes"], "takes no argument");
-    one_line_error(&["extra"], "unexpected argument");
+#[ignore = "needs root"]
+fn netnsid_filter_finds_a_persistent_namespace() {
+    assert_root("netnsid_filter_finds_a_persistent_namespace");
+    let h = Holder::new(NamespaceSet::NET);
+    let ns = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
+    drop(h);
+    let name = format!("LSNS-OURS-{}", std::process::id());
+    let kept = persist(&ns, &[&name]);
+    let me = Namespace::current(NamespaceKind::Network).unwrap();
+    let id = fresh_nsid(2);
+    linux_namespaces::net::Netlink::open(&me)
+        .unwrap()
+        .set_nsid(&ns, id)
+        .unwrap();
+    drop(ns);
+    let expr = format!("NETNSID == '{id}'");
+    let out = |col: &str| {
+        stdout_of(
+            &["--raw", "--noheadings", "--filter", &expr, "--output", col],
+            None,
+        )
+    };
+    assert_eq!(out("NETNSID"), format!("{id}\n"));
+    assert_eq!(out("TYPE"), "net\n");
+    assert_eq!(out("NPROCS"), "0\n");
+    let nsfs = out("NSFS");
+    assert_eq!(
+        nsfs.trim_end().rsplit('/').next(),
+        Some(name.as_str()),
+        "{nsfs}"
+    );
+    // -P lists it (it has no process).
+    let p = stdout_of(&["-P", "-n", "-r", "-o", "NETNSID", "-Q", &expr], None);
+    assert_eq!(p, format!("{id}\n"));
+    drop(kept);
+}
+
+/// util-linux case lsns/nsfs: NSFS shows every mount point of a namespace, one per line, or
+/// with `--nowrap` on one line separated by commas; JSON keeps the newline.
+#[test]
+#[ignore = "needs root"]
+fn nsfs_lists_every_mount_point() {
+    assert_root("nsfs_lists_every_mount_point");
+    let h = Holder::new(NamespaceSet::NET);
+    let ns = Namespace::open(h.pid, NamespaceKind::Network).unwrap();
+    let kept = persist(&ns, &["first", "second"]);
+    let paths: Vec<String> = kept
+        .mounts
+        .iter()
+        .map(|m| m.path.display().to_string())
+        .collect();
+    let pid = h.pid.to_string();
+    let lines = stdout_of(&["-n", "-o", "NSFS", "--type", "net", "--task", &pid], None);
+    let got: Vec<&str> = lines.lines().map(str::trim_end).collect();
+    assert_eq!(got, paths, "{lines:?}");
+    let one = stdout_of(
+        &[
+            "-n", "-o", "NSFS", "--nowrap", "--type", "net", "--task", &pid,
+        ],
+        None,
+    );
+    assert_eq!(one, format!("{}\n", paths.join(",")));
+    // The second line of a multi-line cell leaves the columns before it empty.
+    let two = stdout_of(&["-n", "-o", "NS,NSFS", "-t", "net", "-p", &pid], None);
+    let l: Vec<&str> = two.lines().collect();
+    assert_eq!(l[0], format!("{} {}", ns.id().ino(), paths[0]));
+    assert_eq!(l[1], format!("{} {}", " ".repeat(10), paths[1]));
+    let json = stdout_of(&["-J", "-o", "NSFS", "-t", "net", "-p", &pid], None);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["namespaces"][0]["nsfs"], paths.join("\n"));
+    drop(kept);
+}
+
+/// The JSON of every column: numbers as numbers, text as strings, empty cells null; PNS and
+/// ONS 0 where there is none.
+fn json_types_of_every_column(root: bool) {
+    let h = holder(root, NamespaceSet::USER | NamespaceSet::UTS);
+    let uts = ino_of(h.pid, NamespaceKind::Uts);
+    let user = ino_of(h.pid, NamespaceKind::User);
+    let expr = format!("NS == {uts}");
+    let json = stdout_of(&["-J", "--output-all", "-Q", &expr], lsns_uid(root));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let rows = v["namespaces"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{json}");
+    let r = &rows[0];
+    // Keys in column order (serde_json sorts them, so look at the text).
+    let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_by_key(|k| json.find(&format!("\"{k}\":")).unwrap());
+    assert_eq!(
+        keys,
+        [
+            "ns", "type", "path", "nprocs", "pid", "ppid", "command", "uid", "user", "netnsid",
+            "nsfs", "pns", "ons"
+        ]
+    );
+    assert_eq!(r["ns"], uts);
+    assert_eq!(r["type"], "uts");
+    assert_eq!(r["path"], format!("/proc/{}/ns/uts", h.pid));
+    assert_eq!(r["nprocs"], 1);
+    assert_eq!(r["pid"], h.pid);
+    assert_eq!(r["ppid"], ppid_of(h.pid));
+    assert!(r["command"].is_string());
+    assert!(r["uid"].is_number());
+    assert!(r["user"].is_string());
+    assert_eq!(r["netnsid"], Value::Null);
+    assert_eq!(r["nsfs"], Value::Null);
+    assert_eq!(r["pns"], 0);
+    assert_eq!(r["ons"], user);
+    // Exact layout: three spaces an indent, "},{" between rows.
+    assert!(
+        json.starts_with("{\n   \"namespaces\": [\n      {\n         \"ns\": "),
+        "{json}"
+    );
+    // Nothing selected: an empty array.
+    let none = stdout_of(&["-J", "-Q", "NS == 1"], lsns_uid(root));
+    assert_eq!(none, "{\n   \"namespaces\": [\n\n   ]\n}\n");
+    assert_eq!(stdout_of(&["-Q", "NS == 1"], lsns_uid(root)), "");
+}
+both_modes!(json_has_typed_values, json_types_of_every_column);
+
+/// The trees: `--tree=owner` (the default of `-T`) hangs namespaces under their owner user
+/// namespace, `--tree=parent` pid namespaces under their parent, and the default listing is
+/// a process tree, flat with `-l`.
+fn trees(root: bool) {
+    let h = holder(
+        root,
+        NamespaceSet::USER | NamespaceSet::PID | NamespaceSet::UTS,
+    );
+    let user = ino_of(h.pid, NamespaceKind::User);
+    let uts = ino_of(h.pid, NamespaceKind::Uts);
+    let pid = ino_of(h.pid, NamespaceKind::Pid);
+    let find = |v: &Value, ino: u64| -> Option<Value> {
+        let mut todo = vec![v["namespaces"].clone()];
+        while let Some(Value::Array(a)) = todo.pop() {
+            for r in a {
+                if r["ns"] == ino {
+                    return Some(r);
+                }
+                todo.push(r["children"].clone());
+            }
+        }
+        None
+    };
+    let kids = |r: &Value| -> Vec<u64> {
+        r["children"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c["ns"].as_u64().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    for args in [
+        &["-J", "-T"][..],
+        &["-J", "--tree=owner"],
+        &["-J", "--tree", "-l"],
+    ] {
+        let v: Value = serde_json::from_str(&stdout_of(args, lsns_uid(root))).unwrap();
+        let u = find(&v, user).unwrap_or_else(|| panic!("{args:?}: no {user}"));
+        let k = kids(&u);
+        assert!(k.contains(&uts) && k.contains(&pid), "{args:?}: {k:?}");
+    }
+    let v: Value = serde_json::from_str(&stdout_of(
+        &["-J", "--tree=parent", "-t", "pid"],
+        lsns_uid(root),
+    ))
+    .unwrap();
+    let mine = find(&v, my_ino(NamespaceKind::Pid)).expect("our pid namespace");
+    assert!(kids(&mine).contains(&pid), "{mine}");
+    // Table: the tree is drawn in the NS column, which is then left-aligned.
+    let table = stdout_of(
+        &["-T", "-o", "NS,TYPE", "-t", "user", "-t", "uts"],
+        lsns_uid(root),
+    );
+    assert!(table.starts_with("NS "), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&format!("└─{uts} ")) || l.contains(&format!("─{uts} "))),
+        "{table}"
+    );
+    // The default JSON is a process tree; -l makes it flat.
+    let flat: Value = serde_json::from_str(&stdout_of(&["-J", "-l"], lsns_uid(root))).unwrap();
+    assert!(
+        flat["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("children").is_none())
+    );
+}
+both_modes!(tree_shapes, trees);
+
+/// Raw output: one space between cells, blanks and backslashes as `\xHH`, no alignment;
+/// `-n` drops the header; table output is aligned with numbers on the right.
+fn raw_and_table_formats(root: bool) {
+    let h = holder(root, NamespaceSet::USER | NamespaceSet::UTS);
+    let uts = ino_of(h.pid, NamespaceKind::Uts);
+    let expr = format!("NS == {uts}");
+    let raw = stdout_of(
+        &["-r", "-o", "NS,TYPE,NPROCS,COMMAND", "-Q", &expr],
+        lsns_uid(root),
+    );
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", h.pid)).unwrap();
+    let command: String = String::from_utf8_lossy(&cmdline)
+        .trim_end_matches('\0')
+        .replace('\0', " ");
+    let escaped = command.replace('\\', "\\x5c").replace(' ', "\\x20");
+    assert_eq!(
+        raw,
+        format!("NS TYPE NPROCS COMMAND\n{uts} uts 1 {escaped}\n")
+    );
+    let table = stdout_of(&["-o", "NPROCS,TYPE", "-Q", &expr], lsns_uid(root));
+    assert_eq!(table, "NPROCS TYPE\n     1 uts\n");
+    let bare = stdout_of(&["-n", "-o", "TYPE,NPROCS", "-Q", &expr], lsns_uid(root));
+    // No header: a column is as wide as its data (widened to its hint only when the data is
+    // wider than the header would have been: TYPE to 5, not NPROCS with one digit).
+    assert_eq!(bare, "uts   1\n");
+    // -o +LIST appends to the default columns.
+    let plus = stdout_of(&["-o", "+PNS,ONS", "-l", "-Q", &expr], lsns_uid(root));
+    let head: Vec<&str> = plus.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        head,
+        [
+            "NS", "TYPE", "NPROCS", "PID", "USER", "COMMAND", "PNS", "ONS"
+        ]
+    );
+    // Piped output is never truncated, however long the command.
+    let long = "x".repeat(500);
+    let mut child = linux_namespaces::Command::new("/bin/sh")
+        .args(["-c", "read x", &long])
+        .unshare(NamespaceSet::USER | NamespaceSet::UTS)
+        .map_root()
+        .stdin(linux_namespaces::Stdio::Piped)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let e = format!("NS == {}", ino_of(child.id(), NamespaceKind::Uts));
+    let out = stdout_of(&["-n", "-o", "COMMAND", "-Q", &e], None);
+    assert_eq!(out, format!("/bin/sh -c read x {long}\n"));
+    drop(child.stdin.take());
+    child.wait().unwrap();
+}
+both_modes!(raw_and_table, raw_and_table_formats);
+
+/// `-P` lists only namespaces without processes; `-p` with a pid that does not exist prints
+/// nothing and succeeds (as util-linux, also 2.38).
+#[test]
+fn persistent_and_task_options() {
+    let out = stdout_of(&["-P", "-n", "-r", "-o", "NPROCS"], None);
+    assert!(out.lines().all(|l| l == "0"), "{out}");
     let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
-    one_line_error(&["-p", pid_max.trim()], "does not exist");
+    let pid_max = pid_max.trim();
+    assert_eq!(
+        run(&["-p", pid_max], None),
+        (0, String::new(), String::new())
+    );
+    let theirs = util_linux(&["-p", pid_max], None);
+    assert_eq!(theirs.status.code(), Some(0));
+    assert!(theirs.stdout.is_empty());
+    // -p: exactly the process's own namespaces, one per kind.
+    let me = std::process::id().to_string();
+    let out = stdout_of(&["-p", &me, "-n", "-r", "-o", "TYPE,NS", "-l"], None);
+    assert_eq!(out.lines().count(), 8, "{out}");
+    for line in out.lines() {
+        let (kind, ino) = line.split_once(' ').unwrap();
+        let kind = NamespaceKind::from_proc_name(kind).unwrap();
+        assert_eq!(ino, my_ino(kind).to_string());
+    }
 }
 
+/// Filter expressions end to end: word and symbol operators, strings, regexes, parentheses,
+/// bare columns; the messages and statuses of util-linux for bad ones.
 #[test]
-fn help_prints_usage_and_succeeds() {
+fn filter_language() {
+    let h = Holder::rootless(NamespaceSet::USER | NamespaceSet::UTS);
+    let uts = ino_of(h.pid, NamespaceKind::Uts);
+    let pick = |expr: &str| stdout_of(&["-n", "-r", "-o", "NS", "-Q", expr], None);
+    let me = format!("{uts}\n");
+    for expr in [
+        format!("NS == {uts}"),
+        format!("NS eq {uts} and TYPE == \"uts\""),
+        format!("(NS == {uts} || NS == 1) && NPROCS >= 1"),
+        format!("NS == {uts} AND NOT (TYPE != 'uts')"),
+        format!("NS == {uts} && TYPE =~ \"^u.s$\" && TYPE !~ 'net'"),
+        format!("NS == {uts} && PID && !NSFS"),
+        format!("NS == '{uts}'"),
+        format!("NS >= {uts} && NS le {uts} && NPROCS < 1.5"),
+    ] {
+        assert_eq!(pick(&expr), me, "{expr}");
+    }
+    assert_eq!(pick(&format!("NS == {uts} && TYPE == 'net'")), "");
+    // Bad expressions: one line, status 1, nothing on stdout.
+    for (expr, msg) in [
+        ("NS ==", "syntax error, unexpected end of file"),
+        (
+            "NS == 1 )",
+            "syntax error, unexpected ')', expecting end of file",
+        ),
+        ("NS =~ \"(\"", "Unmatched ( or \\("),
+    ] {
+        let (code, out, err) = run(&["-Q", expr], None);
+        assert_eq!((code, out.as_str()), (1, ""), "{expr}");
+        assert_eq!(err, format!("lsns: failed to parse \"{expr}\": {msg}\n"));
+    }
+    let (code, out, err) = run(&["-Q", "FOO == 1 || BAR"], None);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "lsns: unknown column: FOO\nlsns: unknown column: BAR\nlsns: failed to initialize filter\n"
+    );
+    let (code, out, err) = run(&["-Q", "TYPE == 5"], None);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err, "lsns: failed to apply filter: Invalid argument\n");
+}
+
+/// `-H` lists the columns (also as JSON and raw); `-V` the version; `-h` the usage.
+#[test]
+fn columns_version_and_help() {
+    let names = [
+        "NS", "TYPE", "PATH", "NPROCS", "PID", "PPID", "COMMAND", "UID", "USER", "NETNSID", "NSFS",
+        "PNS", "ONS",
+    ];
+    let out = stdout_of(&["-H"], None);
+    let got: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(got, names);
+    assert!(out.lines().next().unwrap().contains("<integer>"));
+    let v: Value = serde_json::from_str(&stdout_of(&["--list-columns", "-J"], None)).unwrap();
+    let cols = v["lsns-columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 13);
+    assert_eq!(cols[9]["holder"], "NETNSID");
+    assert_eq!(cols[9]["type"], "<string>");
+    assert!(cols[9]["description"].is_string());
+    let raw = stdout_of(&["-H", "-r"], None);
+    assert!(raw.starts_with("NS <integer> "), "{raw}");
+    assert!(stdout_of(&["-V"], None).starts_with("lsns from "));
     for flag in ["-h", "--help"] {
-        let out = ours(&[flag], None);
-        assert!(out.status.success());
-        let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.starts_with("Usage: lsns"), "{text}");
-        for opt in ["--json", "--type", "--task", "--help"] {
+        let text = stdout_of(&[flag], None);
+        assert!(text.starts_with("Usage:\n lsns [options]"), "{text}");
+        for opt in [
+            "--json",
+            "--list",
+            "--noheadings",
+            "--output",
+            "--output-all",
+            "--persistent",
+            "--task",
+            "--filter",
+            "--raw",
+            "--notruncate",
+            "--nowrap",
+            "--type",
+            "--tree",
+            "--list-columns",
+            "--help",
+            "--version",
+        ] {
             assert!(text.contains(opt), "usage lacks {opt}");
+        }
+    }
+}
+
+/// Bad input: util-linux's message (one line, or two with the "Try" hint for option
+/// errors), status 1, nothing on stdout; the same status as Debian's util-linux 2.38 where it
+/// has the option.
+#[test]
+fn bad_input_fails_like_util_linux() {
+    let cases: &[(&[&str], &str, bool)] = &[
+        (
+            &["-t", "bogus"],
+            "lsns: unknown namespace type: bogus\n",
+            true,
+        ),
+        (&["-o", "NS,BOGUS"], "lsns: unknown column: BOGUS\n", true),
+        (&["-p", "abc"], "lsns: invalid PID argument: 'abc'\n", true),
+        (
+            &["-p", "0"],
+            "lsns: invalid PID argument: '0': Numerical result out of range\n",
+            false,
+        ),
+        (
+            &["--frobnicate"],
+            "lsns: unrecognized option '--frobnicate'\nTry 'lsns --help' for more information.\n",
+            true,
+        ),
+        (
+            &["-x"],
+            "lsns: invalid option -- 'x'\nTry 'lsns --help' for more information.\n",
+            true,
+        ),
+        (
+            &["--type"],
+            "lsns: option '--type' requires an argument\nTry 'lsns --help' for more information.\n",
+            true,
+        ),
+        (
+            &["--json=yes"],
+            "lsns: option '--json' doesn't allow an argument\nTry 'lsns --help' for more information.\n",
+            true,
+        ),
+        (
+            &["extra"],
+            "lsns: invalid namespace argument: 'extra'\n",
+            true,
+        ),
+        (&["1"], "lsns: not found namespace: 1\n", true),
+        (
+            &["-J", "-r"],
+            "lsns: options --json and --raw cannot be combined\n",
+            true,
+        ),
+        (
+            &["-p", "1", "-P"],
+            "lsns: options --task and --persistent cannot be combined\n",
+            false,
+        ),
+        (
+            &["--tree=sideways"],
+            "lsns: unknown tree type: sideways\n",
+            false,
+        ),
+        (
+            &["-p", "1", "7"],
+            "lsns: --task is mutually exclusive with <namespace>\n",
+            true,
+        ),
+    ];
+    for (args, err, compare) in cases {
+        let (code, out, got) = run(args, None);
+        assert_eq!(
+            (code, out.as_str(), got.as_str()),
+            (1, "", *err),
+            "{args:?}"
+        );
+        if *compare {
+            let theirs = util_linux(args, None);
+            assert_eq!(theirs.status.code(), Some(1), "util-linux 2.38 {args:?}");
         }
     }
 }
