@@ -798,6 +798,7 @@ fn namespace_held_only_by_an_fd_is_listed() {
 
 /// util-linux case lsns/netns-from-sock: a network namespace only a socket holds: NS, TYPE
 /// net, NPROCS 0, no PID or COMMAND, USER root; each column alone, status 0.
+#[cfg(feature = "net")]
 #[test]
 #[ignore = "needs root"]
 fn namespace_held_only_by_a_socket_is_listed() {
@@ -835,12 +836,14 @@ fn namespace_held_only_by_a_socket_is_listed() {
 }
 
 /// A free nsid for a test to give a namespace (nsids are per network namespace).
+#[cfg(feature = "net")]
 fn fresh_nsid(salt: u32) -> u32 {
     1_000_000 + (std::process::id() % 100_000) * 10 + salt
 }
 
 /// util-linux case lsns/netnsid: NETNSID of a process's network namespace is the id our
 /// namespace gave it (what `ip link` shows as link-netnsid); before that, "unassigned".
+#[cfg(feature = "net")]
 #[test]
 #[ignore = "needs root"]
 fn netnsid_of_a_process_namespace() {
@@ -895,6 +898,7 @@ fn persist(ns: &Namespace, names: &[&str]) -> Persisted {
 /// util-linux case lsns/netnsid-for-persistent-namespaces: a network namespace only a bind
 /// mount keeps, with an nsid: `--filter "NETNSID == '<id>'"` finds it, showing the id, type
 /// net and the mount point.
+#[cfg(feature = "net")]
 #[test]
 #[ignore = "needs root"]
 fn netnsid_filter_finds_a_persistent_namespace() {
