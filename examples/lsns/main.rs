@@ -779,11 +779,12 @@ impl Builder<'_, '_> {
         }
         if let Some(f) = &self.opts.filter {
             let cells = &mut self.cells;
+            let printed = self.opts.columns.contains(&Col::Netnsid);
             let mut lookup = |name: &str| -> (Option<String>, Ty) {
                 match Col::by_name(name) {
-                    // NETNSID is asked for only when named exactly so (as util-linux opens
-                    // its netlink socket only then).
-                    Some(Col::Netnsid) if name != "NETNSID" => (None, Ty::Str),
+                    // NETNSID is asked for only when printed or named exactly so in the
+                    // filter (as util-linux opens its netlink socket only then).
+                    Some(Col::Netnsid) if name != "NETNSID" && !printed => (None, Ty::Str),
                     Some(c) => (
                         cells.get(c, ns, proc),
                         if c.is_number() { Ty::U64 } else { Ty::Str },
