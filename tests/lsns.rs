@@ -1340,3 +1340,26 @@ fn bad_input_fails_like_util_linux() {
         }
     }
 }
+
+/// A failed write of the output is an error (status 1, util-linux's message), as with
+/// util-linux 2.38.
+#[test]
+fn write_errors_are_reported() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let out = Command::new(example())
+        .stdout(full())
+        .output()
+        .expect("run the lsns example");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "lsns: write error: No space left on device\n"
+    );
+    let theirs = Command::new("lsns").stdout(full()).output().unwrap();
+    assert_eq!(theirs.status.code(), Some(1));
+}

@@ -1130,7 +1130,12 @@ fn main() {
         Ok(()) => {}
         // `lsns | head`: the reader has what it wanted.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => fail(&Failure::msg(format!("write error: {e}"))),
+        Err(e) => {
+            // util-linux's wording: "write error: No space left on device".
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            fail(&Failure::msg(format!("write error: {text}")))
+        }
     }
 }
 
