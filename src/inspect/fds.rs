@@ -38,6 +38,8 @@ enum FdKind {
     /// A socket: its inode.
     Socket(u64),
     Other,
+    /// `EACCES`/`EPERM`: the process's fds may not be looked at.
+    Denied,
 }
 
 /// State of the fd scan over all processes.
@@ -111,6 +113,9 @@ impl FdScan {
                 continue;
             };
             match self.classify(dir.as_fd(), entry.file_name()) {
+                // No access to this process's fds (the fd links need ptrace read access,
+                // which the directory's open did not check): none of them can be read.
+                FdKind::Denied => break,
                 FdKind::Nsfs(ino) => {
                     self.held.entry(ino).or_default().holders.push((pid, fd));
                 }
@@ -147,11 +152,13 @@ impl FdScan {
                     self.statx = false;
                     return self.classify(dir, name);
                 }
+                Err(Errno::ACCESS | Errno::PERM) => return FdKind::Denied,
                 Err(_) => return FdKind::Other,
             }
         } else {
             match rustix::fs::statat(dir, name, AtFlags::empty()) {
                 Ok(st) => (st.st_dev, st.st_ino, st.st_mode),
+                Err(Errno::ACCESS | Errno::PERM) => return FdKind::Denied,
                 Err(_) => return FdKind::Other,
             }
         };
