@@ -1,19 +1,20 @@
 //! The inspector against util-linux `lsns(8)`.
 //!
+//! The inspector against util-linux `lsns(8)`.
+//!
 //! Sets up a crowd of 50 holder processes, each in new network, UTS and IPC namespaces with 3
 //! extra children (200 extra processes, 150 extra namespaces; when not root, each holder also
-//! gets a user namespace), then measures:
+//! gets a user namespace). Every one of the 200 holds a few fds of its own, for the fd scans
+//! of both listers: its network and UTS namespace files (`/proc/self/ns/...`, opened) and a
+//! socket. Then it measures:
 //!
-//! * `inspect::list(NamespaceSet::all())` in-process, and the same plus the example's JSON;
-//! * process to process: the `lsns` example with `--json` against `lsns -J`.
+//! * `inspect::list(NamespaceSet::all())` in-process, and the same plus a JSON rendering;
+//! * process to process: the `lsns` example with `--json` against util-linux `lsns -J`.
 //!
-//! and prints the ratio of medians (`lsns -J` / ours). Run with `cargo bench --bench lsns`.
+//! and prints the ratio of medians (`lsns -J` / ours). Run with `cargo bench --bench lsns`;
+//! the util-linux `lsns` is `LSNS_UL` if set (a path), else `lsns` in `PATH`.
 
 #![allow(unsafe_code)]
-
-#[allow(dead_code)]
-#[path = "../examples/lsns/main.rs"]
-mod cli;
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -87,6 +88,20 @@ impl Crowd {
     }
 }
 
+/// Opens the caller's network and UTS namespace files and a socket, and leaves them open: the
+/// fds each crowd process holds. Plain syscalls only (for a forked child).
+///
+/// # Safety
+/// Only in a freshly forked child of a single-threaded parent.
+unsafe fn hold_fds() {
+    // SAFETY: open and socket with constant, NUL-terminated arguments.
+    unsafe {
+        libc::open(c"/proc/self/ns/net".as_ptr(), libc::O_RDONLY);
+        libc::open(c"/proc/self/ns/uts".as_ptr(), libc::O_RDONLY);
+        libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0);
+    }
+}
+
 /// The holder's life: new namespaces, children, readiness, then wait for the release.
 ///
 /// # Safety
@@ -110,6 +125,7 @@ unsafe fn holder(
             let pid = libc::fork();
             if pid == 0 {
                 libc::close(ready_w);
+                hold_fds();
                 wait_for_release(release_r);
                 libc::_exit(0);
             }
@@ -117,6 +133,8 @@ unsafe fn holder(
                 libc::_exit(1);
             }
         }
+        // After the forks: each child opens fds of its own (its own socket, say).
+        hold_fds();
         libc::write(ready_w, b"x".as_ptr().cast(), 1);
         libc::close(ready_w);
         wait_for_release(release_r);
@@ -193,9 +211,30 @@ fn run(program: &Path, args: &[&str], failures: &Cell<usize>, must_succeed: bool
     out.stdout.len()
 }
 
+fn list_without_fds() -> Vec<inspect::NamespaceInfo> {
+    inspect::list_with(&inspect::ListOptions::new(NamespaceSet::all()).open_fds(false))
+        .expect("list")
+}
+
+/// The listing rendered as `lsns -J` renders it (the columns of its default output), with
+/// serde_json: a stand-in for the example's own rendering that does not tie the bench to
+/// the example's internals.
 fn list_json() -> String {
     let list = inspect::list(NamespaceSet::all()).expect("list");
-    cli::render_json(&list, &cli::Users::from_passwd())
+    let rows: Vec<serde_json::Value> = list
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "ns": n.id.ino(),
+                "type": n.id.kind().proc_name(),
+                "nprocs": n.nprocs(),
+                "pid": n.pid,
+                "user": n.uid.or(n.owner_uid),
+                "command": n.command,
+            })
+        })
+        .collect();
+    serde_json::json!({ "namespaces": rows }).to_string()
 }
 
 fn median(mut f: impl FnMut(), runs: usize) -> Duration {
@@ -212,7 +251,8 @@ fn median(mut f: impl FnMut(), runs: usize) -> Duration {
 
 fn main() {
     let example = example_binary();
-    let lsns = PathBuf::from("lsns");
+    let lsns = std::env::var_os("LSNS_UL").map_or_else(|| PathBuf::from("lsns"), PathBuf::from);
+    println!("util-linux lsns: {}", lsns.display());
     let root = rustix::process::geteuid().is_root();
     let set = if root {
         NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC
@@ -252,6 +292,9 @@ fn main() {
         g.bench_function("inspect::list(all)", |b| {
             b.iter(|| black_box(inspect::list(NamespaceSet::all()).expect("list")))
         });
+        g.bench_function("inspect::list(all), no fd scan", |b| {
+            b.iter(|| black_box(list_without_fds()))
+        });
         g.bench_function("inspect::list(all) + json", |b| {
             b.iter(|| black_box(list_json()))
         });
@@ -269,6 +312,11 @@ fn main() {
     // estimates).
     const RUNS: usize = 101;
     let in_process = median(|| drop(black_box(list_json())), RUNS);
+    let no_fd_scan = median(|| drop(black_box(list_without_fds())), RUNS);
+    let with_fd_scan = median(
+        || drop(black_box(inspect::list(NamespaceSet::all()).expect("list"))),
+        RUNS,
+    );
     let ours = median(
         || {
             black_box(run(&example, &["--json"], &ours_failed, true));
@@ -286,6 +334,14 @@ fn main() {
     println!(
         "  inspect::list(all) + json, in-process: {:8.3} ms",
         ms(in_process)
+    );
+    println!(
+        "  inspect::list(all), in-process:        {:8.3} ms",
+        ms(with_fd_scan)
+    );
+    println!(
+        "  the same without the fd scan:          {:8.3} ms",
+        ms(no_fd_scan)
     );
     println!(
         "  example --json, process:               {:8.3} ms",

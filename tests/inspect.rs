@@ -389,9 +389,19 @@ fn listing_is_well_formed() -> Result<(), String> {
             n.pids
         );
         ensure!(n.nprocs() == n.pids.len(), "nprocs");
+        // Found through a process, a mount or a held fd, or else listed as the owner or
+        // parent of another listed namespace.
+        let related = list
+            .iter()
+            .any(|m| m.owner == Some(n.id) || m.parent == Some(n.id));
         ensure!(
-            n.nprocs() > 0 || !n.mounts.is_empty(),
-            "{}: held by nothing",
+            n.nprocs() > 0 || !n.mounts.is_empty() || !n.fds.is_empty() || related,
+            "{}: held by nothing: {n:?}",
+            n.id
+        );
+        ensure!(
+            n.fds.is_empty() || n.pids.is_empty(),
+            "{}: fds listed beside processes",
             n.id
         );
         if let Some(pid) = n.pid {
@@ -1294,3 +1304,70 @@ fn nsid_is_none_until_set(root: bool) -> Result<(), String> {
 
 #[cfg(feature = "net")]
 root_and_rootless!(nsid_of_reads_what_set_nsid_assigned, nsid_is_none_until_set);
+
+/// Processes that come and go while the listing runs, each holding nsfs fds and a socket in
+/// a network namespace of its own: every listing succeeds and is well formed.
+fn listing_survives_processes_exiting_mid_scan(_root: bool) -> Result<(), String> {
+    let set = if is_root() {
+        NamespaceSet::NET
+    } else {
+        NamespaceSet::USER | NamespaceSet::NET
+    };
+    // The churner forks short-lived children until its command pipe closes; each child
+    // unshares, opens fds and a socket, and exits at once.
+    let (churner, _) = Sitter::start(
+        &[],
+        || Ok(String::new()),
+        Box::new(move || {
+            for _ in 0..64 {
+                // SAFETY: the sitter is single-threaded; the child makes plain syscalls and
+                // _exits.
+                let pid = unsafe { libc::fork() };
+                if pid == 0 {
+                    let _ = unshare_here(set);
+                    let _ = std::fs::File::open("/proc/self/ns/net").map(std::mem::forget);
+                    let _ = rustix::net::socket(
+                        rustix::net::AddressFamily::UNIX,
+                        rustix::net::SocketType::DGRAM,
+                        None,
+                    )
+                    .map(std::mem::forget);
+                    // SAFETY: end the short-lived child.
+                    unsafe { libc::_exit(0) };
+                }
+                if pid > 0 {
+                    wait(pid);
+                }
+            }
+            Ok(String::new())
+        }),
+    )?;
+    let mut churner = churner;
+    for _ in 0..20 {
+        // Ask for a round of churn, list while it runs, then collect its report.
+        use std::io::Write;
+        churner
+            .cmd
+            .as_mut()
+            .ok_or("no command pipe")?
+            .write_all(b"x")
+            .map_err(err)?;
+        let list = inspect::list(NamespaceSet::all()).map_err(err)?;
+        ensure!(!list.is_empty(), "empty listing");
+        for n in &list {
+            ensure!(
+                n.fds.is_empty() || n.pids.is_empty(),
+                "{}: fds beside processes",
+                n.id
+            );
+            ensure!(n.pids.windows(2).all(|w| w[0] < w[1]), "{n:?}");
+        }
+        churner.reply()?;
+    }
+    Ok(())
+}
+
+root_and_rootless!(
+    listing_survives_churn_with_fds_and_sockets,
+    listing_survives_processes_exiting_mid_scan
+);

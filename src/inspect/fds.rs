@@ -5,10 +5,11 @@
 //! fd (`AT_STATX_DONT_SYNC`: a file on a network or FUSE filesystem is not asked for fresh
 //! attributes, so a hung server does not hang the scan). An fd on nsfs names its namespace by
 //! inode. A socket costs more: its network namespace is found by duplicating it
-//! (`pidfd_getfd(2)`) and asking `SIOCGSKNS`, which is done once per socket inode (a socket
-//! shared by several processes is asked once) and passed over where the kernel refuses it
-//! (`EPERM`: no ptrace attach access to the holder, or no `CAP_NET_ADMIN` over the socket's
-//! namespace), as `lsns(8)` does.
+//! (`pidfd_getfd(2)`), reading its namespace cookie (`SO_NETNS_COOKIE`) and asking
+//! `SIOCGSKNS` for the first socket of each cookie only. That is done once per socket inode
+//! (a socket shared by several processes is asked once) and passed over where the kernel
+//! refuses it (`EPERM`: no ptrace attach access to the holder, or no `CAP_NET_ADMIN` over
+//! the socket's namespace), as `lsns(8)` does.
 
 use std::collections::HashMap;
 use std::ffi::CStr;
@@ -37,6 +38,8 @@ enum FdKind {
     /// A socket: its inode.
     Socket(u64),
     Other,
+    /// `EACCES`/`EPERM`: the process's fds may not be looked at.
+    Denied,
 }
 
 /// State of the fd scan over all processes.
@@ -48,6 +51,9 @@ pub(super) struct FdScan {
     pub(super) held: HashMap<u64, Held>,
     /// Socket inode → inode of its network namespace (`None`: the kernel would not say).
     socket_ns: HashMap<u64, Option<u64>>,
+    /// Whether `SO_NETNS_COOKIE` works (Linux 5.14), and the namespaces of the cookies seen.
+    cookies: bool,
+    cookie_ns: HashMap<u64, Option<u64>>,
 }
 
 impl FdScan {
@@ -60,6 +66,8 @@ impl FdScan {
             statx: true,
             held: HashMap::new(),
             socket_ns: HashMap::new(),
+            cookies: true,
+            cookie_ns: HashMap::new(),
         }
     }
 
@@ -105,6 +113,9 @@ impl FdScan {
                 continue;
             };
             match self.classify(dir.as_fd(), entry.file_name()) {
+                // No access to this process's fds (the fd links need ptrace read access,
+                // which the directory's open did not check): none of them can be read.
+                FdKind::Denied => break,
                 FdKind::Nsfs(ino) => {
                     self.held.entry(ino).or_default().holders.push((pid, fd));
                 }
@@ -117,7 +128,7 @@ impl FdScan {
             }
         }
         if !sockets.is_empty() {
-            self.ask_sockets(dir.as_fd(), pid, &sockets);
+            self.ask_sockets(pid, &sockets);
         }
         Ok(())
     }
@@ -141,11 +152,13 @@ impl FdScan {
                     self.statx = false;
                     return self.classify(dir, name);
                 }
+                Err(Errno::ACCESS | Errno::PERM) => return FdKind::Denied,
                 Err(_) => return FdKind::Other,
             }
         } else {
             match rustix::fs::statat(dir, name, AtFlags::empty()) {
                 Ok(st) => (st.st_dev, st.st_ino, st.st_mode),
+                Err(Errno::ACCESS | Errno::PERM) => return FdKind::Denied,
                 Err(_) => return FdKind::Other,
             }
         };
@@ -158,30 +171,21 @@ impl FdScan {
         }
     }
 
-    /// Finds the network namespaces of `sockets` (fd, inode) of process `pid`, whose fd
-    /// directory `dir` is: through a pidfd, `pidfd_getfd(2)` and `SIOCGSKNS`.
-    fn ask_sockets(&mut self, dir: BorrowedFd<'_>, pid: u32, sockets: &[(i32, u64)]) {
-        let Ok(raw_pid) = i32::try_from(pid) else {
-            return;
-        };
-        let Some(pid_nr) = rustix::process::Pid::from_raw(raw_pid) else {
+    /// Finds the network namespaces of `sockets` (fd, inode) of process `pid`: through a
+    /// pidfd and `pidfd_getfd(2)`, then the socket's network namespace cookie
+    /// (`SO_NETNS_COOKIE`, Linux 5.14), and `SIOCGSKNS` only for a cookie not seen before
+    /// (or without cookies).
+    fn ask_sockets(&mut self, pid: u32, sockets: &[(i32, u64)]) {
+        let Some(pid_nr) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
             return;
         };
         let Ok(pidfd) = rustix::process::pidfd_open(pid_nr, rustix::process::PidfdFlags::empty())
         else {
             return;
         };
-        // The pidfd names the process the fd directory belongs to only if that process is
-        // still alive now that the pidfd is open (a pid is not reused while its process
-        // lives): the directory must still list the first socket.
-        let (fd0, _) = sockets[0];
-        let mut name = [0u8; 16];
-        if !fd_name(fd0, &mut name).is_some_and(|n| {
-            rustix::fs::statx(dir, n, AtFlags::STATX_DONT_SYNC, StatxFlags::TYPE).is_ok()
-                || rustix::fs::statat(dir, n, AtFlags::empty()).is_ok()
-        }) {
-            return;
-        }
         for &(fd, sock) in sockets {
             if let Some(known) = self.socket_ns.get(&sock) {
                 if let Some(ns) = known {
@@ -201,24 +205,47 @@ impl FdScan {
                 // Closed meanwhile.
                 Err(_) => continue,
             };
-            // The fd may have been closed and its number reused since the stat.
+            // Only the socket seen in the fd directory counts: the fd may have been closed
+            // and its number reused since, or the pid recycled, and a socket's inode number
+            // is not reused while the system runs (a 32-bit counter would have to wrap).
             if !rustix::fs::fstat(&dup).is_ok_and(|st| st.st_ino == sock) {
                 continue;
             }
-            let ns = match sys::socket_netns(dup.as_fd()) {
-                Ok(ns) => rustix::fs::fstat(&ns)
-                    .ok()
-                    .filter(|st| st.st_dev == self.nsfs_dev)
-                    .map(|st| st.st_ino),
-                // EPERM: no CAP_NET_ADMIN over the socket's namespace; the same for every
-                // holder of this socket.
-                Err(_) => None,
-            };
+            let ns = self.socket_namespace(dup.as_fd());
             self.socket_ns.insert(sock, ns);
             if let Some(ns) = ns {
                 self.held.entry(ns).or_default().holders.push((pid, fd));
             }
         }
+    }
+
+    /// The inode of the network namespace of `sock`, a socket of ours now. `None` if the
+    /// kernel will not say (`SIOCGSKNS` needs `CAP_NET_ADMIN` over that namespace).
+    fn socket_namespace(&mut self, sock: BorrowedFd<'_>) -> Option<u64> {
+        let cookie = if self.cookies {
+            match sys::socket_netns_cookie(sock) {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    self.cookies = false;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(ino) = cookie.and_then(|c| self.cookie_ns.get(&c)) {
+            return *ino;
+        }
+        let ino = sys::socket_netns(sock)
+            .ok()
+            .and_then(|ns| rustix::fs::fstat(&ns).ok())
+            .filter(|st| st.st_dev == self.nsfs_dev)
+            .map(|st| st.st_ino);
+        // A refusal (EPERM) depends on the namespace only: remembered with the cookie too.
+        if let Some(c) = cookie {
+            self.cookie_ns.insert(c, ino);
+        }
+        ino
     }
 }
 
@@ -289,25 +316,6 @@ fn fd_dir_path<'b>(pid: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b CStr> {
     CStr::from_bytes_with_nul(&buf[..len]).ok()
 }
 
-/// The decimal name of `fd` as a C string in `buf`.
-fn fd_name(fd: i32, buf: &mut [u8; 16]) -> Option<&CStr> {
-    let mut digits = [0u8; 10];
-    let mut n = u32::try_from(fd).ok()?;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let len = digits.len() - i;
-    buf[..len].copy_from_slice(&digits[i..]);
-    buf[len] = 0;
-    CStr::from_bytes_with_nul(&buf[..=len]).ok()
-}
-
 /// An entry of `/proc/<pid>/fd`: a non-negative decimal `int`.
 fn parse_fd(name: &[u8]) -> Option<i32> {
     if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
@@ -331,11 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn fd_names_and_paths_fit() {
-        let mut b = [0u8; 16];
-        assert_eq!(fd_name(0, &mut b), Some(c"0"));
-        assert_eq!(fd_name(i32::MAX, &mut b), Some(c"2147483647"));
-        assert_eq!(fd_name(-1, &mut b), None);
+    fn fd_dir_paths_fit() {
         let mut p = [0u8; 32];
         assert_eq!(fd_dir_path(b"42", &mut p), Some(c"42/fd"));
         assert_eq!(fd_dir_path(&[b'9'; 40], &mut p), None);

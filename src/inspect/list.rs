@@ -410,9 +410,11 @@ fn scan(
             for id in ids.into_iter().flatten() {
                 found.entry(id).or_default().push(pid);
             }
-        }
-        if let Some(fds) = fds.as_deref_mut() {
-            fds.scan_process(proc, name, pid)?;
+            // A process whose links are unreadable (the same ptrace read check guards its
+            // fds) or gone has no fds to look at either.
+            if let Some(fds) = fds.as_deref_mut() {
+                fds.scan_process(proc, name, pid)?;
+            }
         }
     }
     // /proc lists pids in ascending order already; this is cheap and makes it a guarantee.

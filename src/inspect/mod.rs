@@ -6,6 +6,13 @@
 //! processes the caller may not inspect (another user's, without `CAP_SYS_PTRACE`) are either
 //! an error ([`NamespaceIds::of`]) or passed over ([`list`]), as `lsns(8)` does.
 //!
+//! The listing finds namespaces the way `lsns` does: through the processes in them, through
+//! nsfs bind mounts (`ip netns add`), and through open file descriptors (an open namespace
+//! file, or a socket created in a network namespace) of processes that are elsewhere; plus
+//! the owners and parents of those. [`list_with`] and [`ListOptions`] choose what is scanned;
+//! [`NamespaceInfo::open`] gets a handle to a listed namespace, for `ioctl_nsfs(2)` or
+//! `setns(2)`.
+//!
 //! Nothing here starts threads or changes the caller: it is safe to call [`list`] and then
 //! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
 //!
@@ -33,7 +40,8 @@
 
 //!
 //! * `ids.rs`: [`NamespaceIds`] and [`same_namespace`], from one process's links.
-//! * `list.rs`: [`list`], the system-wide listing.
+//! * `list.rs`: [`list`], [`list_with`], the system-wide listing.
+//! * `fds.rs`: the listing's scan of open fds (nsfs files and sockets).
 //! * `mountinfo.rs`: [`parse_mountinfo_line`].
 //! * `status.rs`: [`ProcessStatus`], a process's `/proc/<pid>/status`.
 

@@ -62,6 +62,35 @@ pub(crate) fn socket_netns(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     ioctl_fd(socket, SIOCGSKNS)
 }
 
+/// `SO_NETNS_COOKIE` (Linux 5.14, asm-generic `socket.h`; every target this crate builds for
+/// uses the generic value): a 64-bit cookie naming a socket's network namespace.
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+/// `getsockopt(socket, SOL_SOCKET, SO_NETNS_COOKIE)`: the cookie of the socket's network
+/// namespace, unique for the life of the system. `ENOPROTOOPT` before Linux 5.14.
+pub(crate) fn socket_netns_cookie(socket: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes to `cookie`, a live u64, and the new
+    // length to `len`, a live socklen_t.
+    let r = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&raw mut cookie).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if len as usize != std::mem::size_of::<u64>() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(cookie)
+}
+
 /// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)`.
 pub(crate) fn pidfd_get_namespace(
     pidfd: BorrowedFd<'_>,
