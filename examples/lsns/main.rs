@@ -1086,16 +1086,6 @@ fn terminal_width(stdout: &std::io::Stdout) -> usize {
         .unwrap_or(80)
 }
 
-/// The default listing as JSON (`lsns -J`): for the benchmark.
-pub fn render_json(list: &[NamespaceInfo], users: &Users) -> String {
-    let Ok(Request::List(opts)) = parse_args(["-J"]) else {
-        unreachable!("-J parses");
-    };
-    build(&opts, list, users)
-        .map(|t| t.render(Format::Json))
-        .unwrap_or_default()
-}
-
 fn main() {
     let request = parse_args(std::env::args().skip(1));
     // What libsmartcols' filter scanner echoes while parsing comes first on stdout, and after
