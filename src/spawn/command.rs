@@ -140,13 +140,14 @@ impl Resource {
 ///   seccomp, fds. To run Rust code inside namespaces, use
 ///   [`Namespaces::run`](crate::Namespaces::run) (a forked child that enters them, runs a
 ///   closure and sends its result back), or run a helper program.
-/// * The environment is captured when the plan is built (the first spawn, or the first after
-///   a setter), not at every spawn: reading it again would take std's environment lock and
-///   allocate on every spawn of a reused `Command`, which now allocates nothing. Call a setter
-///   (or make a new `Command`) after changing the process environment.
-/// * A program name without `/` is searched in `PATH` by the child, after the mount steps,
-///   when there are any (as std's child searches); without mount steps the parent searches
-///   when the plan is built, and a name not found is an error before any process exists.
+/// * The environment is read at each spawn, as std reads it: without changes the child gets
+///   the caller's `environ` as it is then (nothing is copied); with changes, the caller's
+///   variables at that spawn with the changes applied. A reused `Command` allocates nothing
+///   for it.
+/// * A program name without `/` is searched at each spawn in the `PATH` of that spawn (the
+///   one set with [`env`](Self::env), else the caller's): by the child, after the mount
+///   steps, when there are any (as std's child searches); without mount steps by the parent,
+///   and a name not found is an error before any process exists.
 /// * Spawning returns only once the program runs or a setup step failed: there is no window
 ///   in which a `Child` exists for a process that then fails to exec.
 ///
@@ -803,7 +804,10 @@ impl Command {
             rustix::process::getegid().as_raw(),
         );
         let prepared = match cache {
-            Some(p) if p.creds == creds => p,
+            Some(p) if p.creds == creds => {
+                p.refresh()?;
+                p
+            }
             _ => {
                 *cache = None;
                 cache.insert(spec.prepare(creds)?)

@@ -36,7 +36,7 @@ use std::ffi::CString;
 
 use super::report::{RECORD_LEN, StepKind};
 use crate::mount::PreparedMount;
-use crate::sys::raw::{self, CStringArray};
+use crate::sys::raw::{self, CStringArray, Envp};
 
 pub(crate) use run::start;
 
@@ -55,7 +55,7 @@ pub(crate) struct Plan {
     /// inside a new root).
     pub(crate) programs: Vec<CString>,
     pub(crate) argv: CStringArray,
-    pub(crate) envp: CStringArray,
+    pub(crate) envp: Envp,
     /// Maps the child writes for itself: `setgroups` text, `uid_map`, `gid_map`.
     pub(crate) setgroups: Option<&'static CStr>,
     pub(crate) uid_map: Option<CString>,
