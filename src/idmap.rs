@@ -212,9 +212,14 @@ fn user_target(pid: u32) -> Target {
 
 /// Writes `text` to `/proc/<pid>/<file>` in one `write(2)` (the kernel parses a map or the
 /// `setgroups` word from a single write).
-fn write_proc(pid: u32, file: &str, text: &[u8], op: Operation) -> Result<()> {
-    crate::validate::check_pid(pid)?;
-    let path = format!("/proc/{pid}/{file}");
+fn write_proc(pid: Option<u32>, file: &str, text: &[u8], op: Operation) -> Result<()> {
+    let (path, pid) = match pid {
+        Some(pid) => {
+            crate::validate::check_pid(pid)?;
+            (format!("/proc/{pid}/{file}"), pid)
+        }
+        None => (format!("/proc/self/{file}"), std::process::id()),
+    };
     let fd = match rustix::fs::open(
         path.as_str(),
         rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOCTTY,
@@ -222,7 +227,9 @@ fn write_proc(pid: u32, file: &str, text: &[u8], op: Operation) -> Result<()> {
     ) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT)
-            if !std::path::Path::new(&format!("/proc/{pid}")).exists() =>
+            if !std::path::Path::new(&path)
+                .parent()
+                .is_some_and(std::path::Path::exists) =>
         {
             return Err(Error::NoSuchProcess { pid });
         }
@@ -241,9 +248,11 @@ fn write_proc(pid: u32, file: &str, text: &[u8], op: Operation) -> Result<()> {
 
 impl IdMap {
     /// Writes this map to `/proc/<pid>/uid_map`: the uid map of the user namespace that
-    /// process `pid` is in, which must have none yet (a map is written once). For the calling
-    /// process after [`Namespaces::unshare_calling_thread`](crate::Namespaces::unshare_calling_thread)
-    /// of a user namespace, pass [`std::process::id()`].
+    /// process `pid` is in, which must have none yet (a map is written once). `None` is the
+    /// calling process (`/proc/self`, right even where the caller's pid in the mounted `/proc`
+    /// is not [`std::process::id()`], as in a forked child of a new pid namespace), e.g. after
+    /// [`Namespaces::unshare_calling_thread`](crate::Namespaces::unshare_calling_thread) of a
+    /// user namespace.
     ///
     /// The kernel's rules (user_namespaces(7)): the writer needs `CAP_SETUID` in the user
     /// namespace of `pid`, and must be in that namespace or its parent; a writer without
@@ -253,7 +262,7 @@ impl IdMap {
     /// [`Command::uid_map`](crate::Command::uid_map) does this for a spawned child.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an invalid pid; [`Error::NoSuchProcess`] if the process
+    /// [`Error::InvalidInput`] for an invalid pid; [`Error::NoSuchProcess`] if process `pid`
     /// is gone; [`Error::Os`] ([`Operation::UidMap`]) from `open(2)` or `write(2)`: `EPERM`
     /// for a map the writer may not write (or a second write), `EINVAL` for a map the kernel
     /// refuses.
@@ -262,8 +271,13 @@ impl IdMap {
     ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
     ///    "User and group ID mappings: uid_map and gid_map"
     #[doc(alias = "uid_map")]
-    pub fn write_uid_map(&self, pid: u32) -> Result<()> {
-        write_proc(pid, "uid_map", self.to_string().as_bytes(), Operation::UidMap)
+    pub fn write_uid_map(&self, pid: Option<u32>) -> Result<()> {
+        write_proc(
+            pid,
+            "uid_map",
+            self.to_string().as_bytes(),
+            Operation::UidMap,
+        )
     }
 
     /// Writes this map to `/proc/<pid>/gid_map`, as [`write_uid_map`](Self::write_uid_map)
@@ -278,8 +292,13 @@ impl IdMap {
     ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
     ///    "User and group ID mappings: uid_map and gid_map", "The /proc/pid/setgroups file"
     #[doc(alias = "gid_map")]
-    pub fn write_gid_map(&self, pid: u32) -> Result<()> {
-        write_proc(pid, "gid_map", self.to_string().as_bytes(), Operation::GidMap)
+    pub fn write_gid_map(&self, pid: Option<u32>) -> Result<()> {
+        write_proc(
+            pid,
+            "gid_map",
+            self.to_string().as_bytes(),
+            Operation::GidMap,
+        )
     }
 
     /// Sets this map as the uid map of process `pid` through the set-user-ID helper
@@ -355,8 +374,8 @@ impl SetGroups {
     /// Writes `allow` or `deny` to `/proc/<pid>/setgroups`, which decides whether processes
     /// in the user namespace of `pid` may call `setgroups(2)`. `deny` is required before an
     /// unprivileged [`IdMap::write_gid_map`], is permanent for the namespace and its
-    /// descendants, and must be written before the gid map exists. For the calling process,
-    /// pass [`std::process::id()`].
+    /// descendants, and must be written before the gid map exists. `None` is the calling
+    /// process (`/proc/self`), as for [`IdMap::write_uid_map`].
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an invalid pid; [`Error::NoSuchProcess`] if the process
@@ -367,7 +386,7 @@ impl SetGroups {
     /// # References
     ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
     ///    "The /proc/pid/setgroups file"
-    pub fn write(self, pid: u32) -> Result<()> {
+    pub fn write(self, pid: Option<u32>) -> Result<()> {
         let word: &[u8] = match self {
             SetGroups::Allow => b"allow",
             SetGroups::Deny => b"deny",
