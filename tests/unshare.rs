@@ -544,7 +544,15 @@ fn bad_root_or_wd_is_an_error() {
             let b = run(mode, util_linux(), args);
             assert_eq!(a.status.code(), Some(1), "{args:?}");
             assert_eq!(b.status.code(), Some(1), "{args:?}");
-            assert_eq!(text(&a.stderr), text(&b.stderr), "{args:?}");
+            if args[1] == "-R" {
+                assert_eq!(text(&a.stderr), text(&b.stderr), "{args:?}");
+            } else {
+                // util-linux 2.38 says "cannot chdir to '<dir>'"; 2.43 says this.
+                assert_eq!(
+                    text(&a.stderr),
+                    "unshare: cannot change directory to /nonexistent-unshare-test: No such file or directory\n"
+                );
+            }
         }
     }
 }
@@ -556,11 +564,11 @@ fn exit_status_is_the_programs() {
             let out = run(mode, program, &["-r", "sh", "-c", "exit 7"]);
             assert_eq!(out.status.code(), Some(7), "{}", program.display());
         }
-        // Killed by a signal: 128 + the signal here; util-linux kills itself with it.
-        let out = run(mode, ours(), &["-rf", "sh", "-c", "kill -TERM $$"]);
-        assert_eq!(out.status.code(), Some(128 + libc::SIGTERM), "{mode:?}");
-        let out = run(mode, util_linux(), &["-rf", "sh", "-c", "kill -TERM $$"]);
-        assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{mode:?}");
+        // Killed by a signal: unshare kills itself with it (a shell shows 128 + N).
+        for program in [ours(), util_linux()] {
+            let out = run(mode, program, &["-rf", "sh", "-c", "kill -TERM $$"]);
+            assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{mode:?}");
+        }
     }
 }
 
@@ -615,10 +623,6 @@ fn bad_options_are_one_line_errors() {
         (
             &["--ma=0", "true"][..],
             "unshare: option '--ma' is ambiguous",
-        ),
-        (
-            &["--mount=/tmp/x", "true"][..],
-            "unshare: --mount=/tmp/x: persisting",
         ),
         (
             &["-r", "--setgroups=allow", "true"][..],
@@ -1096,9 +1100,14 @@ fn forward_signals_passes_sigterm_and_sigint_to_the_program() {
 #[test]
 fn a_forked_unshare_dies_of_the_signal_that_killed_the_program() {
     for mode in modes("a_forked_unshare_dies_of_the_signal_that_killed_the_program") {
-        for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGKILL, "KILL")] {
+        // (util-linux 2.38 fails to reset SIGKILL's disposition and exits 1 there instead;
+        // 2.43 skips that reset, as this example does.)
+        for (sig, name, progs) in [
+            (libc::SIGTERM, "TERM", &[ours(), util_linux()][..]),
+            (libc::SIGKILL, "KILL", &[ours()][..]),
+        ] {
             let script = format!("kill -{name} $$");
-            for prog in [ours(), util_linux()] {
+            for &prog in progs {
                 let out = run(mode, prog, &["-U", "-f", "sh", "-c", &script]);
                 assert_eq!(
                     out.status.signal(),
@@ -1241,7 +1250,8 @@ fn map_users_and_groups_write_the_ranges_as_root() {
         ),
         (
             &["--map-users=0:100000:1000", "--map-user=500"][..],
-            "500 0 1\n0 100000 500\n501 100500 499\n",
+            // No gid map: an empty second part.
+            "500 0 1\n0 100000 500\n501 100500 499\n\n",
         ),
     ] {
         let out = maps_of(Mode::Root, ours(), args);
