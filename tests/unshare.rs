@@ -274,7 +274,9 @@ fn boottime_offset_shows_in_uptime() {
         for (who, out) in [("ours", &a), ("util-linux", &b)] {
             let inside = host_uptime(out);
             assert!(
-                inside >= before + 100_000.0,
+                // In hundredths (the file's resolution), so that float rounding of the sum
+                // cannot make equal times compare as smaller.
+                (inside * 100.0).round() >= (before * 100.0).round() + 10_000_000.0,
                 "{mode:?} {who}: uptime {inside} inside, {before} on the host before"
             );
         }
