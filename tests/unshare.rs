@@ -1441,3 +1441,32 @@ fn namespaces_are_persisted_on_files() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn load_interp_registers_a_binfmt_rule_in_the_new_namespace() {
+    // binfmt_misc is mountable in a user namespace since Linux 6.7; its /proc mount needs the
+    // new pid namespace (-f -p).
+    let dir = std::env::temp_dir().join(format!("unshare-binfmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("hello.ulnsfoo");
+    std::fs::write(&script, "#!/nonexistent-interpreter\necho run by sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rule = ":ulnsfoo:E::ulnsfoo::/bin/sh:";
+    for mode in modes("load_interp_registers_a_binfmt_rule_in_the_new_namespace") {
+        let s = script.to_str().unwrap();
+        let out = run(mode, ours(), &["-r", "-f", "-p", "-l", rule, s]);
+        assert!(out.status.success(), "{mode:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "run by sh\n", "{mode:?}");
+        let out = run(
+            mode,
+            ours(),
+            &["-r", "-f", "-p", "--mount-binfmt", "ls", "/proc/sys/fs/binfmt_misc"],
+        );
+        assert_eq!(text(&out.stdout), "register\nstatus\n", "{mode:?}");
+        // The rule lives in that namespace only.
+        assert!(!Path::new("/proc/sys/fs/binfmt_misc/ulnsfoo").exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
