@@ -88,6 +88,9 @@ Differences from util-linux unshare:
  * --owner is not implemented.
  * --mount=<file> and friends create <file> if it does not exist (util-linux
    needs an existing file); an existing file is mounted over as util-linux does.
+ * The program starts with an empty signal mask and SIGPIPE at its default
+   action (the Rust standard library's exec resets both); other ignored
+   signals stay ignored, as with util-linux.
 ";
 
 /// What `--propagation` asked for: `MS_REC` with a type, or leave the mounts as they are.
@@ -303,6 +306,10 @@ fn run() -> Result<u8, Fatal> {
     let egid = rustix::process::getegid().as_raw();
     let me = std::process::id();
 
+    // Ranges (or subordinate ids) are written by a helper outside the new user namespace:
+    // directly as root, else through newuidmap/newgidmap. Checked before any helper exists.
+    let user_map = ranges_map(&opts.user_ranges, euid, opts.map_user, "uid")?;
+    let group_map = ranges_map(&opts.group_ranges, egid, opts.map_group, "gid")?;
     // Persisting a mount or user namespace needs the original mount namespace and its
     // privileges: a helper forked now, still outside, does it once this process unshared.
     let outside = !opts.persist.is_empty()
@@ -316,10 +323,6 @@ fn run() -> Result<u8, Fatal> {
         None
     };
 
-    // Ranges (or subordinate ids) are written by a helper outside the new user namespace:
-    // directly as root, else through newuidmap/newgidmap.
-    let user_map = ranges_map(&opts.user_ranges, euid, opts.map_user, "uid")?;
-    let group_map = ranges_map(&opts.group_ranges, egid, opts.map_group, "gid")?;
     let map_helper = if user_map.is_some() || group_map.is_some() {
         let (u, g) = (user_map.clone(), group_map.clone());
         Some(Helper::fork(move || {

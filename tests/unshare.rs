@@ -1462,7 +1462,14 @@ fn load_interp_registers_a_binfmt_rule_in_the_new_namespace() {
         let out = run(
             mode,
             ours(),
-            &["-r", "-f", "-p", "--mount-binfmt", "ls", "/proc/sys/fs/binfmt_misc"],
+            &[
+                "-r",
+                "-f",
+                "-p",
+                "--mount-binfmt",
+                "ls",
+                "/proc/sys/fs/binfmt_misc",
+            ],
         );
         assert_eq!(text(&out.stdout), "register\nstatus\n", "{mode:?}");
         // The rule lives in that namespace only.
