@@ -1048,7 +1048,7 @@ fn sigterm_ends_an_unforked_unshare_at_once() {
         let status = child.wait().unwrap();
         // bash's `wait` shows this as 143.
         assert_eq!(status.signal(), Some(libc::SIGTERM), "{mode:?}: {status}");
-        assert!(started.elapsed() < Duration::from_secs(300), "{mode:?}");
+        assert!(started.elapsed() < Duration::from_secs(100), "{mode:?}");
     }
 }
 
@@ -1072,7 +1072,8 @@ fn a_forked_unshare_ignores_sigterm_without_forward_signals() {
 /// A program that prints `ready` and then exits with the number of the first SIGTERM or
 /// SIGINT it gets (as util-linux's test_sigreceive does); `sleep` runs in the background so
 /// that `wait` can be interrupted by the trap.
-const SIGRECEIVE: &str = "trap 'exit 15' TERM; trap 'exit 2' INT; sleep 600 & echo ready; wait";
+/// (A missed signal shows as exit status 0 after two minutes, not as a hang.)
+const SIGRECEIVE: &str = "trap 'exit 15' TERM; trap 'exit 2' INT; sleep 120 & echo ready; wait";
 
 #[test]
 fn forward_signals_passes_sigterm_and_sigint_to_the_program() {
