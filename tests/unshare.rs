@@ -1478,3 +1478,26 @@ fn load_interp_registers_a_binfmt_rule_in_the_new_namespace() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn persisting_without_privilege_fails_and_leaves_nothing() {
+    // Rootless, the helper outside the new namespaces may not mount there: an error, exit
+    // status 1, no file created and nothing mounted.
+    let dir = std::env::temp_dir().join(format!("unshare-nopersist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for opt in ["--uts", "--mount", "--user"] {
+        let file = dir.join(&opt[2..]);
+        let arg = format!("{opt}={}", file.display());
+        let out = run(Mode::Rootless, ours(), &["-r", &arg, "true"]);
+        assert_eq!(out.status.code(), Some(1), "{opt}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).starts_with("unshare: mount /proc/"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!file.exists(), "{opt}: {} was left behind", file.display());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
