@@ -377,6 +377,7 @@ impl Spec {
             ));
         }
         plan.no_new_privs = self.no_new_privs;
+        plan.inherit_fds = self.inherit_fds;
         plan.groups = self.groups.clone();
         plan.gid = self.gid;
         plan.uid = self.uid;

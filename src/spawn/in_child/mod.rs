@@ -83,6 +83,8 @@ pub(crate) struct Plan {
     pub(crate) umask: Option<u32>,
     pub(crate) rlimits: Vec<(u32, libc::rlimit64)>,
     pub(crate) no_new_privs: bool,
+    /// Leave the fds that are not close-on-exec open (no closing of the gaps).
+    pub(crate) inherit_fds: bool,
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) gid: Option<u32>,
     pub(crate) uid: Option<u32>,
