@@ -323,9 +323,10 @@ fn apply(opts: &mut Options, opt: Opt, value: Option<OsString>) -> Result<Option
     if let Opt::Wd | Opt::WdNs = opt {
         let name = if opt == Opt::Wd { "--wd" } else { "--wdns" };
         match opts.wd_option {
-            Some(first) if first != name => {
-                die(1, format_args!("options {first} and {name} cannot be combined"))
-            }
+            Some(first) if first != name => die(
+                1,
+                format_args!("options {first} and {name} cannot be combined"),
+            ),
             _ => opts.wd_option = Some(name),
         }
     }
@@ -573,7 +574,11 @@ fn open_namespace_file(kind: NamespaceKind, path: &Path) -> Namespace {
         Err(Error::NotANamespace { .. }) => refused(),
         Err(e) => die(
             1,
-            format_args!("cannot open {}: {}", path.display(), strerror(&os_error(&e))),
+            format_args!(
+                "cannot open {}: {}",
+                path.display(),
+                strerror(&os_error(&e))
+            ),
         ),
     }
 }
@@ -770,7 +775,10 @@ fn run(mut opts: Options) -> ! {
         continue_as_child();
     }
 
-    let (force_uid, force_gid) = (switch_user || uid != Id::Unset, switch_user || gid != Id::Unset);
+    let (force_uid, force_gid) = (
+        switch_user || uid != Id::Unset,
+        switch_user || gid != Id::Unset,
+    );
     let value = |id| if let Id::Value(v) = id { v } else { 0 };
     if force_gid {
         if let Err(e) = set_no_groups() {
@@ -945,7 +953,10 @@ fn open_cgroup_procs(opts: &Options) -> OwnedFd {
     let relative = Path::new(cgroup)
         .strip_prefix(&mount_root)
         .unwrap_or_else(|_| failed());
-    if relative.components().any(|c| c == std::path::Component::ParentDir) {
+    if relative
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
         failed();
     }
     let procs = mount_point.join(relative).join("cgroup.procs");
@@ -1002,7 +1013,10 @@ fn unescape(field: &str) -> PathBuf {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
