@@ -1393,3 +1393,146 @@ fn follow_context_needs_selinux(root: bool) -> Result<(), String> {
     Ok(())
 }
 tool_root_and_rootless!(follow_context, follow_context_needs_selinux);
+
+/// Our cgroup v2 directory, if a cgroup2 hierarchy is mounted where our mount table shows it
+/// (`/sys/fs/cgroup` on a v2 system, `/sys/fs/cgroup/unified` on a hybrid one), with our
+/// cgroup's path in the hierarchy.
+fn own_cgroup2_dir() -> Option<(PathBuf, String)> {
+    let ours = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = ours
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))?
+        .to_string();
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    table.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if !right.starts_with("cgroup2 ") {
+            return None;
+        }
+        let fields: Vec<&str> = left.split(' ').collect();
+        let (root, point) = (fields.get(3)?, fields.get(4)?);
+        let rest = path.strip_prefix(root.trim_end_matches('/'))?;
+        Some((PathBuf::from(format!("{point}{rest}")), path.clone()))
+    })
+}
+
+/// A scratch cgroup under ours, removed on drop (once its processes are gone).
+struct ScratchCgroup(PathBuf);
+
+impl Drop for ScratchCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn join_cgroup_moves_the_program_into_the_targets_cgroup(root: bool) -> Result<(), String> {
+    let Some((dir, path)) = own_cgroup2_dir() else {
+        // Without a cgroup v2 hierarchy, util-linux's refusal.
+        let out = ours(&["-t", "1", "-n", "-c", "true"]);
+        ensure_eq!(
+            (out.code, out.stderr.as_str()),
+            (
+                Some(1),
+                "nsenter: --join-cgroup is only supported in cgroup v2\n"
+            )
+        );
+        require_setup("join_cgroup", false, "a cgroup v2 hierarchy");
+        return Ok(());
+    };
+    let out = ours(&["--net=/proc/self/ns/net", "-c", "true"]);
+    ensure_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            Some(1),
+            "nsenter: neither filename nor target pid supplied for cgroup\n"
+        )
+    );
+    if !root {
+        // The target shares our cgroup, whose cgroup.procs only root may write.
+        let t = Target::start(|| {
+            let (uid, gid) = (
+                rustix::process::getuid().as_raw(),
+                rustix::process::getgid().as_raw(),
+            );
+            unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)?;
+            map_self_to_root(uid, gid)?;
+            Ok(String::new())
+        })?;
+        let pid = t.pid.to_string();
+        let out = ours(&[
+            "-t",
+            &pid,
+            "-U",
+            "-n",
+            "--preserve-credentials",
+            "-c",
+            "true",
+        ]);
+        ensure_eq!(
+            (out.code, out.stderr.as_str()),
+            (
+                Some(1),
+                "nsenter: failed to open cgroup.procs: Permission denied\n"
+            ),
+            "{dir:?}"
+        );
+        return Ok(());
+    }
+    let name = format!("lns-nsenter-{}", std::process::id());
+    let scratch = dir.join(&name);
+    if let Err(e) = std::fs::create_dir(&scratch) {
+        require_setup(
+            "join_cgroup::root",
+            false,
+            &format!(
+                "a writable cgroup v2 hierarchy ({}: {e})",
+                scratch.display()
+            ),
+        );
+        return Ok(());
+    }
+    let _cleanup = ScratchCgroup(scratch.clone());
+    let mut target = linux_namespaces::Command::new("/usr/bin/cat");
+    target
+        .unshare(NamespaceSet::NET)
+        .cgroup(&scratch)
+        .stdin(linux_namespaces::Stdio::piped())
+        .stdout(linux_namespaces::Stdio::null());
+    let mut child = target
+        .spawn()
+        .map_err(|e| format!("spawn the target: {e}"))?;
+    let pid = child.id().to_string();
+    let want = format!("0::{}/{name}", path.trim_end_matches('/'));
+    let check = || -> Result<(), String> {
+        for c in ["-c", "--join-cgroup"] {
+            for extra in [&[][..], &["-p"]] {
+                let mut a = vec!["-t", pid.as_str(), "-n", c];
+                a.extend_from_slice(extra);
+                a.extend(["cat", "/proc/self/cgroup"]);
+                let out = ours(&a);
+                ensure_eq!(out.code, Some(0), "{a:?}: {out:?}");
+                ensure!(
+                    out.stdout.lines().any(|l| l == want),
+                    "{a:?}: {want:?} not in {:?}",
+                    out.stdout
+                );
+            }
+        }
+        // Without -c the program stays in ours.
+        let out = ours(&["-t", &pid, "-n", "cat", "/proc/self/cgroup"]);
+        ensure!(
+            out.code == Some(0) && out.stdout.lines().any(|l| l == format!("0::{path}")),
+            "{out:?}"
+        );
+        Ok(())
+    };
+    let result = check();
+    drop(child.stdin.take());
+    let status = child.wait().map_err(|e| e.to_string())?;
+    ensure!(status.success(), "target: {status}");
+    result
+}
+tool_root_and_rootless!(
+    join_cgroup,
+    join_cgroup_moves_the_program_into_the_targets_cgroup
+);
