@@ -976,9 +976,9 @@ fn open_cgroup_procs(opts: &Options) -> OwnedFd {
 /// Where the cgroup v2 hierarchy is mounted (mount point, root within the hierarchy):
 /// `/sys/fs/cgroup` when it is cgroup2, else the first cgroup2 mount in our mount table.
 fn cgroup2_mount() -> Option<(PathBuf, PathBuf)> {
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    const CGROUP2_SUPER_MAGIC: u32 = 0x6367_7270;
     let is_cgroup2 =
-        |p: &Path| rustix::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == CGROUP2_SUPER_MAGIC);
+        |p: &Path| rustix::fs::statfs(p).is_ok_and(|s| s.f_type as u32 == CGROUP2_SUPER_MAGIC);
     let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     // mountinfo: ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE ...
     let mounts: Vec<(PathBuf, PathBuf)> = table
@@ -1030,9 +1030,9 @@ fn unescape(field: &str) -> PathBuf {
 /// `-Z`: run the program in the target's SELinux context (`/proc/PID/attr/current` written
 /// to our `attr/exec`), as util-linux with libselinux does.
 fn follow_context(opts: &Options) {
-    const SELINUX_MAGIC: i64 = 0xf97c_ff8c;
-    let enabled = rustix::fs::statfs("/sys/fs/selinux")
-        .is_ok_and(|s| s.f_type as i64 & 0xffff_ffff == SELINUX_MAGIC);
+    const SELINUX_MAGIC: u32 = 0xf97c_ff8c;
+    let enabled =
+        rustix::fs::statfs("/sys/fs/selinux").is_ok_and(|s| s.f_type as u32 == SELINUX_MAGIC);
     if !enabled {
         // util-linux built without SELinux rejects -Z as an unknown option (exit 1).
         eprintln!("{PROG}: --follow-context: SELinux is not enabled on this system");
