@@ -31,7 +31,10 @@
 //! - directories given to `-r`/`-w`/`-W` are opened with `O_PATH`, so a FIFO there cannot
 //!   block the tool (it fails at `fchdir` with the same message instead);
 //! - `-Z` sets the SELinux exec context through `/proc` (no libselinux); where SELinux is not
-//!   enabled it fails as util-linux built without SELinux does (exit 1), saying why.
+//!   enabled it fails as util-linux built without SELinux does (exit 1), saying why;
+//! - `--keep-caps` applies whenever a user namespace is entered (util-linux skips it when
+//!   `-U` is the only namespace, having entered it in its first pass);
+//! - `=:nsid` (a namespace by id) is not supported: the text is taken as a file name.
 
 use std::ffi::OsString;
 use std::io;
