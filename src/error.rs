@@ -325,6 +325,12 @@ pub enum Operation {
     ReadProc,
     /// Writing `/proc/<pid>/timens_offsets`.
     TimeOffsets,
+    /// Writing `/proc/<pid>/uid_map` (or running `newuidmap(1)` for it).
+    UidMap,
+    /// Writing `/proc/<pid>/gid_map` (or running `newgidmap(1)` for it).
+    GidMap,
+    /// Writing `/proc/<pid>/setgroups`.
+    Setgroups,
     /// `waitid(2)` on a pidfd.
     Wait,
     /// `pidfd_send_signal(2)`.
@@ -396,6 +402,9 @@ impl fmt::Display for Operation {
             Operation::Remove => "unlink",
             Operation::ReadProc => "read",
             Operation::TimeOffsets => "write timens_offsets",
+            Operation::UidMap => "write uid_map",
+            Operation::GidMap => "write gid_map",
+            Operation::Setgroups => "write setgroups",
             Operation::Wait => "waitid",
             Operation::Signal => "pidfd_send_signal",
             Operation::Io => "pipe i/o",

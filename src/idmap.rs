@@ -4,7 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result, Target};
+use crate::kind::NamespaceKind;
+use crate::spawn::SetGroups;
 
 const MAX_LINES: usize = IdMap::MAX_LINES;
 const MAX_TEXT: usize = IdMap::MAX_TEXT;
@@ -176,6 +178,220 @@ impl IdMap {
             let off = inside.checked_sub(r.inside)?;
             (off < r.count).then(|| r.outside + off)
         })
+    }
+}
+
+/// Which map of a process: `uid_map` or `gid_map`.
+#[derive(Clone, Copy)]
+enum Which {
+    Uid,
+    Gid,
+}
+
+impl Which {
+    fn helper(self) -> &'static str {
+        match self {
+            Which::Uid => "newuidmap",
+            Which::Gid => "newgidmap",
+        }
+    }
+    fn op(self) -> Operation {
+        match self {
+            Which::Uid => Operation::UidMap,
+            Which::Gid => Operation::GidMap,
+        }
+    }
+}
+
+fn user_target(pid: u32) -> Target {
+    Target::Process {
+        pid,
+        kind: Some(NamespaceKind::User),
+    }
+}
+
+/// Writes `text` to `/proc/<pid>/<file>` in one `write(2)` (the kernel parses a map or the
+/// `setgroups` word from a single write).
+fn write_proc(pid: Option<u32>, file: &str, text: &[u8], op: Operation) -> Result<()> {
+    let (path, pid) = match pid {
+        Some(pid) => {
+            crate::validate::check_pid(pid)?;
+            (format!("/proc/{pid}/{file}"), pid)
+        }
+        None => (format!("/proc/self/{file}"), std::process::id()),
+    };
+    let fd = match rustix::fs::open(
+        path.as_str(),
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOCTTY,
+        rustix::fs::Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT)
+            if !std::path::Path::new(&path)
+                .parent()
+                .is_some_and(std::path::Path::exists) =>
+        {
+            return Err(Error::NoSuchProcess { pid });
+        }
+        Err(e) => return Err(Error::os(op, user_target(pid), e.into())),
+    };
+    match rustix::io::write(&fd, text) {
+        Ok(n) if n == text.len() => Ok(()),
+        Ok(_) => Err(Error::os(
+            op,
+            user_target(pid),
+            std::io::Error::from_raw_os_error(libc::EIO),
+        )),
+        Err(e) => Err(Error::os(op, user_target(pid), e.into())),
+    }
+}
+
+impl IdMap {
+    /// Writes this map to `/proc/<pid>/uid_map`: the uid map of the user namespace that
+    /// process `pid` is in, which must have none yet (a map is written once). `None` is the
+    /// calling process (`/proc/self`, right even where the caller's pid in the mounted `/proc`
+    /// is not [`std::process::id()`], as in a forked child of a new pid namespace), e.g. after
+    /// [`Namespaces::unshare_calling_thread`](crate::Namespaces::unshare_calling_thread) of a
+    /// user namespace.
+    ///
+    /// The kernel's rules (user_namespaces(7)): the writer needs `CAP_SETUID` in the user
+    /// namespace of `pid`, and must be in that namespace or its parent; a writer without
+    /// `CAP_SETUID` in the parent namespace may map only its own effective uid, in a
+    /// single-line map, and only as a process of the namespace or its creator. Ranges that
+    /// `/etc/subuid` grants need [`newuidmap`](Self::newuidmap) instead.
+    /// [`Command::uid_map`](crate::Command::uid_map) does this for a spawned child.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an invalid pid; [`Error::NoSuchProcess`] if process `pid`
+    /// is gone; [`Error::Os`] ([`Operation::UidMap`]) from `open(2)` or `write(2)`: `EPERM`
+    /// for a map the writer may not write (or a second write), `EINVAL` for a map the kernel
+    /// refuses.
+    ///
+    /// # References
+    ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
+    ///    "User and group ID mappings: uid_map and gid_map"
+    #[doc(alias = "uid_map")]
+    pub fn write_uid_map(&self, pid: Option<u32>) -> Result<()> {
+        write_proc(
+            pid,
+            "uid_map",
+            self.to_string().as_bytes(),
+            Operation::UidMap,
+        )
+    }
+
+    /// Writes this map to `/proc/<pid>/gid_map`, as [`write_uid_map`](Self::write_uid_map)
+    /// for groups (`CAP_SETGID`). An unprivileged writer must first deny `setgroups(2)` in
+    /// the namespace ([`SetGroups::write`] with [`SetGroups::Deny`]), else the kernel answers
+    /// `EPERM`.
+    ///
+    /// # Errors
+    /// As for [`write_uid_map`](Self::write_uid_map), with [`Operation::GidMap`].
+    ///
+    /// # References
+    ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
+    ///    "User and group ID mappings: uid_map and gid_map", "The /proc/pid/setgroups file"
+    #[doc(alias = "gid_map")]
+    pub fn write_gid_map(&self, pid: Option<u32>) -> Result<()> {
+        write_proc(
+            pid,
+            "gid_map",
+            self.to_string().as_bytes(),
+            Operation::GidMap,
+        )
+    }
+
+    /// Sets this map as the uid map of process `pid` through the set-user-ID helper
+    /// `newuidmap(1)` (shadow's `uidmap` package), found in `PATH`: it lets an unprivileged
+    /// user map the ranges `/etc/subuid` grants it (and its own uid). The helper runs as a
+    /// child of the caller (`newuidmap <pid> <inside> <outside> <count>...`), with stdin
+    /// from `/dev/null`; this returns when it has exited.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an invalid pid; [`Error::Os`] ([`Operation::UidMap`]) if
+    /// the helper cannot be run (`ENOENT`: not installed) or exits unsuccessfully (then the
+    /// error carries its status and its message, kind `PermissionDenied`).
+    ///
+    /// # References
+    ///  - [newuidmap(1)](https://man7.org/linux/man-pages/man1/newuidmap.1.html),
+    ///    [subuid(5)](https://man7.org/linux/man-pages/man5/subuid.5.html)
+    pub fn newuidmap(&self, pid: u32) -> Result<()> {
+        self.run_helper(pid, Which::Uid)
+    }
+
+    /// [`newuidmap`](Self::newuidmap) for the gid map, with `newgidmap(1)` and `/etc/subgid`.
+    ///
+    /// # Errors
+    /// As for [`newuidmap`](Self::newuidmap), with [`Operation::GidMap`].
+    ///
+    /// # References
+    ///  - [newgidmap(1)](https://man7.org/linux/man-pages/man1/newgidmap.1.html),
+    ///    [subgid(5)](https://man7.org/linux/man-pages/man5/subgid.5.html)
+    pub fn newgidmap(&self, pid: u32) -> Result<()> {
+        self.run_helper(pid, Which::Gid)
+    }
+
+    fn run_helper(&self, pid: u32, which: Which) -> Result<()> {
+        crate::validate::check_pid(pid)?;
+        let helper = which.helper();
+        let mut c = std::process::Command::new(helper);
+        c.arg(pid.to_string());
+        for r in &self.ranges {
+            c.args([
+                r.inside.to_string(),
+                r.outside.to_string(),
+                r.count.to_string(),
+            ]);
+        }
+        let out = c
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .map_err(|e| {
+                Error::os(
+                    which.op(),
+                    user_target(pid),
+                    std::io::Error::new(e.kind(), format!("running {helper}: {e}")),
+                )
+            })?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(Error::os(
+            which.op(),
+            user_target(pid),
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{helper} failed ({}): {msg}", out.status),
+            ),
+        ))
+    }
+}
+
+impl SetGroups {
+    /// Writes `allow` or `deny` to `/proc/<pid>/setgroups`, which decides whether processes
+    /// in the user namespace of `pid` may call `setgroups(2)`. `deny` is required before an
+    /// unprivileged [`IdMap::write_gid_map`], is permanent for the namespace and its
+    /// descendants, and must be written before the gid map exists. `None` is the calling
+    /// process (`/proc/self`), as for [`IdMap::write_uid_map`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an invalid pid; [`Error::NoSuchProcess`] if the process
+    /// is gone; [`Error::Os`] ([`Operation::Setgroups`]) from `open(2)` (`ENOENT` on
+    /// kernels before 3.19) or `write(2)` (`EPERM` once the gid map is written, or for
+    /// `allow` in a namespace whose parent denies it).
+    ///
+    /// # References
+    ///  - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html),
+    ///    "The /proc/pid/setgroups file"
+    pub fn write(self, pid: Option<u32>) -> Result<()> {
+        let word: &[u8] = match self {
+            SetGroups::Allow => b"allow",
+            SetGroups::Deny => b"deny",
+        };
+        write_proc(pid, "setgroups", word, Operation::Setgroups)
     }
 }
 

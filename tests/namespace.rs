@@ -244,100 +244,33 @@ fn from_path_rejects_a_fifo_without_blocking_or_leaking_an_fd() {
     .unwrap();
 }
 
-/// A forked process that keeps pointing the symlink `dir/name` at `targets[0]`,
+/// Forks a [`Racer`] that keeps pointing the symlink `dir/name` at `targets[0]`,
 /// `targets[1]`, ... in turn (`symlink(target, dir/.swap)`, `rename(dir/.swap, dir/name)`)
-/// until [`stop`](Swapper::stop): the name changes under whoever looks it up.
-struct Swapper {
-    pid: i32,
-    stop: Option<std::fs::File>,
-    result: std::fs::File,
-}
-
-impl Swapper {
-    fn start(dir: &Path, name: &str, targets: &[&Path]) -> Result<Swapper, String> {
-        use std::ffi::CString;
-        use std::io::{Read, Write};
-        use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ctx("path with NUL");
-        let (tmp, link) = (c(&dir.join(".swap"))?, c(&dir.join(name))?);
-        let targets = targets
-            .iter()
-            .map(|t| c(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        let pipe = || -> Result<(std::fs::File, std::fs::File), String> {
-            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ctx("pipe")?;
-            Ok((r.into(), w.into()))
-        };
-        let (mut ready_r, mut ready_w) = pipe()?;
-        let (stop_r, stop_w) = pipe()?;
-        let (result_r, mut result_w) = pipe()?;
-        // SAFETY: fork in a single-threaded forked test child; the swapper only makes system
-        // calls, writes to its pipes and _exits.
-        let pid = unsafe { libc::fork() };
-        ensure!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-        if pid == 0 {
-            drop((ready_r, stop_w, result_r));
-            let mut run = || -> Result<u64, String> {
-                rustix::fs::fcntl_setfl(&stop_r, rustix::fs::OFlags::NONBLOCK).ctx("O_NONBLOCK")?;
-                let mut n = 0u64;
-                loop {
-                    let target = &targets[(n % targets.len() as u64) as usize];
-                    // SAFETY: NUL-terminated paths that live across the calls.
-                    if unsafe { libc::symlink(target.as_ptr(), tmp.as_ptr()) } != 0
-                        // SAFETY: as above.
-                        || unsafe { libc::rename(tmp.as_ptr(), link.as_ptr()) } != 0
-                    {
-                        return Err(format!("swap: {}", std::io::Error::last_os_error()));
-                    }
-                    n += 1;
-                    if n == 1 {
-                        // The name exists from now on.
-                        ready_w.write_all(b"r").ctx("ready")?;
-                    }
-                    if n.is_multiple_of(64) {
-                        match rustix::io::read(&stop_r, &mut [0u8; 1]) {
-                            Ok(0) => return Ok(n),
-                            Err(rustix::io::Errno::AGAIN) => {}
-                            other => return Err(format!("stop pipe: {other:?}")),
-                        }
-                    }
-                }
-            };
-            let (code, msg) = match run() {
-                Ok(n) => (0, n.to_string()),
-                Err(e) => (1, e),
-            };
-            let _ = result_w.write_all(msg.as_bytes());
-            // SAFETY: end the swapper without running anything of the harness.
-            unsafe { libc::_exit(code) };
-        }
-        drop((ready_w, stop_r, result_w));
-        let ready = ready_r.read(&mut [0u8; 1]).ctx("read swapper readiness")?;
-        let swapper = Swapper {
-            pid,
-            stop: Some(stop_w),
-            result: result_r,
-        };
-        ensure!(
-            ready == 1,
-            "the swapper did not start: {:?}",
-            swapper.stop()
-        );
-        Ok(swapper)
-    }
-
-    /// Stops the swapper (EOF on its stop pipe) and returns how many swaps it made.
-    fn stop(mut self) -> Result<u64, String> {
-        use std::io::Read;
-        drop(self.stop.take());
-        let mut msg = String::new();
-        self.result
-            .read_to_string(&mut msg)
-            .ctx("read swapper result")?;
-        let status = wait(self.pid);
-        ensure!(status == 0, "swapper failed ({status:#x}): {msg}");
-        msg.parse().ctx("swapper count")
-    }
+/// until stopped: the name changes under whoever looks it up.
+fn swapper(dir: &Path, name: &str, targets: &[&Path]) -> Result<Racer, String> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ctx("path with NUL");
+    let (tmp, link) = (c(&dir.join(".swap"))?, c(&dir.join(name))?);
+    let targets = targets
+        .iter()
+        .map(|t| c(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    Racer::start(
+        "swapper",
+        || Ok(()),
+        move |n| {
+            let target = &targets[(n % targets.len() as u64) as usize];
+            // SAFETY: NUL-terminated paths that live across the calls.
+            if unsafe { libc::symlink(target.as_ptr(), tmp.as_ptr()) } != 0
+                // SAFETY: as above.
+                || unsafe { libc::rename(tmp.as_ptr(), link.as_ptr()) } != 0
+            {
+                return Err(format!("swap: {}", std::io::Error::last_os_error()));
+            }
+            Ok(())
+        },
+    )
 }
 
 /// `from_path` of a name that another process keeps switching between a namespace and a
@@ -368,7 +301,7 @@ fn from_path_never_opens_anything_but_the_namespace_it_checked() {
         ensure!(wd >= 0, "inotify_add_watch: {}", std::io::Error::last_os_error());
         let net = Namespace::current(NamespaceKind::Network).ctx("current")?.id();
         let link = dir.path("ns");
-        let swapper = Swapper::start(
+        let swapper = swapper(
             &dir.path(""),
             "ns",
             &[Path::new("/proc/self/ns/net"), &decoy],

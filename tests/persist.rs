@@ -530,112 +530,42 @@ enum Attack {
     MoveAway,
 }
 
-/// A process that attacks `dir/name` as uid 65534 until stopped: the other user of a
-/// world-writable directory that root persists into.
-struct Renamer {
-    pid: i32,
-    stop: Option<std::fs::File>,
-    result: std::fs::File,
-}
-
-impl Renamer {
-    fn start(attack: Attack, dir: &Path, name: &str, victim: &Path) -> Result<Renamer, String> {
-        use std::ffi::CString;
-        use std::io::{Read, Write};
-        use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ctx("path with NUL");
-        let (victim, tmp, target) = (c(victim)?, c(&dir.join(".tmp"))?, c(&dir.join(name))?);
-        let away = c(&dir.join(".away"))?;
-        let pipe = || -> Result<(std::fs::File, std::fs::File), String> {
-            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ctx("pipe")?;
-            Ok((r.into(), w.into()))
-        };
-        let (mut ready_r, mut ready_w) = pipe()?;
-        let (stop_r, stop_w) = pipe()?;
-        let (result_r, mut result_w) = pipe()?;
-        // SAFETY: fork in the single-threaded forked test child; the renamer only makes system
-        // calls, writes to its pipes and _exits.
-        let pid = unsafe { libc::fork() };
-        ensure!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-        if pid == 0 {
-            drop((ready_r, stop_w, result_r));
-            let mut run = || -> Result<u64, String> {
-                drop_privileges()?;
-                rustix::fs::fcntl_setfl(&stop_r, rustix::fs::OFlags::NONBLOCK).ctx("O_NONBLOCK")?;
-                ready_w.write_all(b"r").ctx("ready")?;
-                let mut n = 0u64;
-                loop {
-                    // The file persist just created, if it has not been mounted on yet.
-                    let move_away = attack == Attack::MoveAway || n.is_multiple_of(4);
-                    // SAFETY: NUL-terminated paths that live across the call.
-                    if move_away && unsafe { libc::rename(target.as_ptr(), away.as_ptr()) } != 0 {
-                        let e = std::io::Error::last_os_error();
-                        // Nothing there, or a mount point there: the kernel refuses to move it.
-                        ensure!(
-                            matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EBUSY)),
-                            "rename away: {e}"
-                        );
-                    }
-                    if attack == Attack::Symlink {
-                        // SAFETY: as above.
-                        if unsafe { libc::symlink(victim.as_ptr(), tmp.as_ptr()) } != 0 {
-                            let e = std::io::Error::last_os_error();
-                            // Left from a rename that failed: reuse it.
-                            ensure!(e.raw_os_error() == Some(libc::EEXIST), "symlink: {e}");
-                        }
-                        // SAFETY: as above.
-                        if unsafe { libc::rename(tmp.as_ptr(), target.as_ptr()) } != 0 {
-                            let e = std::io::Error::last_os_error();
-                            // The kernel refuses to replace a mount point: persist won.
-                            ensure!(e.raw_os_error() == Some(libc::EBUSY), "rename: {e}");
-                        }
-                    }
-                    n += 1;
-                    if n.is_multiple_of(64) {
-                        match rustix::io::read(&stop_r, &mut [0u8; 1]) {
-                            Ok(0) => return Ok(n),
-                            Err(rustix::io::Errno::AGAIN) => {}
-                            other => return Err(format!("stop pipe: {other:?}")),
-                        }
-                    }
-                }
-            };
-            let (code, msg) = match run() {
-                Ok(n) => (0, n.to_string()),
-                Err(e) => (1, e),
-            };
-            let _ = result_w.write_all(msg.as_bytes());
-            // SAFETY: end the renamer without running anything of the harness.
-            unsafe { libc::_exit(code) };
+/// Forks a [`Racer`] that attacks `dir/name` as uid 65534 until stopped: the other user of
+/// a world-writable directory that root persists into.
+fn renamer(attack: Attack, dir: &Path, name: &str, victim: &Path) -> Result<Racer, String> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ctx("path with NUL");
+    let (victim, tmp, target) = (c(victim)?, c(&dir.join(".tmp"))?, c(&dir.join(name))?);
+    let away = c(&dir.join(".away"))?;
+    Racer::start("renamer", drop_privileges, move |n| {
+        // The file persist just created, if it has not been mounted on yet.
+        let move_away = attack == Attack::MoveAway || n.is_multiple_of(4);
+        // SAFETY: NUL-terminated paths that live across the call.
+        if move_away && unsafe { libc::rename(target.as_ptr(), away.as_ptr()) } != 0 {
+            let e = std::io::Error::last_os_error();
+            // Nothing there, or a mount point there: the kernel refuses to move it.
+            ensure!(
+                matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EBUSY)),
+                "rename away: {e}"
+            );
         }
-        drop((ready_w, stop_r, result_w));
-        let mut b = [0u8; 1];
-        let ready = ready_r.read(&mut b).ctx("read renamer readiness")?;
-        let renamer = Renamer {
-            pid,
-            stop: Some(stop_w),
-            result: result_r,
-        };
-        ensure!(
-            ready == 1,
-            "the renamer did not start: {:?}",
-            renamer.stop()
-        );
-        Ok(renamer)
-    }
-
-    /// Stops the renamer (EOF on its stop pipe) and returns how many rounds it made.
-    fn stop(mut self) -> Result<u64, String> {
-        use std::io::Read;
-        drop(self.stop.take());
-        let mut msg = String::new();
-        self.result
-            .read_to_string(&mut msg)
-            .ctx("read renamer result")?;
-        let status = wait(self.pid);
-        ensure!(status == 0, "renamer failed ({status:#x}): {msg}");
-        msg.parse().ctx("renamer count")
-    }
+        if attack == Attack::Symlink {
+            // SAFETY: as above.
+            if unsafe { libc::symlink(victim.as_ptr(), tmp.as_ptr()) } != 0 {
+                let e = std::io::Error::last_os_error();
+                // Left from a rename that failed: reuse it.
+                ensure!(e.raw_os_error() == Some(libc::EEXIST), "symlink: {e}");
+            }
+            // SAFETY: as above.
+            if unsafe { libc::rename(tmp.as_ptr(), target.as_ptr()) } != 0 {
+                let e = std::io::Error::last_os_error();
+                // The kernel refuses to replace a mount point: persist won.
+                ensure!(e.raw_os_error() == Some(libc::EBUSY), "rename: {e}");
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Where the mount with id `mount_id` is mounted, from the caller's table.
@@ -672,7 +602,7 @@ fn race_persist(
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).ctx("chmod 0777")?;
     let target = shared.join("ns");
     let ns = Namespace::current(NamespaceKind::Network).ctx("current")?;
-    let renamer = Renamer::start(attack, &shared, "ns", &victim)?;
+    let renamer = renamer(attack, &shared, "ns", &victim)?;
     let mut outcomes: std::collections::BTreeMap<String, u32> = Default::default();
     let mut done = 0;
     let mut run = || -> Result<(), String> {

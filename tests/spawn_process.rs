@@ -255,6 +255,58 @@ fn t_env_and_args(root: bool) -> R {
     ensure!(ours.contains("PATH="), "{ours:?}");
     let out = stdout_of(isolated(root, "/usr/bin/env", NamespaceSet::empty()).env_clear())?;
     ensure_eq!(out, "");
+    // A reused command without environment changes sees the environment of each spawn, as
+    // std's does. (This runs in a forked, single-threaded child: set_var is sound here.)
+    let mut reused = isolated(root, "/bin/sh", NamespaceSet::empty());
+    reused.args(["-c", "echo \"${LNS_PROBE-unset}\""]);
+    ensure_eq!(stdout_of(&mut reused)?, "unset\n");
+    // SAFETY: single-threaded process (the test body runs in a forked child).
+    unsafe { std::env::set_var("LNS_PROBE", "second spawn") };
+    ensure_eq!(stdout_of(&mut reused)?, "second spawn\n");
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("LNS_PROBE") };
+    ensure_eq!(stdout_of(&mut reused)?, "unset\n");
+    // With changes, too: the caller's variables of each spawn, the changes applied on top.
+    let mut changed = isolated(root, "/bin/sh", NamespaceSet::empty());
+    changed
+        .args([
+            "-c",
+            "echo \"${LNS_PROBE-unset} ${LNS_SET-unset} ${LNS_GONE-unset}\"",
+        ])
+        .env("LNS_SET", "ours")
+        .env_remove("LNS_GONE");
+    ensure_eq!(stdout_of(&mut changed)?, "unset ours unset\n");
+    // SAFETY: as above.
+    unsafe {
+        std::env::set_var("LNS_PROBE", "later");
+        std::env::set_var("LNS_SET", "theirs");
+        std::env::set_var("LNS_GONE", "back");
+    }
+    ensure_eq!(stdout_of(&mut changed)?, "later ours unset\n");
+    // A name without '/' is searched in the PATH of each spawn.
+    let dirs = [1, 2]
+        .map(|n| std::env::temp_dir().join(format!("lns-path-{}-{root}-{n}", std::process::id())));
+    for (n, dir) in dirs.iter().enumerate() {
+        std::fs::create_dir_all(dir).ctx("mkdir")?;
+        let tool = dir.join("lns-which");
+        std::fs::write(&tool, format!("#!/bin/sh\necho {n}\n")).ctx("write tool")?;
+        std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .ctx("chmod")?;
+    }
+    let old_path = std::env::var_os("PATH").unwrap_or_default();
+    // SAFETY: as above.
+    unsafe { std::env::set_var("PATH", &dirs[0]) };
+    let mut searched = isolated(root, "lns-which", NamespaceSet::empty());
+    let first = stdout_of(&mut searched);
+    // SAFETY: as above.
+    unsafe { std::env::set_var("PATH", &dirs[1]) };
+    let second = stdout_of(&mut searched);
+    // SAFETY: as above.
+    unsafe { std::env::set_var("PATH", &old_path) };
+    for dir in &dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    ensure_eq!((first?, second?), ("0\n".to_string(), "1\n".to_string()));
     let out =
         stdout_of(sh(root, "echo \"$0\" \"$1\"", NamespaceSet::empty()).args(["zero", "first"]))?;
     ensure_eq!(out, "zero first\n");

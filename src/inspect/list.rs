@@ -168,6 +168,15 @@ impl NamespaceInfo {
 /// it adds. [`ListOptions::new`] gives what `lsns(8)` lists by default, which is what [`list`]
 /// does.
 ///
+/// How `lsns` options and columns map onto the listing: `--type` is the kinds given here;
+/// `--tree=owner` and `--tree=parent` want [`all_relatives(true)`](Self::all_relatives) (and
+/// [`owner`](NamespaceInfo::owner), [`parent`](NamespaceInfo::parent)); `--persistent` shows
+/// the entries with no [`pids`](NamespaceInfo::pids); NSFS is
+/// [`mounts`](NamespaceInfo::mounts); PPID is [`ppid`](NamespaceInfo::ppid); USER and UID are
+/// [`uid`](NamespaceInfo::uid), or [`owner_uid`](NamespaceInfo::owner_uid) for a namespace
+/// without a process; NETNSID (feature `net`) is `Netlink::nsid_of` of the caller's network
+/// namespace asked about [`NamespaceInfo::open`].
+///
 /// # References
 ///  - [lsns(8)](https://man7.org/linux/man-pages/man8/lsns.8.html)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

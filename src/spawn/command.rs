@@ -140,13 +140,14 @@ impl Resource {
 ///   seccomp, fds. To run Rust code inside namespaces, use
 ///   [`Namespaces::run`](crate::Namespaces::run) (a forked child that enters them, runs a
 ///   closure and sends its result back), or run a helper program.
-/// * The environment is captured when the plan is built (the first spawn, or the first after
-///   a setter), not at every spawn: reading it again would take std's environment lock and
-///   allocate on every spawn of a reused `Command`, which now allocates nothing. Call a setter
-///   (or make a new `Command`) after changing the process environment.
-/// * A program name without `/` is searched in `PATH` by the child, after the mount steps,
-///   when there are any (as std's child searches); without mount steps the parent searches
-///   when the plan is built, and a name not found is an error before any process exists.
+/// * The environment is read at each spawn, as std reads it: without changes the child gets
+///   the caller's `environ` as it is then (nothing is copied); with changes, the caller's
+///   variables at that spawn with the changes applied. A reused `Command` allocates nothing
+///   for it.
+/// * A program name without `/` is searched at each spawn in the `PATH` of that spawn (the
+///   one set with [`env`](Self::env), else the caller's): by the child, after the mount
+///   steps, when there are any (as std's child searches); without mount steps by the parent,
+///   and a name not found is an error before any process exists.
 /// * Spawning returns only once the program runs or a setup step failed: there is no window
 ///   in which a `Child` exists for a process that then fails to exec.
 ///
@@ -215,6 +216,8 @@ pub(super) struct Spec {
     pub(super) env: BTreeMap<OsString, Option<OsString>>,
     pub(super) cwd: Option<PathBuf>,
     pub(super) fds: Vec<(RawFd, OwnedFd)>,
+    /// Keep the caller's fds that are not close-on-exec (no closing of the others).
+    pub(super) inherit_fds: bool,
     pub(super) unshare: NamespaceSet,
     pub(super) joins: Vec<Namespace>,
     /// A handle `join` could not duplicate, and the errno: reported at spawn.
@@ -264,6 +267,7 @@ impl Command {
                 env: BTreeMap::new(),
                 cwd: None,
                 fds: Vec::new(),
+                inherit_fds: false,
                 unshare: NamespaceSet::empty(),
                 joins: Vec::new(),
                 join_error: None,
@@ -386,9 +390,34 @@ impl Command {
 
     /// Passes `fd` to the child as fd number `child_fd`. The child gets 0, 1, 2 and the fds
     /// passed this way, nothing else: every other fd is closed when it `execve`s, whether or
-    /// not it was marked close-on-exec.
+    /// not it was marked close-on-exec (unless [`inherit_fds`](Self::inherit_fds) is on).
     pub fn fd(&mut self, child_fd: RawFd, fd: impl Into<OwnedFd>) -> &mut Command {
         self.spec_mut().fds.push((child_fd, fd.into()));
+        self
+    }
+
+    /// Lets the program inherit every fd of the caller that is not close-on-exec, as a
+    /// process started by a shell or by `fork(2)` + `execve(2)` does (util-linux `unshare`
+    /// and `nsenter` pass the caller's fds this way: `exec 7<file; unshare -U cat <&7`). Off
+    /// by default: the child then gets only 0, 1, 2 and the fds passed with
+    /// [`fd`](Self::fd), and every other fd is closed at `execve` (`close_range(2)` with
+    /// `CLOSE_RANGE_CLOEXEC`, or `close_range(2)`, or `close(2)` one by one), whatever the
+    /// caller's close-on-exec hygiene.
+    ///
+    /// With it on, the child skips that closing: fds marked close-on-exec (everything this
+    /// crate and the standard library open) are still closed by the kernel at `execve`, and
+    /// the others reach the program at their numbers. Stdio and [`fd`](Self::fd) are placed
+    /// as usual; the source fd of a passed fd is closed in the child after it was placed, so
+    /// it does not also appear at its old number.
+    ///
+    /// # References
+    ///  - [close_range(2)](https://man7.org/linux/man-pages/man2/close_range.2.html),
+    ///    [execve(2)](https://man7.org/linux/man-pages/man2/execve.2.html) ("File
+    ///    descriptors open in the calling process image remain open in the new process
+    ///    image, except for those for which the close-on-exec flag is set"),
+    ///    [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html) (`FD_CLOEXEC`)
+    pub fn inherit_fds(&mut self, on: bool) -> &mut Command {
+        self.spec_mut().inherit_fds = on;
         self
     }
 
@@ -803,7 +832,10 @@ impl Command {
             rustix::process::getegid().as_raw(),
         );
         let prepared = match cache {
-            Some(p) if p.creds == creds => p,
+            Some(p) if p.creds == creds => {
+                p.refresh()?;
+                p
+            }
             _ => {
                 *cache = None;
                 cache.insert(spec.prepare(creds)?)

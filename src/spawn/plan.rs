@@ -1,7 +1,6 @@
 //! Validation and preparation: everything the child will need, built and checked in the
 //! parent before any process exists, and the choice of how the child is created.
 
-use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -19,7 +18,7 @@ use crate::mount::Mount;
 use crate::namespace::Namespace;
 use crate::sys;
 use crate::sys::clone::CLONE_CLEAR_SIGHAND;
-use crate::sys::raw::CStringArray;
+use crate::sys::raw::{CStringArray, Envp, Merged};
 use crate::timens::{TimeClock, offsets_text};
 use crate::validate::cstring;
 
@@ -29,7 +28,7 @@ impl Spec {
     pub(super) fn prepare(&self, creds: (u32, u32)) -> Result<Prepared> {
         let ns = self.validate()?;
         let mut plan = Plan::default();
-        self.environment(&mut plan)?;
+        let search = self.environment(&mut plan)?;
         let parent_maps = self.id_maps(&mut plan, creds)?;
         self.joins(&mut plan, ns)?;
         self.time(&mut plan)?;
@@ -45,6 +44,7 @@ impl Spec {
             parent_maps,
             new_user: self.unshare.has(NamespaceKind::User),
             creds,
+            search,
         })
     }
 
@@ -141,29 +141,19 @@ impl Spec {
     }
 
     /// argv, envp and the program to execute (searched in `PATH` now, or in the child when the
-    /// root changes).
-    fn environment(&self, plan: &mut Plan) -> Result<()> {
-        // Program, argv, envp. Without changes the child gets the caller's environment in its
-        // order (as std passes `environ`); with changes, sorted by name (as std's map does).
-        let mut path_var: Option<OsString> = None;
-        let entries: Vec<CString> = if self.env.is_empty() {
-            let vars = (!self.env_clear)
-                .then(std::env::vars_os)
-                .into_iter()
-                .flatten();
-            vars.map(|(k, v)| {
-                if k == "PATH" {
-                    path_var = Some(v.clone());
-                }
-                env_entry(&k, &v)
-            })
-            .collect::<Result<_>>()?
+    /// root changes). Returns the search to repeat at each spawn, for a name without `/`.
+    fn environment(&self, plan: &mut Plan) -> Result<Option<Search>> {
+        // Program, argv, envp. Without changes the child passes the caller's `environ` as it
+        // is when the child executes (as std does): nothing is copied. With changes, the
+        // caller's variables at each spawn, less those changed, then those set (in name
+        // order): see `Merged::refresh`. Either way a reused command sees the environment of
+        // each spawn.
+        let mut path_override = None;
+        if self.env.is_empty() && !self.env_clear {
+            plan.envp = Envp::Inherit;
         } else {
-            let mut env: BTreeMap<OsString, OsString> = if self.env_clear {
-                BTreeMap::new()
-            } else {
-                std::env::vars_os().collect()
-            };
+            let mut merged = Merged::default();
+            merged.inherit = !self.env_clear;
             for (k, v) in &self.env {
                 if k.is_empty() || k.as_bytes().contains(&b'=') {
                     return Err(Error::invalid(
@@ -174,17 +164,19 @@ impl Spec {
                         ),
                     ));
                 }
-                match v {
-                    Some(v) => env.insert(k.clone(), v.clone()),
-                    None => env.remove(k),
-                };
+                merged.names.push(k.as_bytes().into());
+                if let Some(v) = v {
+                    merged.set.push(env_entry(k, v)?);
+                }
+                if k == "PATH" {
+                    // A PATH set for the child is the one searched (a removed one: the
+                    // caller's).
+                    path_override = v.clone();
+                }
             }
-            path_var = env.get(OsStr::new("PATH")).cloned();
-            env.iter()
-                .map(|(k, v)| env_entry(k, v))
-                .collect::<Result<_>>()?
-        };
-        plan.envp = CStringArray::new(entries);
+            merged.refresh();
+            plan.envp = Envp::Merged(merged);
+        }
         let argv0 = self.arg0.as_deref().unwrap_or(&self.program);
         plan.argv = CStringArray::new(
             std::iter::once(argv0)
@@ -192,16 +184,21 @@ impl Spec {
                 .map(|a| cstring("argument", a))
                 .collect::<Result<_>>()?,
         );
-        let path_var = path_var.or_else(|| std::env::var_os("PATH"));
-        plan.programs = resolve_program(
-            &self.program,
-            cstring("program", &self.program)?,
-            path_var.as_deref(),
+        let search = Search {
+            program: self.program.clone(),
+            path: path_override,
             // Mount steps (a bind onto a PATH directory, a new root) change what the child
             // finds: it then searches itself, after them, as std's child does.
-            !self.mounts.is_empty(),
-        )?;
-        Ok(())
+            in_child: !self.mounts.is_empty(),
+        };
+        if search.is_needed() {
+            // Searched again at each spawn (`Search::resolve`), with the PATH of that spawn.
+            plan.programs = search.resolve()?;
+            Ok(Some(search))
+        } else {
+            plan.programs = vec![cstring("program", &self.program)?];
+            Ok(None)
+        }
     }
 
     /// The user namespace maps: written by the child itself (its own uid and gid only), or by
@@ -380,6 +377,7 @@ impl Spec {
             ));
         }
         plan.no_new_privs = self.no_new_privs;
+        plan.inherit_fds = self.inherit_fds;
         plan.groups = self.groups.clone();
         plan.gid = self.gid;
         plan.uid = self.uid;
@@ -566,6 +564,56 @@ pub(super) struct Prepared {
     /// The effective uid and gid the plan was built for (which side writes the maps, and
     /// what they may contain, depend on them).
     pub(super) creds: (u32, u32),
+    /// The `PATH` search for a program name without `/`, repeated at each spawn.
+    pub(super) search: Option<Search>,
+}
+
+impl Prepared {
+    /// Brings the plan up to date with the process environment before a spawn, as std reads
+    /// it at each spawn: the environment's pointers (no allocation once their buffer is large
+    /// enough) and, for a program name without `/`, the `PATH` search.
+    pub(super) fn refresh(&mut self) -> Result<()> {
+        if let Envp::Merged(m) = &mut self.plan.envp {
+            m.refresh();
+        }
+        if let Some(search) = &self.search {
+            self.plan.programs = search.resolve()?;
+        }
+        Ok(())
+    }
+}
+
+/// A program name without `/`, to be found in `PATH`.
+#[derive(Debug)]
+pub(super) struct Search {
+    program: OsString,
+    /// `PATH` as set for the child with `env`; `None`: the caller's at each spawn.
+    path: Option<OsString>,
+    /// The child searches, after its mount steps: the plan lists the candidates.
+    in_child: bool,
+}
+
+impl Search {
+    fn is_needed(&self) -> bool {
+        !self.program.as_bytes().contains(&b'/')
+    }
+
+    fn resolve(&self) -> Result<Vec<CString>> {
+        let caller;
+        let path = match &self.path {
+            Some(p) => Some(p.as_os_str()),
+            None => {
+                caller = std::env::var_os("PATH");
+                caller.as_deref()
+            }
+        };
+        resolve_program(
+            &self.program,
+            cstring("program", &self.program)?,
+            path,
+            self.in_child,
+        )
+    }
 }
 
 /// Finds what to `execve`: a path as given, or a name searched in `PATH`, in the parent

@@ -647,6 +647,95 @@ pub fn modes(test: &str) -> Vec<Mode> {
     m
 }
 
+/// A forked process that repeats `step(n)` for n = 0, 1, ... until [`stop`](Racer::stop), to
+/// race the code under test. Call only in a single-threaded forked test child.
+pub struct Racer {
+    what: &'static str,
+    pid: i32,
+    stop: Option<std::fs::File>,
+    result: std::fs::File,
+}
+
+impl Racer {
+    /// Forks the racer, which runs `setup` once and then `step` in a loop; returns once the
+    /// first step is done (so what the step makes exists). A failing setup or step ends the
+    /// racer, and [`stop`](Racer::stop) reports it.
+    pub fn start(
+        what: &'static str,
+        setup: impl FnOnce() -> Result<(), String>,
+        mut step: impl FnMut(u64) -> Result<(), String>,
+    ) -> Result<Racer, String> {
+        use std::io::{Read, Write};
+        let pipe = || -> Result<(std::fs::File, std::fs::File), String> {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| format!("pipe: {e}"))?;
+            Ok((r.into(), w.into()))
+        };
+        let (mut ready_r, mut ready_w) = pipe()?;
+        let (stop_r, stop_w) = pipe()?;
+        let (result_r, mut result_w) = pipe()?;
+        // SAFETY: fork in a single-threaded forked test child; the racer only makes system
+        // calls, writes to its pipes and _exits.
+        let pid = unsafe { libc::fork() };
+        ensure!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            drop((ready_r, stop_w, result_r));
+            let run = || -> Result<u64, String> {
+                setup()?;
+                rustix::fs::fcntl_setfl(&stop_r, rustix::fs::OFlags::NONBLOCK)
+                    .map_err(|e| format!("O_NONBLOCK: {e}"))?;
+                let mut n = 0u64;
+                loop {
+                    step(n)?;
+                    n += 1;
+                    if n == 1 {
+                        ready_w.write_all(b"r").map_err(|e| format!("ready: {e}"))?;
+                    }
+                    if n.is_multiple_of(64) {
+                        match rustix::io::read(&stop_r, &mut [0u8; 1]) {
+                            Ok(0) => return Ok(n),
+                            Err(rustix::io::Errno::AGAIN) => {}
+                            other => return Err(format!("stop pipe: {other:?}")),
+                        }
+                    }
+                }
+            };
+            let (code, msg) = match run() {
+                Ok(n) => (0, n.to_string()),
+                Err(e) => (1, e),
+            };
+            let _ = result_w.write_all(msg.as_bytes());
+            // SAFETY: end the racer without running anything of the harness.
+            unsafe { libc::_exit(code) };
+        }
+        drop((ready_w, stop_r, result_w));
+        let ready = ready_r
+            .read(&mut [0u8; 1])
+            .map_err(|e| format!("read {what} readiness: {e}"))?;
+        let racer = Racer {
+            what,
+            pid,
+            stop: Some(stop_w),
+            result: result_r,
+        };
+        ensure!(ready == 1, "the {what} did not start: {:?}", racer.stop());
+        Ok(racer)
+    }
+
+    /// Stops the racer (EOF on its stop pipe) and returns how many steps it made.
+    pub fn stop(mut self) -> Result<u64, String> {
+        use std::io::Read;
+        drop(self.stop.take());
+        let mut msg = String::new();
+        self.result
+            .read_to_string(&mut msg)
+            .map_err(|e| format!("read {} result: {e}", self.what))?;
+        let status = wait(self.pid);
+        ensure!(status == 0, "{} failed ({status:#x}): {msg}", self.what);
+        msg.parse().map_err(|e| format!("{} count: {e}", self.what))
+    }
+}
+
 // After the macros above, which these use.
 pub mod ns;
 pub mod spawn;

@@ -69,6 +69,16 @@ pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
     for ((_, dst), slot) in a.moves.iter().zip(a.scratch) {
         raw::dup3(slot.get(), *dst, 0).at(StepKind::Fd, *dst as u32)?;
     }
+    if a.plan.inherit_fds {
+        // Only the sources of the moves go (this process's copies): every other fd that is
+        // not close-on-exec is the program's. The scratch copies are close-on-exec.
+        for (src, _) in a.moves {
+            if a.keep.binary_search(src).is_err() {
+                let _ = raw::close(*src);
+            }
+        }
+        return Ok(());
+    }
     // Close the gaps between the kept fds (the error pipe is one more to keep).
     let mut lo: u32 = 0;
     let mut extra = Some(*err_w);

@@ -36,7 +36,7 @@ use std::ffi::CString;
 
 use super::report::{RECORD_LEN, StepKind};
 use crate::mount::PreparedMount;
-use crate::sys::raw::{self, CStringArray};
+use crate::sys::raw::{self, CStringArray, Envp};
 
 pub(crate) use run::start;
 
@@ -55,7 +55,7 @@ pub(crate) struct Plan {
     /// inside a new root).
     pub(crate) programs: Vec<CString>,
     pub(crate) argv: CStringArray,
-    pub(crate) envp: CStringArray,
+    pub(crate) envp: Envp,
     /// Maps the child writes for itself: `setgroups` text, `uid_map`, `gid_map`.
     pub(crate) setgroups: Option<&'static CStr>,
     pub(crate) uid_map: Option<CString>,
@@ -83,6 +83,8 @@ pub(crate) struct Plan {
     pub(crate) umask: Option<u32>,
     pub(crate) rlimits: Vec<(u32, libc::rlimit64)>,
     pub(crate) no_new_privs: bool,
+    /// Leave the fds that are not close-on-exec open (no closing of the gaps).
+    pub(crate) inherit_fds: bool,
     pub(crate) groups: Option<Vec<u32>>,
     pub(crate) gid: Option<u32>,
     pub(crate) uid: Option<u32>,
