@@ -9,8 +9,10 @@
 //! ranges through a helper process running `newuidmap(1)`, [`IdMap::newuidmap`]), sets itself up
 //! (mounts, root, directory, credentials) and then executes the program in its own place, so
 //! the program keeps this process's pid, its signals and every fd it inherited. With `-f` it
-//! forks first, and the child does that setup and executes the program while this process
-//! waits (and forwards SIGTERM and SIGINT with `--forward-signals`). See `--help`.
+//! forks first ([`Namespaces::fork`]), and the child does that setup and executes the program
+//! while this process waits with SIGINT and SIGTERM blocked (`SignalSet::thread_block`;
+//! forwarded through a [`SignalFd`] with `--forward-signals`), then exits with the program's
+//! status or dies of the same signal ([`Signal::raise_default`]). See `--help`.
 
 use std::cell::Cell;
 use std::ffi::{OsStr, OsString};

@@ -344,7 +344,7 @@ impl fmt::Debug for SignalSet {
     /// `{SIGINT, SIGTERM}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set()
-            .entries(self.iter().map(|s| DisplayAsDebug(s)))
+            .entries(self.iter().map(DisplayAsDebug))
             .finish()
     }
 }

@@ -24,7 +24,10 @@ fn a_set_holds_signals_in_number_order_and_prints_their_names() {
     assert!(!set.insert(Signal::INT));
     assert!(set.remove(Signal::TERM) && !set.contains(Signal::TERM));
     assert_eq!(format!("{set:?}"), "{SIGINT, SIGRTMIN+1}");
-    assert_eq!(SignalSet::from([Signal::HUP, Signal::KILL]), Signal::HUP | Signal::KILL);
+    assert_eq!(
+        SignalSet::from([Signal::HUP, Signal::KILL]),
+        Signal::HUP | Signal::KILL
+    );
     let highest = Signal::from_raw(libc::SIGRTMAX()).unwrap();
     assert!(SignalSet::from(highest).contains(highest));
     assert!(SignalSet::empty().is_empty() && SignalSet::default().is_empty());
@@ -41,7 +44,9 @@ fn blocking_returns_the_old_mask_and_setting_it_back_restores_it() {
             now.contains(Signal::USR1) && now.contains(Signal::TERM),
             "{now:?}"
         );
-        let blocked = SignalSet::from(Signal::TERM).thread_unblock().ctx("unblock")?;
+        let blocked = SignalSet::from(Signal::TERM)
+            .thread_unblock()
+            .ctx("unblock")?;
         ensure_eq!(blocked, now);
         ensure!(
             !SignalSet::thread_mask().ctx("mask")?.contains(Signal::TERM),
@@ -75,12 +80,12 @@ fn a_blocked_signal_is_read_from_a_signalfd_with_its_sender() {
         // From another process: the sender's pid, which the forked child's handle names.
         let me = rustix::process::getpid();
         let sender = Namespaces::new()
-            .fork(|| {
-                match rustix::process::kill_process(me, rustix::process::Signal::USR2) {
+            .fork(
+                || match rustix::process::kill_process(me, rustix::process::Signal::USR2) {
                     Ok(()) => 0,
                     Err(_) => 1,
-                }
-            })
+                },
+            )
             .ctx("fork")?;
         let info = fd.read().ctx("read")?;
         ensure_eq!(info.signal, Signal::USR2);
@@ -123,8 +128,7 @@ fn ended(f: impl FnOnce() -> i32) -> std::process::ExitStatus {
         let mut child = Namespaces::new().fork(f).ctx("fork")?;
         let status = child.wait().ctx("wait")?;
         let mut w = w;
-        w.write_all(&status.into_raw().to_le_bytes())
-            .ctx("write")?;
+        w.write_all(&status.into_raw().to_le_bytes()).ctx("write")?;
         Ok(())
     })
     .unwrap();
