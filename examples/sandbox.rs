@@ -50,7 +50,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use linux_namespaces::{Command, Error, Mount, NamespaceSet, Propagation, StepKind};
+use linux_namespaces::{
+    Command, Error, Mount, NamespaceSet, Propagation, Signal, SignalFd, SignalSet, StepKind,
+};
 
 const USAGE: &str = "\
 Usage:
@@ -93,7 +95,9 @@ const ETC: &[&str] = &[
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Signals `sandbox` passes on to the program instead of dying of them.
-const FORWARDED: &[i32] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+fn forwarded() -> SignalSet {
+    Signal::INT | Signal::TERM | Signal::HUP | Signal::QUIT
+}
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -197,7 +201,10 @@ fn run() -> Result<u8, Fatal> {
 
     // Blocked before the spawn so that no signal can kill this process between the spawn
     // and the forwarder starting (the child gets an empty mask of its own).
-    let waiting = block_signals(FORWARDED);
+    forwarded()
+        .thread_block()
+        .map_err(|e| format!("blocking signals: {e}"))?;
+    let waiting = SignalFd::new(forwarded()).map_err(|e| format!("signalfd: {e}"))?;
     let mut child = cmd.spawn()?;
     let pidfd: OwnedFd = child
         .pidfd()
@@ -413,34 +420,14 @@ impl Drop for RootDir {
     }
 }
 
-/// Blocks `signals` in the calling thread (and the threads it starts later) and returns them
-/// as a set for `sigwait`.
-fn block_signals(signals: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a live sigset_t of this frame; pthread_sigmask changes only the
-    // calling thread's mask, and no other thread exists yet.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-    set
-}
-
-/// Takes the blocked signals in `set` as they arrive and sends each to the child (the init,
-/// which hands it to the program). Runs until the process exits.
-fn forward_signals(set: libc::sigset_t, pidfd: OwnedFd) {
+/// Takes the blocked signals as they arrive on `signals` and sends each to the child (the
+/// init, which hands it to the program). Runs until the process exits.
+fn forward_signals(signals: SignalFd, pidfd: OwnedFd) {
     loop {
-        let mut sig = 0;
-        // SAFETY: `set` and `sig` are live values owned by this frame; the signals in `set`
-        // are blocked in every thread, so sigwait is the only way they are taken.
-        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+        let Ok(info) = signals.read() else {
             continue;
-        }
-        let Some(signal) = rustix::process::Signal::from_named_raw(sig) else {
+        };
+        let Some(signal) = rustix::process::Signal::from_named_raw(info.signal.as_raw()) else {
             continue;
         };
         // The child may have exited already (ESRCH): nothing to forward to.

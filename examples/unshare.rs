@@ -9,9 +9,12 @@
 //! ranges through a helper process running `newuidmap(1)`, [`IdMap::newuidmap`]), sets itself up
 //! (mounts, root, directory, credentials) and then executes the program in its own place, so
 //! the program keeps this process's pid, its signals and every fd it inherited. With `-f` it
-//! forks first, and the child does that setup and executes the program while this process
-//! waits (and forwards SIGTERM and SIGINT with `--forward-signals`). See `--help`.
+//! forks first ([`Namespaces::fork`]), and the child does that setup and executes the program
+//! while this process waits with SIGINT and SIGTERM blocked (`SignalSet::thread_block`;
+//! forwarded through a [`SignalFd`] with `--forward-signals`), then exits with the program's
+//! status or dies of the same signal ([`Signal::raise_default`]). See `--help`.
 
+use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
@@ -19,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use linux_namespaces::{
-    IdMap, IdRange, Namespace, NamespaceSet, Namespaces, PidFd, SetGroups, Signal, TimeClock,
-    set_time_offsets,
+    IdMap, IdRange, Namespace, NamespaceSet, Namespaces, PidFd, SetGroups, Signal, SignalFd,
+    TimeClock, set_parent_death_signal, set_time_offsets,
 };
 
 const USAGE: &str = "\
@@ -269,21 +272,33 @@ fn os_fatal(what: impl std::fmt::Display, e: impl Into<std::io::Error>) -> Fatal
     Fatal::new(format!("{what}: {}", strerror(&e.into())))
 }
 
+/// `what: <error text>` for a library error: the errno's text where it has one, as
+/// [`os_fatal`] prints it.
+fn lib_fatal(what: impl std::fmt::Display, e: linux_namespaces::Error) -> Fatal {
+    match e.raw_os_error() {
+        Some(errno) => os_fatal(what, std::io::Error::from_raw_os_error(errno)),
+        None => Fatal::new(format!("{what}: {e}")),
+    }
+}
+
 fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
+/// Prints why the program ends (an empty message: a helper already said why, or nothing is
+/// to be said) and returns its exit status.
+fn report(f: Fatal) -> u8 {
+    if !f.message.is_empty() {
+        eprintln!("unshare: {}", f.message);
+    }
+    f.status
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(status) => ExitCode::from(status),
-        Err(f) => {
-            // An empty message: a helper already said why (or nothing is to be said).
-            if !f.message.is_empty() {
-                eprintln!("unshare: {}", f.message);
-            }
-            ExitCode::from(f.status)
-        }
+        Err(f) => ExitCode::from(report(f)),
     }
 }
 
@@ -355,9 +370,12 @@ fn run() -> Result<u8, Fatal> {
     if opts.fork {
         // The parent's SIGINT and SIGTERM are blocked while it waits ("impatient parent");
         // with --forward-signals they are read from a signalfd and sent on to the child.
-        let old_mask = signals::block(&[libc::SIGINT, libc::SIGTERM]);
+        let forwarded = Signal::INT | Signal::TERM;
+        let old_mask = forwarded
+            .thread_block()
+            .map_err(|e| lib_fatal("sigprocmask block failed", e))?;
         let sigfd = if opts.forward_signals {
-            Some(signals::signalfd(&[libc::SIGINT, libc::SIGTERM])?)
+            Some(SignalFd::new(forwarded).map_err(|e| lib_fatal("signalfd failed", e))?)
         } else {
             None
         };
@@ -366,26 +384,29 @@ fn run() -> Result<u8, Fatal> {
         } else {
             None
         };
-        match fork()? {
-            None => {
-                signals::set_mask(&old_mask);
-                drop(sigfd);
-                if let Some(h) = bind_helper {
+        // The child closes its copies of the signalfd and of the helper's pipe: taken out of
+        // these cells in the child's memory, they stay in this process's.
+        let sigfd = Cell::new(sigfd);
+        let bind_helper = Cell::new(bind_helper);
+        let mut child = Namespaces::new()
+            .fork(|| {
+                let _ = old_mask.thread_set_mask();
+                drop(sigfd.take());
+                if let Some(h) = bind_helper.take() {
                     // Only the parent releases the helper.
                     h.forget();
                 }
-                child_setup(&opts, euid, egid, parent.as_ref())?;
-                return Err(exec(&opts));
-            }
-            Some(pid) => {
-                drop(parent);
-                let mut child =
-                    PidFd::open(pid).map_err(|e| Fatal::new(format!("pidfd_open failed: {e}")))?;
-                persist_namespaces(&opts, bind_helper, me)?;
-                let status = wait_forwarding(&mut child, sigfd.as_ref())?;
-                return die_like(status);
-            }
-        }
+                let f = match child_setup(&opts, euid, egid, parent.as_ref()) {
+                    Ok(()) => exec(&opts),
+                    Err(f) => f,
+                };
+                i32::from(report(f))
+            })
+            .map_err(|e| lib_fatal("fork failed", e))?;
+        drop(parent);
+        persist_namespaces(&opts, bind_helper.take(), me)?;
+        let status = wait_forwarding(&mut child, sigfd.take().as_ref())?;
+        return die_like(status);
     }
 
     persist_namespaces(&opts, bind_helper, me)?;
@@ -501,10 +522,7 @@ fn ranges_map(
 /// credentials, capabilities.
 fn child_setup(opts: &Options, euid: u32, egid: u32, parent: Option<&PidFd>) -> Result<(), Fatal> {
     if let Some(sig) = opts.kill_child {
-        // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches no memory.
-        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig.as_raw() as libc::c_ulong) } < 0 {
-            return Err(os_fatal("prctl failed", std::io::Error::last_os_error()));
-        }
+        set_parent_death_signal(Some(sig)).map_err(|e| lib_fatal("prctl failed", e))?;
         // The parent may have died before the prctl: then nobody would send the signal.
         // Polled, not signalled: from a new pid namespace the parent is out of reach of
         // pidfd_send_signal(2), but its pidfd still becomes readable when it exits.
@@ -645,22 +663,11 @@ fn permitted_to_ambient() -> Result<(), Fatal> {
         if sets.permitted.bits() & (1u64 << cap) == 0 {
             continue;
         }
-        // SAFETY: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) takes numbers only.
-        let r = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                cap as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-            )
-        };
-        if r < 0 {
-            return Err(os_fatal(
-                "prctl(PR_CAP_AMBIENT) failed",
-                std::io::Error::last_os_error(),
-            ));
-        }
+        rustix::thread::configure_capability_in_ambient_set(
+            rustix::thread::CapabilitySet::from_bits_retain(1u64 << cap),
+            true,
+        )
+        .map_err(|e| os_fatal("prctl(PR_CAP_AMBIENT) failed", e))?;
     }
     Ok(())
 }
@@ -708,21 +715,10 @@ fn exec(opts: &Options) -> Fatal {
     }
 }
 
-/// `fork(2)` of this process: `None` in the child, the child's pid in the parent.
-fn fork() -> Result<Option<u32>, Fatal> {
-    // SAFETY: this program starts no threads, so the child is a copy of the only thread and
-    // may run any code (allocate, take locks) until it executes or exits.
-    match unsafe { libc::fork() } {
-        -1 => Err(os_fatal("fork failed", std::io::Error::last_os_error())),
-        0 => Ok(None),
-        pid => Ok(Some(pid as u32)),
-    }
-}
-
 /// A forked helper that waits until the parent releases it (a byte on a pipe), does its work
 /// and exits: 0 on success, else 1 after printing why.
 struct Helper {
-    pid: u32,
+    process: PidFd,
     go: std::os::fd::OwnedFd,
 }
 
@@ -730,36 +726,35 @@ impl Helper {
     fn fork(work: impl FnOnce() -> Result<(), Fatal>) -> Result<Helper, Fatal> {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| os_fatal("pipe failed", e))?;
-        match fork()? {
-            None => {
-                drop(w);
+        // The helper closes its copy of the write end (taken out of the cell in its own
+        // memory), so that it sees end of file if this process fails before releasing it.
+        let w = Cell::new(Some(w));
+        let process = Namespaces::new()
+            .fork(|| {
+                drop(w.take());
                 let mut b = [0u8; 1];
-                let status = loop {
+                loop {
                     match rustix::io::read(&r, &mut b) {
                         Err(rustix::io::Errno::INTR) => continue,
                         // The parent failed before releasing us: nothing to do.
                         Ok(0) | Err(_) => break 1,
-                        Ok(_) => match work() {
-                            Ok(()) => break 0,
-                            Err(f) => {
-                                if !f.message.is_empty() {
-                                    eprintln!("unshare: {}", f.message);
-                                }
-                                break f.status as i32;
-                            }
-                        },
+                        Ok(_) => {
+                            break match work() {
+                                Ok(()) => 0,
+                                Err(f) => i32::from(report(f)),
+                            };
+                        }
                     }
-                };
-                std::process::exit(status)
-            }
-            Some(pid) => Ok(Helper { pid, go: w }),
-        }
+                }
+            })
+            .map_err(|e| lib_fatal("fork failed", e))?;
+        let go = w.take().ok_or_else(|| Fatal::new("pipe lost"))?;
+        Ok(Helper { process, go })
     }
 
     /// Lets the helper run and waits for it; its failure is this process's (exit status).
     fn release_and_wait(self) -> Result<(), Fatal> {
-        let mut p =
-            PidFd::open(self.pid).map_err(|e| Fatal::new(format!("pidfd_open failed: {e}")))?;
+        let mut p = self.process;
         rustix::io::write(&self.go, &[1]).map_err(|e| os_fatal("write failed", e))?;
         drop(self.go);
         let st = p
@@ -784,10 +779,9 @@ impl Helper {
 /// on to the child meanwhile.
 fn wait_forwarding(
     child: &mut PidFd,
-    sigfd: Option<&std::os::fd::OwnedFd>,
+    sigfd: Option<&SignalFd>,
 ) -> Result<std::process::ExitStatus, Fatal> {
     use rustix::event::{PollFd, PollFlags, poll};
-    use std::os::fd::AsFd;
     if let Some(sigfd) = sigfd {
         loop {
             let mut fds = [
@@ -802,9 +796,9 @@ fn wait_forwarding(
                 break;
             }
             if fds[1].revents().contains(PollFlags::IN) {
-                if let Some(sig) = signals::read(sigfd.as_fd()) {
+                if let Ok(info) = sigfd.read() {
                     // The child may be gone already: then the wait below tells.
-                    let _ = child.signal(sig);
+                    let _ = child.signal(info.signal);
                 }
             }
         }
@@ -821,93 +815,12 @@ fn die_like(status: std::process::ExitStatus) -> Result<u8, Fatal> {
     if let Some(code) = status.code() {
         return Ok(code as u8);
     }
-    if let Some(sig) = status.signal() {
-        // SAFETY: signal(2) with SIG_DFL installs no handler; kill(2) of this process.
-        unsafe {
-            if sig != libc::SIGKILL {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
-        signals::unblock(sig);
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(libc::getpid(), sig);
-        }
+    if let Some(sig) = status.signal().and_then(Signal::from_raw) {
+        // Returns only if the signal did not end this process: as the init of a pid
+        // namespace, say, which the kernel does not send a signal it has no handler for.
+        let _ = sig.raise_default();
     }
     Err(Fatal::new("child exit failed"))
-}
-
-/// Signal masks and the signalfd of the `-f` parent.
-mod signals {
-    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-
-    use linux_namespaces::Signal;
-
-    use super::{Fatal, os_fatal};
-
-    fn set_of(signals: &[i32]) -> libc::sigset_t {
-        // SAFETY: sigset_t is plain data; sigemptyset initialises it.
-        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `set` is a live sigset_t owned by this frame.
-        unsafe {
-            libc::sigemptyset(&mut set);
-            for &s in signals {
-                libc::sigaddset(&mut set, s);
-            }
-        }
-        set
-    }
-
-    /// Blocks `signals` in this single-threaded process; returns the mask before.
-    pub(super) fn block(signals: &[i32]) -> libc::sigset_t {
-        let set = set_of(signals);
-        // SAFETY: as in set_of.
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: both sets are live; sigprocmask changes only this thread's mask.
-        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) };
-        old
-    }
-
-    pub(super) fn unblock(signal: i32) {
-        let set = set_of(&[signal]);
-        // SAFETY: as in block.
-        unsafe { libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
-    }
-
-    pub(super) fn set_mask(mask: &libc::sigset_t) {
-        // SAFETY: `mask` is a live sigset_t from `block`.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) };
-    }
-
-    /// A close-on-exec signalfd(2) for `signals` (which must be blocked).
-    pub(super) fn signalfd(signals: &[i32]) -> Result<OwnedFd, Fatal> {
-        let set = set_of(signals);
-        // SAFETY: `set` is live; -1 asks for a new fd.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(os_fatal("signalfd failed", std::io::Error::last_os_error()));
-        }
-        // SAFETY: a new fd that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    /// The next signal from a signalfd, if one is pending.
-    pub(super) fn read(fd: BorrowedFd<'_>) -> Option<Signal> {
-        // SAFETY: signalfd_siginfo is plain data.
-        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-        let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: `info` is a live, writable buffer of `size` bytes.
-        let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                (&mut info as *mut libc::signalfd_siginfo).cast(),
-                size,
-            )
-        };
-        (n == size as isize)
-            .then(|| Signal::from_raw(info.ssi_signo as i32))
-            .flatten()
-    }
 }
 
 /// Parses the command line the way `getopt_long(3)` with a leading `+` does: options up to

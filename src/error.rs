@@ -335,6 +335,16 @@ pub enum Operation {
     Wait,
     /// `pidfd_send_signal(2)`.
     Signal,
+    /// `pthread_sigmask(3)`: changing or reading the calling thread's signal mask.
+    SignalMask,
+    /// `signalfd(2)`: creating a signalfd, or reading from one.
+    Signalfd,
+    /// `sigaction(2)`: setting a signal's disposition.
+    Sigaction,
+    /// `prctl(PR_SET_PDEATHSIG)`.
+    ParentDeathSignal,
+    /// `fork(2)`.
+    Fork,
     /// Reading or writing a child's pipe.
     Io,
     /// Creating a netlink socket (`socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)`).
@@ -407,6 +417,11 @@ impl fmt::Display for Operation {
             Operation::Setgroups => "write setgroups",
             Operation::Wait => "waitid",
             Operation::Signal => "pidfd_send_signal",
+            Operation::SignalMask => "pthread_sigmask",
+            Operation::Signalfd => "signalfd",
+            Operation::Sigaction => "sigaction",
+            Operation::ParentDeathSignal => "prctl(PR_SET_PDEATHSIG)",
+            Operation::Fork => "fork",
             Operation::Io => "pipe i/o",
             #[cfg(feature = "net")]
             Operation::NetlinkSocket => "socket(AF_NETLINK)",

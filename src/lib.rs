@@ -124,6 +124,6 @@ pub use namespaces::Namespaces;
 pub use persist::PersistedNamespace;
 pub use pidfd::PidFd;
 pub use run::ChildValue;
-pub use signal::Signal;
+pub use signal::{Signal, SignalFd, SignalInfo, SignalSet, set_parent_death_signal};
 pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step, StepKind};
 pub use timens::{TimeClock, set_time_offsets};

@@ -188,6 +188,103 @@ impl Namespaces {
     }
 }
 
+impl Namespaces {
+    /// Forks a child process that enters these namespaces (as [`run`](Self::run) does) and
+    /// then runs `f`, ending with what `f` returns as its exit status (`exit_group(2)`: only
+    /// the low 8 bits reach a waiter; 101 if `f` panics, as for a Rust program). Returns
+    /// once the child has entered the namespaces, with its [`PidFd`] to wait for it or
+    /// signal it; the caller reaps it. With no namespaces (`Namespaces::new()`) this is a
+    /// plain fork running a closure: a helper process that does its work in parallel, or a
+    /// child that sets itself up and executes a program (`std::process::Command::exec`).
+    ///
+    /// What `f` may do is as for [`run`](Self::run): it runs in a single-threaded copy of
+    /// the caller, so after a fork from a multithreaded process it must not wait for a lock
+    /// another thread may have held. It runs on a copy of the caller's memory: what it
+    /// changes, the caller does not see. Values `f` takes by move are dropped by the caller
+    /// when this returns; to close the child's copy of an fd the caller keeps (the write
+    /// end of a pipe the child reads until EOF), hold it in a `Cell<Option<OwnedFd>>` and
+    /// `take()` it in `f`. No destructor or at-exit handler runs when `f` returns: flush
+    /// buffered output (`std::io::stdout`) first.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::io::Read;
+    /// use linux_namespaces::Namespaces;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A helper that waits for its go-ahead on a pipe: end of file without a byte means
+    /// // the caller gave up, so it must not hold the write end itself.
+    /// let (mut r, w) = std::io::pipe()?;
+    /// let w = Cell::new(Some(w));
+    /// let mut helper = Namespaces::new().fork(|| {
+    ///     drop(w.take());
+    ///     let mut go = Vec::new();
+    ///     match r.read_to_end(&mut go) {
+    ///         Ok(_) if go == b"go" => 0,
+    ///         _ => 1,
+    ///     }
+    /// })?;
+    /// std::io::Write::write_all(&mut w.take().unwrap(), b"go")?;
+    /// assert_eq!(helper.wait()?.code(), Some(0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Os`] from `fork(2)` or the pipe the child reports on, or if entering a
+    /// namespace fails in the child (which has then been reaped; with the errno as
+    /// [`enter`](Self::enter) gives it); [`Error::NoSuchProcess`] or [`Error::Unsupported`]
+    /// from `pidfd_open(2)` (before Linux 5.3).
+    ///
+    /// # References
+    ///  - [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html),
+    ///    [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),
+    ///    [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)
+    pub fn fork(&self, f: impl FnOnce() -> i32) -> Result<PidFd> {
+        let target = || Target::Caller(self.kinds());
+        let io_err = |e: io::Error| Error::os(Operation::Io, target(), e);
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| io_err(e.into()))?;
+        let w = std::cell::Cell::new(Some(w));
+        let pid = sys::fork_running(|| {
+            let Some(w) = w.take() else { return 1 };
+            if let Err(e) = self.enter() {
+                let mut b = vec![NOT_ENTERED];
+                b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
+                b.extend_from_slice(e.to_string().as_bytes());
+                let _ = write_all(&w, &b);
+                return 1;
+            }
+            if write_all(&w, &[OK]).is_err() {
+                return 1;
+            }
+            drop(w);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101)
+        })
+        .map_err(|e| Error::os(Operation::Fork, target(), e))?;
+        drop(w.take());
+        let mut child = PidFd::open(pid)?;
+        // The child writes one report before `f` runs: a lone OK byte, or why it failed and
+        // then exits. Read no further than an OK byte: another thread's fork may hold a copy
+        // of the write end for a while.
+        let mut r = std::fs::File::from(r);
+        let mut first = [0u8; 1];
+        let read = loop {
+            match r.read(&mut first) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(1) if first[0] == OK => return Ok(child),
+                Ok(n) => {
+                    let mut report = first[..n].to_vec();
+                    break r.read_to_end(&mut report).map(|_| report);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        child.wait()?;
+        decode::<()>(&read.map_err(io_err)?, target).map(|()| child)
+    }
+}
+
 fn write_all(fd: &std::os::fd::OwnedFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         match rustix::io::write(fd, buf) {

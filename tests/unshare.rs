@@ -1501,3 +1501,25 @@ fn persisting_without_privilege_fails_and_leaves_nothing() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_helper_the_parent_never_released_exits_with_it() {
+    // Rootless, unshare(CLONE_NEWNS) fails after the persisting helper was forked: the helper
+    // must see end of file on its pipe and exit, not hold the caller's stderr open forever.
+    let dir = std::env::temp_dir().join(format!("unshare-unreleased-{}", std::process::id()));
+    let file = dir.join("mnt");
+    let arg = format!("--mount={}", file.display());
+    let bin = ours();
+    in_child_within(Duration::from_secs(120), || {
+        let out = run(Mode::Rootless, bin, &[&arg, "true"]);
+        ensure_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        ensure!(
+            text(&out.stderr).starts_with("unshare: unshare failed"),
+            "{}",
+            text(&out.stderr)
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert!(!file.exists());
+}
