@@ -126,21 +126,6 @@ fn bad_pids_are_typed_errors() {
     );
 }
 
-/// The first /etc/subuid (or subgid) range of the unprivileged user the rootless half runs as.
-fn subid_start(file: &str, uid: u32) -> Option<u32> {
-    let name = std::fs::read_to_string("/etc/passwd")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
-        })?;
-    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() == 3 && (f[0] == name || f[0] == uid.to_string())).then(|| f[1].parse().ok())?
-    })
-}
-
 #[test]
 fn newuidmap_maps_subordinate_ranges_rootless() {
     rootless(|| {

@@ -861,26 +861,6 @@ fn no_step() -> Step {
     Box::new(|| Ok(String::new()))
 }
 
-/// `unshare(2)` of `set` in the calling (forked, single-threaded) process; with USER, the
-/// caller's uid and gid map to root inside.
-fn unshare_here(set: NamespaceSet) -> Result<(), String> {
-    let (uid, gid) = (
-        rustix::process::getuid().as_raw(),
-        rustix::process::getgid().as_raw(),
-    );
-    // SAFETY: unshare of namespace flags only, in a single-threaded child.
-    if unsafe { libc::unshare(set.bits() as i32) } != 0 {
-        return Err(format!(
-            "unshare({set}): {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    if set.contains(NamespaceSet::USER) {
-        map_self_to_root(uid, gid)?;
-    }
-    Ok(())
-}
-
 /// A process in new namespaces of `set` (and a user namespace, rootless), until dropped.
 fn maker(set: NamespaceSet) -> Result<Sitter, String> {
     Ok(Sitter::start(&[], || unshare_here(set).map(|()| String::new()), no_step())?.0)

@@ -1273,17 +1273,7 @@ fn subid_start(mode: Mode, file: &str) -> Option<u32> {
         Mode::Rootless if is_root() => UNPRIVILEGED,
         Mode::Rootless => rustix::process::getuid().as_raw(),
     };
-    let name = std::fs::read_to_string("/etc/passwd")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
-        })?;
-    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() == 3 && (f[0] == name || f[0] == uid.to_string())).then(|| f[1].parse().ok())?
-    })
+    common::subid_start(file, uid)
 }
 
 #[test]

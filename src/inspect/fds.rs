@@ -80,7 +80,7 @@ impl FdScan {
         pid: u32,
     ) -> Result<()> {
         let mut path = [0u8; 32];
-        let Some(path) = fd_dir_path(name, &mut path) else {
+        let Some(path) = super::pid_subdir(name, b"/fd\0", &mut path) else {
             return Ok(());
         };
         let dir = match rustix::fs::openat(
@@ -304,18 +304,6 @@ pub(super) fn open_any_held(
         .find_map(|&(pid, fd)| open_held(proc, pid, fd, id.dev(), id.ino()))
 }
 
-/// `<pid>/fd` as a C string in `buf`.
-fn fd_dir_path<'b>(pid: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b CStr> {
-    const SUFFIX: &[u8] = b"/fd\0";
-    let len = pid.len() + SUFFIX.len();
-    if pid.is_empty() || len > buf.len() {
-        return None;
-    }
-    buf[..pid.len()].copy_from_slice(pid);
-    buf[pid.len()..len].copy_from_slice(SUFFIX);
-    CStr::from_bytes_with_nul(&buf[..len]).ok()
-}
-
 /// An entry of `/proc/<pid>/fd`: a non-negative decimal `int`.
 fn parse_fd(name: &[u8]) -> Option<i32> {
     if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
@@ -341,7 +329,13 @@ mod tests {
     #[test]
     fn fd_dir_paths_fit() {
         let mut p = [0u8; 32];
-        assert_eq!(fd_dir_path(b"42", &mut p), Some(c"42/fd"));
-        assert_eq!(fd_dir_path(&[b'9'; 40], &mut p), None);
+        assert_eq!(
+            super::super::pid_subdir(b"42", b"/fd\0", &mut p),
+            Some(c"42/fd")
+        );
+        assert_eq!(
+            super::super::pid_subdir(&[b'9'; 40], b"/fd\0", &mut p),
+            None
+        );
     }
 }

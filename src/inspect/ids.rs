@@ -1,6 +1,5 @@
 //! The namespaces of one process, by id: [`NamespaceIds`] and [`same_namespace`].
 
-use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::OnceLock;
@@ -47,18 +46,6 @@ fn parse_link_ino(text: &[u8], kind: NamespaceKind) -> Option<u64> {
         .map(|(_, ino)| ino)
 }
 
-/// `/proc/<pid>/ns` for a pid given as its decimal digits, as a C string in `buf`.
-fn ns_dir_path<'b>(pid: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b CStr> {
-    const SUFFIX: &[u8] = b"/ns\0";
-    let len = pid.len() + SUFFIX.len();
-    if pid.is_empty() || len > buf.len() {
-        return None;
-    }
-    buf[..pid.len()].copy_from_slice(pid);
-    buf[pid.len()..len].copy_from_slice(SUFFIX);
-    CStr::from_bytes_with_nul(&buf[..len]).ok()
-}
-
 /// Reads the links of `kinds` of one process into `ids`: one `openat(2)` of
 /// `/proc/<pid>/ns` (`O_PATH`) and one `readlinkat(2)` per kind relative to it, so every link
 /// is read from the same process even if its pid is recycled meanwhile.
@@ -77,7 +64,7 @@ pub(super) fn read_links(
     ids: &mut [Option<NamespaceId>; 8],
 ) -> Result<std::result::Result<(), Unreadable>> {
     let mut path = [0u8; 32];
-    let Some(path) = ns_dir_path(pid, &mut path) else {
+    let Some(path) = super::pid_subdir(pid, b"/ns\0", &mut path) else {
         return Ok(Err(Unreadable {
             errno: Errno::NOENT,
             kind: None,
@@ -285,8 +272,14 @@ mod tests {
     #[test]
     fn ns_dir_paths_fit_the_buffer() {
         let mut buf = [0u8; 32];
-        assert_eq!(ns_dir_path(b"42", &mut buf), Some(c"42/ns"));
-        assert_eq!(ns_dir_path(&[b'9'; 40], &mut buf), None);
+        assert_eq!(
+            super::super::pid_subdir(b"42", b"/ns\0", &mut buf),
+            Some(c"42/ns")
+        );
+        assert_eq!(
+            super::super::pid_subdir(&[b'9'; 40], b"/ns\0", &mut buf),
+            None
+        );
     }
 
     proptest! {

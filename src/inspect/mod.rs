@@ -104,6 +104,19 @@ fn parse_pid(name: &[u8]) -> Option<u32> {
     u32::try_from(pid).ok().filter(|p| *p != 0)
 }
 
+/// `<pid><suffix>` (a suffix such as `b"/ns\0"`, NUL included) for a pid given as its decimal
+/// digits, as a C string in `buf`, relative to a `/proc` directory fd. `None` if it does not
+/// fit.
+fn pid_subdir<'b>(pid: &[u8], suffix: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b std::ffi::CStr> {
+    let len = pid.len() + suffix.len();
+    if pid.is_empty() || len > buf.len() {
+        return None;
+    }
+    buf[..pid.len()].copy_from_slice(pid);
+    buf[pid.len()..len].copy_from_slice(suffix);
+    std::ffi::CStr::from_bytes_with_nul(&buf[..len]).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

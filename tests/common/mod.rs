@@ -310,20 +310,7 @@ impl Holder {
                 if unprivileged {
                     drop_privileges()?;
                 }
-                let (uid, gid) = (
-                    rustix::process::getuid().as_raw(),
-                    rustix::process::getgid().as_raw(),
-                );
-                // SAFETY: unshare of namespace flags only, in a single-threaded child.
-                if unsafe { libc::unshare(set.bits() as i32) } != 0 {
-                    return Err(format!(
-                        "unshare({set}): {}",
-                        std::io::Error::last_os_error()
-                    ));
-                }
-                if set.contains(NamespaceSet::USER) {
-                    map_self_to_root(uid, gid)?;
-                }
+                unshare_here(set)?;
                 if set.contains(NamespaceSet::PID) {
                     // SAFETY: see `in_child`.
                     let inner = unsafe { libc::fork() };
@@ -734,6 +721,42 @@ impl Racer {
         ensure!(status == 0, "{} failed ({status:#x}): {msg}", self.what);
         msg.parse().map_err(|e| format!("{} count: {e}", self.what))
     }
+}
+
+/// The first `/etc/subuid` (or `/etc/subgid`) range start of user `uid` (by name or number),
+/// if it has one.
+pub fn subid_start(file: &str, uid: u32) -> Option<u32> {
+    let name = std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
+        })?;
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() == 3 && (f[0] == name || f[0] == uid.to_string())).then(|| f[1].parse().ok())?
+    })
+}
+
+/// `unshare(2)` of `set` in the calling (forked, single-threaded) process; with USER, the
+/// caller's uid and gid map to root inside.
+pub fn unshare_here(set: NamespaceSet) -> Result<(), String> {
+    let (uid, gid) = (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
+    // SAFETY: unshare of namespace flags only, in a single-threaded child.
+    if unsafe { libc::unshare(set.bits() as i32) } != 0 {
+        return Err(format!(
+            "unshare({set}): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if set.contains(NamespaceSet::USER) {
+        map_self_to_root(uid, gid)?;
+    }
+    Ok(())
 }
 
 // After the macros above, which these use.
