@@ -785,22 +785,11 @@ impl Sitter {
         }
         if pid == 0 {
             drop((cmd_w, reply_r));
-            let mut keep: Vec<u32> = keep
-                .iter()
-                .chain(&[cmd_r.as_raw_fd(), reply_w.as_raw_fd()])
-                .map(|&fd| fd as u32)
-                .collect();
-            keep.sort_unstable();
-            let mut from = 3u32;
-            for fd in keep {
-                if fd > from {
-                    // SAFETY: closes inherited fds this child does not use.
-                    unsafe { libc::close_range(from, fd - 1, 0) };
-                }
-                from = from.max(fd + 1);
-            }
-            // SAFETY: as above.
-            unsafe { libc::close_range(from, u32::MAX, 0) };
+            let mut all = [0i32; 8];
+            all[..keep.len()].copy_from_slice(keep);
+            all[keep.len()] = cmd_r.as_raw_fd();
+            all[keep.len() + 1] = reply_w.as_raw_fd();
+            close_fds_except(&all[..keep.len() + 2]);
             let (mut cmd, mut reply) = (cmd_r, reply_w);
             let report = |reply: &mut std::fs::File, r: Result<String, String>| {
                 let line = match r {

@@ -305,7 +305,7 @@ impl Holder {
             // inherited their pipe ends. Holding another holder's release pipe open would keep
             // that holder (and the test dropping it) waiting for an EOF that never comes, and
             // two holders forked at once would wait for each other forever.
-            close_fds_except([ready_w.as_raw_fd(), release_r.as_raw_fd()]);
+            close_fds_except(&[ready_w.as_raw_fd(), release_r.as_raw_fd()]);
             let mut run = || -> Result<u32, String> {
                 if unprivileged {
                     drop_privileges()?;
@@ -372,13 +372,22 @@ impl Holder {
     }
 }
 
-/// Closes every fd above 2 except the two given (`close_range(2)`, async-signal-safe, for a
+/// Closes every fd above 2 except those given (at most 8) (`close_range(2)`, async-signal-safe, for a
 /// forked child of the multithreaded harness).
-fn close_fds_except(keep: [i32; 2]) {
-    let mut keep = keep.map(|fd| fd as u32);
+pub fn close_fds_except(keep: &[i32]) {
+    // A fixed array: no allocation in a child forked from a multithreaded process.
+    let mut sorted = [u32::MAX; 8];
+    assert!(
+        keep.len() <= sorted.len(),
+        "close_fds_except keeps at most 8 fds"
+    );
+    for (s, &fd) in sorted.iter_mut().zip(keep) {
+        *s = fd as u32;
+    }
+    let keep = &mut sorted[..keep.len()];
     keep.sort_unstable();
     let mut from = 3u32;
-    for fd in keep {
+    for &mut fd in keep {
         if fd > from {
             // SAFETY: closes only fds this forked child inherited and does not use.
             unsafe { libc::close_range(from, fd - 1, 0) };
