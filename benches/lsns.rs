@@ -1,7 +1,5 @@
 //! The inspector against util-linux `lsns(8)`.
 //!
-//! The inspector against util-linux `lsns(8)`.
-//!
 //! Sets up a crowd of 50 holder processes, each in new network, UTS and IPC namespaces with 3
 //! extra children (200 extra processes, 150 extra namespaces; when not root, each holder also
 //! gets a user namespace). Every one of the 200 holds a few fds of its own, for the fd scans
