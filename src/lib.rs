@@ -122,7 +122,7 @@ pub use mount::{Mount, Propagation};
 pub use namespace::{Namespace, NamespaceId};
 pub use namespaces::Namespaces;
 pub use persist::PersistedNamespace;
-pub use pidfd::PidFd;
+pub use pidfd::{PidFd, WaitEvent};
 pub use run::ChildValue;
 pub use signal::{Signal, SignalFd, SignalInfo, SignalSet, set_parent_death_signal};
 pub use spawn::{BpfInstruction, Child, Command, Resource, SetGroups, Stdio, Step, StepKind};

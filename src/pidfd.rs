@@ -14,6 +14,17 @@ use crate::kernel::KernelFeature;
 use crate::signal::Signal;
 use crate::sys;
 
+/// What [`PidFd::wait_stopped_or_exited`] saw happen to the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitEvent {
+    /// The process was stopped by this signal; it is still there, stopped, until sent
+    /// [`Signal::CONT`].
+    Stopped(Signal),
+    /// The process exited or was killed, and has been reaped: its status, as
+    /// [`PidFd::wait`] gives it.
+    Exited(ExitStatus),
+}
+
 /// A child process of the caller, held by a pidfd.
 ///
 /// After the child has been reaped (by [`wait`](Self::wait) or a [`try_wait`](Self::try_wait)
@@ -137,8 +148,17 @@ impl PidFd {
     }
 
     fn reap(&mut self, options: WaitIdOptions) -> Result<Option<ExitStatus>> {
+        // Without WSTOPPED, waitid reports exits only.
+        Ok(match self.wait_event(options)? {
+            Some(WaitEvent::Exited(status)) => Some(status),
+            Some(WaitEvent::Stopped(_)) | None => None,
+        })
+    }
+
+    /// `waitid(P_PIDFD, WEXITED | options)`; an exit is reaped and remembered.
+    fn wait_event(&mut self, options: WaitIdOptions) -> Result<Option<WaitEvent>> {
         if let Some(s) = self.status {
-            return Ok(Some(s));
+            return Ok(Some(WaitEvent::Exited(s)));
         }
         loop {
             match rustix::process::waitid(
@@ -146,6 +166,10 @@ impl PidFd {
                 WaitIdOptions::EXITED | options,
             ) {
                 Ok(Some(st)) => {
+                    if let Some(sig) = st.stopping_signal().or(st.trapping_signal()) {
+                        // si_status of a stop is the signal that stopped it: always valid.
+                        return Ok(Signal::from_raw(sig).map(WaitEvent::Stopped));
+                    }
                     let raw = if let Some(sig) = st.terminating_signal() {
                         sig | if st.dumped() { 0x80 } else { 0 }
                     } else {
@@ -153,11 +177,59 @@ impl PidFd {
                     };
                     let status = ExitStatus::from_raw(raw);
                     self.status = Some(status);
-                    return Ok(Some(status));
+                    return Ok(Some(WaitEvent::Exited(status)));
                 }
                 Ok(None) => return Ok(None),
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(wait_error(self.pid, e)),
+            }
+        }
+    }
+
+    /// Waits until the process stops or exits (`waitid(P_PIDFD, WEXITED | WSTOPPED)`, what
+    /// `waitpid(pid, WUNTRACED)` reports): [`WaitEvent::Stopped`] with the signal that stopped
+    /// it (`SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`; or the signal of a ptrace stop, for
+    /// a tracer), the process staying there to be continued ([`signal`](Self::signal) with
+    /// [`Signal::CONT`]); or [`WaitEvent::Exited`] with its status, the process reaped as
+    /// by [`wait`](Self::wait) (and the status remembered: later calls return it again).
+    /// Each stop is reported once. A supervisor that stops when its child stops (the
+    /// `nsenter` example: Ctrl-Z in a shell stops the program and then the supervisor, whose
+    /// shell then sees it stopped) waits with this.
+    ///
+    /// ```
+    /// use linux_namespaces::{Namespaces, Signal, WaitEvent};
+    ///
+    /// # fn main() -> linux_namespaces::Result<()> {
+    /// let mut child = Namespaces::new().fork(|| {
+    ///     let me = rustix::process::getpid();
+    ///     let _ = rustix::process::kill_process(me, rustix::process::Signal::STOP);
+    ///     7
+    /// })?;
+    /// assert_eq!(child.wait_stopped_or_exited()?, WaitEvent::Stopped(Signal::STOP));
+    /// child.signal(Signal::CONT)?;
+    /// match child.wait_stopped_or_exited()? {
+    ///     WaitEvent::Exited(status) => assert_eq!(status.code(), Some(7)),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) from `waitid(2)` (`ECHILD` if the process is not the
+    /// caller's child, or if `SIGCHLD` is ignored (`SIG_IGN`), which makes the kernel reap
+    /// children itself; `EINVAL` before Linux 5.4, which has no `P_PIDFD`).
+    ///
+    /// # References
+    ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html) (`WSTOPPED`),
+    ///    [waitpid(2)](https://man7.org/linux/man-pages/man2/waitpid.2.html) (`WUNTRACED`),
+    ///    [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) (stop signals)
+    #[doc(alias = "WSTOPPED", alias = "WUNTRACED", alias = "waitid")]
+    pub fn wait_stopped_or_exited(&mut self) -> Result<WaitEvent> {
+        // A blocking waitid returns only with an event; the loop is for the type.
+        loop {
+            if let Some(event) = self.wait_event(WaitIdOptions::STOPPED)? {
+                return Ok(event);
             }
         }
     }

@@ -164,6 +164,33 @@ impl Signal {
         SignalSet::from(self).thread_unblock()?;
         sys::signals::raise(self.0).map_err(|e| own_error(Operation::Signal, e))
     }
+
+    /// Sets this signal's disposition in the calling process to `SIG_DFL`, its default action
+    /// (`sigaction(2)`), whatever it was: a handler, or `SIG_IGN` inherited from the parent
+    /// (which `execve(2)` keeps). The mask is left as it is. A supervisor that waits for a
+    /// child resets [`Signal::CHLD`] first: with `SIGCHLD` ignored the kernel reaps children
+    /// itself and a wait fails with `ECHILD`; the programs it forks then inherit the default
+    /// too.
+    ///
+    /// ```
+    /// use linux_namespaces::Signal;
+    ///
+    /// Signal::CHLD.set_default_action()?;
+    /// assert!(Signal::KILL.set_default_action().is_err());
+    /// # Ok::<(), linux_namespaces::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Os`] from `sigaction(2)`: `EINVAL` for `SIGKILL` and `SIGSTOP` (whose
+    /// disposition cannot change) and for the two signals the C library keeps for itself.
+    ///
+    /// # References
+    ///  - [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html),
+    ///    [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) (default actions)
+    #[doc(alias = "SIG_DFL", alias = "signal", alias = "sigaction")]
+    pub fn set_default_action(self) -> Result<()> {
+        sys::signals::set_default_action(self.0).map_err(|e| own_error(Operation::Sigaction, e))
+    }
 }
 
 /// An error of an operation on the calling process (or thread).

@@ -10,7 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use common::*;
-use linux_namespaces::{Signal, SignalFd, SignalSet, set_parent_death_signal};
+use linux_namespaces::{Signal, SignalFd, SignalSet, WaitEvent, set_parent_death_signal};
 
 fn kill_self(sig: rustix::process::Signal) -> Result<(), String> {
     rustix::process::kill_process(rustix::process::getpid(), sig).ctx("kill")
@@ -301,6 +301,101 @@ fn fork_fails_when_the_child_cannot_enter_and_the_closure_does_not_run() {
         r.read_to_end(&mut out).ctx("read")?;
         ensure!(out.is_empty(), "the closure ran");
         ensure!(no_children(), "the failed child was not reaped");
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn set_default_action_undoes_an_ignored_signal_and_leaves_the_mask() {
+    let status = ended(|| {
+        // SAFETY: SIG_IGN installs no code to run; this single-threaded child is ours.
+        unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+        if Signal::TERM.set_default_action().is_err() {
+            return 2;
+        }
+        let _ = kill_self(rustix::process::Signal::TERM);
+        3
+    });
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+
+    // A blocked signal stays blocked.
+    let status = ended(|| {
+        if SignalSet::from(Signal::USR1).thread_block().is_err() {
+            return 2;
+        }
+        if Signal::USR1.set_default_action().is_err() {
+            return 3;
+        }
+        match SignalSet::thread_mask() {
+            Ok(mask) if mask.contains(Signal::USR1) => 0,
+            _ => 4,
+        }
+    });
+    assert_eq!(status.code(), Some(0), "{status:?}");
+
+    // With SIGCHLD ignored the kernel reaps children and a wait fails; reset, it works.
+    let status = ended(|| {
+        // SAFETY: as above.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        if Signal::CHLD.set_default_action().is_err() {
+            return 2;
+        }
+        match Namespaces::new().fork(|| 9).and_then(|mut c| c.wait()) {
+            Ok(s) => s.code().unwrap_or(100),
+            Err(_) => 3,
+        }
+    });
+    assert_eq!(status.code(), Some(9), "{status:?}");
+
+    for sig in [Signal::KILL, Signal::STOP] {
+        let e = sig.set_default_action().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{sig}: {e}");
+    }
+}
+
+#[test]
+fn wait_stopped_or_exited_reports_each_stop_and_then_the_exit() {
+    in_child(|| {
+        let mut child = Namespaces::new()
+            .fork(|| {
+                for _ in 0..2 {
+                    if kill_self(rustix::process::Signal::STOP).is_err() {
+                        return 2;
+                    }
+                }
+                7
+            })
+            .ctx("fork")?;
+        for _ in 0..2 {
+            let event = child.wait_stopped_or_exited().ctx("wait")?;
+            ensure_eq!(event, WaitEvent::Stopped(Signal::STOP));
+            ensure!(child.status().is_none(), "a stop is not an exit");
+            child.signal(Signal::CONT).ctx("SIGCONT")?;
+        }
+        let event = child.wait_stopped_or_exited().ctx("wait")?;
+        let WaitEvent::Exited(status) = event else {
+            return Err(format!("expected the exit, got {event:?}"));
+        };
+        ensure_eq!(status.code(), Some(7));
+        // Reaped and remembered.
+        ensure_eq!(child.status(), Some(status));
+        ensure_eq!(child.wait_stopped_or_exited().ctx("again")?, event);
+        ensure_eq!(child.wait().ctx("wait")?, status);
+
+        // A death by a signal is an exit too, with that signal.
+        let mut child = Namespaces::new()
+            .fork(|| {
+                let _ = kill_self(rustix::process::Signal::TERM);
+                3
+            })
+            .ctx("fork")?;
+        let event = child.wait_stopped_or_exited().ctx("wait")?;
+        let WaitEvent::Exited(status) = event else {
+            return Err(format!("expected the death, got {event:?}"));
+        };
+        ensure_eq!(status.signal(), Some(libc::SIGTERM));
+        ensure!(no_children(), "the children were not all reaped");
         Ok(())
     })
     .unwrap();

@@ -14,8 +14,9 @@
 //! a mixed set of files and target namespaces, [`PidFd::get_fd`] and
 //! [`Namespace::from_socket`] reach a socket's network namespace, [`Namespace::owner`] a
 //! parent user namespace); this file parses the command line, forks when the pid namespace
-//! changes, sets the root, working directory, environment, cgroup and credentials and
-//! executes the program.
+//! changes ([`Namespaces::fork`], then [`PidFd::wait_stopped_or_exited`] and
+//! [`Signal::raise_default`] to stop and end the way the program does), sets the root,
+//! working directory, environment, cgroup and credentials and executes the program.
 //!
 //! Behaviour and messages follow util-linux: options stop at the first non-option argument; a
 //! namespace option without `=FILE` takes the target's namespace; entering a user namespace
@@ -40,11 +41,13 @@ use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::Command;
 
-use linux_namespaces::{Error, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd, Target};
+use linux_namespaces::{
+    Error, Namespace, NamespaceKind, NamespaceSet, Namespaces, PidFd, Signal, Target, WaitEvent,
+};
 use rustix::fs::{Mode, OFlags};
 
 mod cli;
@@ -258,19 +261,48 @@ fn run(mut opts: Options) -> ! {
         }
     }
 
+    let switch = Switch {
+        uid,
+        gid,
+        switch_user,
+        setgroups_failed_before,
+        keep_caps: opts.keep_caps && requested.has(NamespaceKind::User),
+    };
+    let command = std::mem::take(&mut opts.command);
+
     // Entering a pid namespace affects only children: fork so the program is in it.
     if requested.has(NamespaceKind::Pid) && !opts.no_fork {
-        continue_as_child();
+        fork_and_wait(|| become_program(&switch, command, env));
     }
+    become_program(&switch, command, env)
+}
 
+/// The credentials and capabilities the program gets.
+struct Switch {
+    uid: Id,
+    gid: Id,
+    /// A user namespace was entered without `--preserve-credentials`.
+    switch_user: bool,
+    setgroups_failed_before: bool,
+    /// `--keep-caps` with a user namespace.
+    keep_caps: bool,
+}
+
+/// Sets the groups, gid and uid (and `--keep-caps`), then executes the program.
+fn become_program(
+    switch: &Switch,
+    command: Vec<OsString>,
+    env: Option<Vec<(OsString, OsString)>>,
+) -> ! {
+    let (uid, gid) = (switch.uid, switch.gid);
     let (force_uid, force_gid) = (
-        switch_user || uid != Id::Unset,
-        switch_user || gid != Id::Unset,
+        switch.switch_user || uid != Id::Unset,
+        switch.switch_user || gid != Id::Unset,
     );
     let value = |id| if let Id::Value(v) = id { v } else { 0 };
     if force_gid {
         if let Err(e) = set_no_groups() {
-            if setgroups_failed_before {
+            if switch.setgroups_failed_before {
                 die(1, format_args!("setgroups failed: {}", strerror(&e)));
             }
         }
@@ -282,11 +314,11 @@ fn run(mut opts: Options) -> ! {
             .unwrap_or_else(|e| die(1, format_args!("setuid() failed: {}", strerror(&e))));
     }
 
-    if opts.keep_caps && requested.has(NamespaceKind::User) {
+    if switch.keep_caps {
         permitted_to_ambient();
     }
 
-    exec(std::mem::take(&mut opts.command), env)
+    exec(command, env)
 }
 
 /// Enters the namespaces of `opts`: all at once through the pidfd when every one comes from
@@ -373,60 +405,43 @@ fn change_root(root: OwnedFd) {
     });
 }
 
-/// Forks; the parent waits for the child and ends the way it ended. Only the child returns.
-fn continue_as_child() {
-    // SAFETY: resetting SIGCHLD to its default disposition (it may be inherited as ignored,
-    // which would make waitpid lose the status).
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
-    // SAFETY: this process is single-threaded (the example starts no threads), so the child
-    // may do anything the parent could.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        die(
-            1,
-            format_args!("fork failed: {}", strerror(&io::Error::last_os_error())),
-        );
-    }
-    if child == 0 {
-        return;
-    }
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a live i32 for the kernel to write.
-        let r = unsafe { libc::waitpid(child, &mut status, libc::WUNTRACED) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
+/// Forks a child that runs `program` (which sets up and executes the program, never
+/// returning: its `i32` is `!`); this process
+/// waits for it, stops when it stops (continuing it when continued itself), and ends the way
+/// it ended: its exit status, or death by the same signal.
+fn fork_and_wait(program: impl FnOnce() -> i32) -> ! {
+    // Clear an inherited SIG_IGN: the kernel would reap the child itself and the wait lose
+    // its status; the program inherits the default too.
+    let _ = Signal::CHLD.set_default_action();
+    let mut child = Namespaces::new()
+        .fork(program)
+        .unwrap_or_else(|e| die(1, format_args!("fork failed: {}", strerror(&os_error(&e)))));
+    let status = loop {
+        match child.wait_stopped_or_exited() {
+            Ok(WaitEvent::Stopped(_)) => {
+                // The child was stopped (^Z): stop with it, and continue it when we are
+                // continued.
+                let _ = rustix::process::kill_process(
+                    rustix::process::getpid(),
+                    rustix::process::Signal::STOP,
+                );
+                let _ = child.signal(Signal::CONT);
             }
-            die(1, format_args!("waitpid failed: {}", strerror(&e)));
+            Ok(WaitEvent::Exited(status)) => break status,
+            Err(e) => die(
+                1,
+                format_args!("waitpid failed: {}", strerror(&os_error(&e))),
+            ),
         }
-        if libc::WIFSTOPPED(status) {
-            // The child was stopped (^Z): stop with it, and continue it when we are continued.
-            // SAFETY: signalling ourselves and our own child.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGSTOP);
-                libc::kill(child, libc::SIGCONT);
-            }
-            continue;
-        }
-        break;
+    };
+    if let Some(code) = status.code() {
+        std::process::exit(code);
     }
-    if libc::WIFEXITED(status) {
-        std::process::exit(libc::WEXITSTATUS(status));
-    }
-    if libc::WIFSIGNALED(status) {
-        let sig = libc::WTERMSIG(status);
-        // Die of the same signal, so our parent sees what happened to the program.
-        // SAFETY: default disposition, unblocked, then raised: plain libc signal calls on
-        // this process.
-        unsafe {
-            libc::signal(sig, libc::SIG_DFL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::kill(libc::getpid(), sig);
+    if let Some(sig) = status.signal() {
+        // Die of the same signal (default disposition, unblocked, raised), so our parent sees
+        // what happened to the program.
+        if let Some(signal) = Signal::from_raw(sig) {
+            let _ = signal.raise_default();
         }
         // A signal whose default is not to terminate: report it the way shells do.
         std::process::exit(128 + sig);
@@ -434,41 +449,45 @@ fn continue_as_child() {
     std::process::exit(1);
 }
 
-fn check(r: libc::c_int) -> io::Result<()> {
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+// The credential calls below are the raw system calls, which act on the calling thread only
+// (glibc's setgroups/setgid/setuid apply them to every thread). This process is
+// single-threaded (the example starts no threads), so for it they are the same.
 
+/// `setgroups(0, NULL)`: no supplementary groups.
 fn set_no_groups() -> io::Result<()> {
-    // SAFETY: an empty list; the pointer is not read.
-    check(unsafe { libc::setgroups(0, std::ptr::null()) })
+    rustix::thread::set_thread_groups(&[]).map_err(io::Error::from)
 }
 
+/// `setgid(gid)`.
 fn set_gid(gid: u32) -> io::Result<()> {
-    // SAFETY: a plain credential call; glibc applies it to every thread (there is one).
-    check(unsafe { libc::setgid(gid) })
+    rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(gid)).map_err(io::Error::from)
 }
 
+/// `setuid(uid)`.
 fn set_uid(uid: u32) -> io::Result<()> {
-    // SAFETY: as for set_gid.
-    check(unsafe { libc::setuid(uid) })
+    rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(uid)).map_err(io::Error::from)
 }
 
-/// The shell of the calling user in the user database, if it names one.
+/// The shell of the calling user (real uid) in `/etc/passwd`, if it names one. Only the file
+/// is read: users known only through other NSS sources (LDAP, systemd-userdb, ...), which
+/// `getpwuid(3)` would also ask, fall back to `/bin/sh`.
 fn passwd_shell() -> Option<OsString> {
-    // SAFETY: getpwuid in a single-threaded process; the entry is copied out before any
-    // other call could overwrite it.
-    unsafe {
-        let pw = libc::getpwuid(libc::getuid());
-        if pw.is_null() || (*pw).pw_shell.is_null() {
+    let text = std::fs::read("/etc/passwd").ok()?;
+    shell_of(&text, rustix::process::getuid().as_raw())
+}
+
+/// The shell field of the first passwd(5) entry for `uid` in `text` (the first entry wins,
+/// as `getpwuid(3)` has it), if not empty.
+fn shell_of(text: &[u8], uid: u32) -> Option<OsString> {
+    let entry = text.split(|&b| b == b'\n').find_map(|line| {
+        let fields: Vec<&[u8]> = line.splitn(7, |&b| b == b':').collect();
+        let [name, _, id, _, _, _, shell] = fields[..] else {
             return None;
-        }
-        let shell = std::ffi::CStr::from_ptr((*pw).pw_shell).to_bytes();
-        (!shell.is_empty()).then(|| OsString::from_vec(shell.to_vec()))
-    }
+        };
+        let id = std::str::from_utf8(id).ok()?.parse::<u32>().ok()?;
+        (!name.is_empty() && id == uid).then_some(shell)
+    })?;
+    (!entry.is_empty()).then(|| OsString::from_vec(entry.to_vec()))
 }
 
 /// Replaces this process with `command` (searched in `PATH`), or with the shell (`$SHELL`,
@@ -519,4 +538,23 @@ fn exec(command: Vec<OsString>, env: Option<Vec<(OsString, OsString)>>) -> ! {
             strerror(&err)
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shell_is_that_of_the_first_entry_for_the_uid() {
+        let text = b"root:x:0:0:root:/root:/bin/bash\n\
+            +::::::\n\
+            bad line\n\
+            alice:x:1000:1000:Alice:/home/alice:/usr/bin/zsh\n\
+            alias:x:1000:1000::/home/alias:/bin/dash\n\
+            nologin:x:1001:1001::/:\n";
+        assert_eq!(shell_of(text, 0), Some("/bin/bash".into()));
+        assert_eq!(shell_of(text, 1000), Some("/usr/bin/zsh".into()));
+        assert_eq!(shell_of(text, 1001), None);
+        assert_eq!(shell_of(text, 1002), None);
+    }
 }
