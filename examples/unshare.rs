@@ -62,6 +62,7 @@ Options:
                            map count users from outeruid to inneruid (implies --user)
  --map-groups <innergid>:<outergid>:<count>
                            map count groups from outergid to innergid (implies --user)
+ --owner <uid>:<gid>       set the user namespace owner (implies --user)
 
  -f, --fork                fork before launching <program>
  --kill-child[=<signame>]  when dying, kill the forked child (implies --fork)
@@ -88,7 +89,6 @@ program a child (PID 1 of the new pid namespace) and has unshare wait for it and
 exit with its status (or die of the same signal).
 
 Differences from util-linux unshare:
- * --owner is not implemented.
  * --mount=<file> and friends create <file> if it does not exist (util-linux
    needs an existing file); an existing file is mounted over as util-linux does.
  * The program starts with an empty signal mask and SIGPIPE at its default
@@ -121,6 +121,9 @@ struct Options {
     persist: Vec<(&'static str, PathBuf)>,
     map_user: Option<u32>,
     map_group: Option<u32>,
+    /// `--owner`: the uid and gid the process takes before creating the user namespace,
+    /// which then belongs to them.
+    owner: Option<(u32, u32)>,
     user_ranges: Vec<MapRange>,
     group_ranges: Vec<MapRange>,
     setgroups: Option<SetGroups>,
@@ -151,6 +154,7 @@ impl Default for Options {
             persist: Vec::new(),
             map_user: None,
             map_group: None,
+            owner: None,
             user_ranges: Vec::new(),
             group_ranges: Vec::new(),
             setgroups: None,
@@ -215,6 +219,7 @@ const LONG: &[(&str, Arg)] = &[
     ("map-current-user", Arg::None),
     ("map-auto", Arg::None),
     ("map-subids", Arg::None),
+    ("owner", Arg::Required),
     ("propagation", Arg::Required),
     ("setgroups", Arg::Required),
     ("keep-caps", Arg::None),
@@ -323,8 +328,18 @@ fn run() -> Result<u8, Fatal> {
 
     // Ranges (or subordinate ids) are written by a helper outside the new user namespace:
     // directly as root, else through newuidmap/newgidmap. Checked before any helper exists.
-    let user_map = ranges_map(&opts.user_ranges, euid, opts.map_user, "uid")?;
-    let group_map = ranges_map(&opts.group_ranges, egid, opts.map_group, "gid")?;
+    let mut user_map = ranges_map(&opts.user_ranges, euid, opts.map_user, "uid")?;
+    let mut group_map = ranges_map(&opts.group_ranges, egid, opts.map_group, "gid")?;
+    // With --owner, the process gives up its ids before the unshare and cannot write its own
+    // maps afterwards: the helper writes the single maps too, as util-linux does.
+    if opts.owner.is_some() {
+        if let (None, Some(uid)) = (&user_map, opts.map_user) {
+            user_map = Some(IdMap::single(uid, euid).map_err(|e| Fatal::new(e.to_string()))?);
+        }
+        if let (None, Some(gid)) = (&group_map, opts.map_group) {
+            group_map = Some(IdMap::single(gid, egid).map_err(|e| Fatal::new(e.to_string()))?);
+        }
+    }
     // Persisting a mount or user namespace needs the original mount namespace and its
     // privileges: a helper forked now, still outside, does it once this process unshared.
     let outside = !opts.persist.is_empty()
@@ -347,6 +362,14 @@ fn run() -> Result<u8, Fatal> {
         None
     };
 
+    if let Some((uid, gid)) = opts.owner {
+        // The credential syscalls act on the calling thread; this process has only one.
+        rustix::thread::set_thread_groups(&[]).map_err(|e| os_fatal("setgroups failed", e))?;
+        rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(gid))
+            .map_err(|e| os_fatal("setgid() failed", e))?;
+        rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(uid))
+            .map_err(|e| os_fatal("setuid() failed", e))?;
+    }
     let namespaces = Namespaces::unshare_calling_thread(opts.namespaces)
         .map_err(|e| Fatal::new(format!("unshare failed: {e}")))?;
     drop(namespaces);
@@ -539,14 +562,14 @@ fn child_setup(opts: &Options, euid: u32, egid: u32, parent: Option<&PidFd>) -> 
             }
         }
     }
-    if opts.user_ranges.is_empty() {
+    if opts.user_ranges.is_empty() && opts.owner.is_none() {
         if let Some(uid) = opts.map_user {
             IdMap::single(uid, euid)
                 .and_then(|m| m.write_uid_map(None))
                 .map_err(|e| Fatal::new(e.to_string()))?;
         }
     }
-    if opts.group_ranges.is_empty() {
+    if opts.group_ranges.is_empty() && opts.owner.is_none() {
         if let Some(gid) = opts.map_group {
             SetGroups::Deny
                 .write(None)
@@ -1048,6 +1071,14 @@ fn apply(opts: &mut Options, name: &str, value: Option<OsString>) -> Result<Opti
                 _ => return Err(Fatal::new(format!("unsupported propagation mode: {v}"))),
             };
         }
+        "owner" => {
+            let v = text(&value)?;
+            let parsed = v
+                .split_once(':')
+                .and_then(|(u, g)| Some((plain_u32(u)?, plain_u32(g)?)));
+            opts.owner = Some(parsed.ok_or_else(|| Fatal::new("failed to parse owner"))?);
+            opts.namespaces |= NamespaceSet::USER;
+        }
         "setgroups" => {
             let v = text(&value)?;
             opts.setgroups = Some(match v.as_str() {
@@ -1225,4 +1256,11 @@ fn lookup_id(db: &str, name: &str, what: &str) -> Result<u32, Fatal> {
         Ok(id) if id != u32::MAX => Ok(id),
         _ => Err(Fatal::new(format!("failed to parse {what}: '{name}'"))),
     }
+}
+
+/// A decimal `u32` with nothing around it (as `sscanf("%u")` with the rest checked).
+fn plain_u32(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }

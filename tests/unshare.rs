@@ -1513,3 +1513,58 @@ fn a_helper_the_parent_never_released_exits_with_it() {
     .unwrap();
     assert!(!file.exists());
 }
+
+#[test]
+#[ignore = "needs root"]
+fn owner_gives_the_new_user_namespace_to_that_uid() {
+    assert_root("owner_gives_the_new_user_namespace_to_that_uid");
+    let (mut child, line) = start_ready(
+        Mode::Root,
+        &[
+            "--owner",
+            "65534:65534",
+            "--map-user",
+            "0",
+            "--map-group",
+            "0",
+            "sh",
+            "-c",
+            "echo $(cat /proc/self/uid_map /proc/self/gid_map); exec sleep 1000",
+        ],
+    );
+    let owner = linux_namespaces::Namespace::open(child.id(), NamespaceKind::User)
+        .and_then(|ns| ns.owner_uid());
+    let status = status_field_of(child.id(), "Uid");
+    // Ended before any assertion: a leftover would keep the harness's output pipe open.
+    let _ = child.kill();
+    let _ = child.wait();
+    // The maps were written from outside (the process had given up root), 0 -> 0.
+    assert_eq!(squeeze(&line), "0 0 1 0 0 1");
+    assert_eq!(owner.unwrap(), 65534);
+    assert!(status.starts_with("65534"), "Uid: {status}");
+}
+
+#[test]
+fn owner_takes_uid_colon_gid_only() {
+    for bad in ["abc", "1", "1:", ":2", "1:2x", "-1:2"] {
+        let out = run(Mode::Rootless, ours(), &["--owner", bad, "true"]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert_eq!(
+            text(&out.stderr),
+            "unshare: failed to parse owner\n",
+            "{bad}"
+        );
+    }
+}
+
+/// A field of `/proc/<pid>/status`.
+fn status_field_of(pid: u32, name: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
