@@ -7,7 +7,8 @@
 //! naming the [`Step`], and `spawn()` returns only once the program runs or the failed child
 //! has been reaped.
 //!
-//! * `command.rs`: the builder and the value types its setters take.
+//! * `command.rs`: the builder.
+//! * `settings.rs`, `stdio.rs`: the value types its setters take.
 //! * `plan.rs`: validation and preparation of the child's plan; the choice of spawn mode.
 //! * `launch.rs`: per-spawn stdio and pipes, the clone, the parent's part, the error pipe.
 //! * `child.rs`: the public [`Child`].
@@ -20,6 +21,7 @@ mod in_child;
 mod launch;
 mod plan;
 mod report;
+mod settings;
 mod stdio;
 
 pub use child::Child;

@@ -17,8 +17,8 @@ use crate::kind::{NamespaceKind, NamespaceSet};
 use crate::mount::Mount;
 use crate::namespace::Namespace;
 use crate::sys;
+use crate::sys::argv::{CStringArray, Envp, Merged};
 use crate::sys::clone::CLONE_CLEAR_SIGHAND;
-use crate::sys::raw::{CStringArray, Envp, Merged};
 use crate::timens::{TimeClock, offsets_text};
 use crate::validate::cstring;
 

@@ -3,10 +3,12 @@
 //!
 //! * [`nsfs`]: the nsfs and pidfs ioctls and namespace system calls rustix does not wrap.
 //! * [`raw`]: the typed raw system calls the code between `clone3` and `execve` makes.
+//! * [`argv`]: argv and envp for `execve`, built in the parent.
 //! * [`clone`]: the `clone3` trampolines, the child's stack and signal blocking around clone.
 //! * [`signals`]: the calling thread's signal mask, signalfd(2), raising a signal.
 #![allow(unsafe_code)]
 
+pub(crate) mod argv;
 pub(crate) mod clone;
 pub(crate) mod nsfs;
 pub(crate) mod raw;

@@ -36,7 +36,8 @@ use std::ffi::CString;
 
 use super::report::{RECORD_LEN, StepKind};
 use crate::mount::PreparedMount;
-use crate::sys::raw::{self, CStringArray, Envp};
+use crate::sys::argv::{CStringArray, Envp};
+use crate::sys::raw;
 
 pub(crate) use run::start;
 
