@@ -241,12 +241,7 @@ tool_root_and_rootless!(net_socket, net_socket_enters_the_sockets_network_namesp
 /// A target two user namespaces down (A, then B with a network namespace); reports A's link.
 fn nested_user_target() -> Result<Target, String> {
     Target::start(|| {
-        let (uid, gid) = (
-            rustix::process::getuid().as_raw(),
-            rustix::process::getgid().as_raw(),
-        );
-        unshare(libc::CLONE_NEWUSER)?;
-        map_self_to_root(uid, gid)?;
+        unshare_here(NamespaceSet::USER)?;
         let a = readlink("/proc/self/ns/user")?;
         unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)?;
         map_self_to_root(0, 0)?;
@@ -303,12 +298,7 @@ fn cap_line(status: &str, name: &str) -> Result<u64, String> {
 
 fn keep_caps_makes_the_user_namespaces_capabilities_ambient(root: bool) -> Result<(), String> {
     let t = Target::start(|| {
-        let (uid, gid) = (
-            rustix::process::getuid().as_raw(),
-            rustix::process::getgid().as_raw(),
-        );
-        unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)?;
-        map_self_to_root(uid, gid)?;
+        unshare_here(NamespaceSet::USER | NamespaceSet::NET)?;
         Ok(String::new())
     })?;
     let pid = t.pid.to_string();
@@ -527,12 +517,7 @@ fn setuid_and_setgid_follow_take_the_targets_owner(root: bool) -> Result<(), Str
     // The target is owned by whoever runs this; entering its user namespace, that owner is
     // root there.
     let t = Target::start(|| {
-        let (uid, gid) = (
-            rustix::process::getuid().as_raw(),
-            rustix::process::getgid().as_raw(),
-        );
-        unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)?;
-        map_self_to_root(uid, gid)?;
+        unshare_here(NamespaceSet::USER | NamespaceSet::NET)?;
         Ok(String::new())
     })?;
     let pid = t.pid.to_string();
@@ -591,12 +576,7 @@ tool_root_and_rootless!(follow_ids, setuid_and_setgid_follow_take_the_targets_ow
 
 fn a_target_with_a_pidfd_inode_must_be_that_process(root: bool) -> Result<(), String> {
     let t = Target::start(|| {
-        let (uid, gid) = (
-            rustix::process::getuid().as_raw(),
-            rustix::process::getgid().as_raw(),
-        );
-        unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)?;
-        map_self_to_root(uid, gid)?;
+        unshare_here(NamespaceSet::USER | NamespaceSet::NET)?;
         Ok(String::new())
     })?;
     let pidfd = common::ns::pidfd_of(t.pid);
@@ -651,12 +631,7 @@ fn selinux_enabled() -> bool {
 
 fn follow_context_needs_selinux(root: bool) -> Result<(), String> {
     let t = Target::start(|| {
-        let (uid, gid) = (
-            rustix::process::getuid().as_raw(),
-            rustix::process::getgid().as_raw(),
-        );
-        unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)?;
-        map_self_to_root(uid, gid)?;
+        unshare_here(NamespaceSet::USER | NamespaceSet::NET)?;
         Ok(String::new())
     })?;
     let pid = t.pid.to_string();
@@ -751,12 +726,7 @@ fn join_cgroup_moves_the_program_into_the_targets_cgroup(root: bool) -> Result<(
     if !root {
         // The target shares our cgroup, whose cgroup.procs only root may write.
         let t = Target::start(|| {
-            let (uid, gid) = (
-                rustix::process::getuid().as_raw(),
-                rustix::process::getgid().as_raw(),
-            );
-            unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET)?;
-            map_self_to_root(uid, gid)?;
+            unshare_here(NamespaceSet::USER | NamespaceSet::NET)?;
             Ok(String::new())
         })?;
         let pid = t.pid.to_string();
