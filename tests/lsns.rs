@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -587,13 +588,21 @@ fn table_has_the_lsns_columns() {
 fn control_characters_in_a_command_cannot_forge_rows() {
     let arg = "a\nb\tc\\xd";
     let mut child = linux_namespaces::Command::new("/bin/sh")
-        .args(["-c", "read x", arg])
+        .args(["-c", "echo ready; read x", arg])
         .unshare(NamespaceSet::USER | NamespaceSet::UTS)
         .map_root()
         .stdin(linux_namespaces::Stdio::Piped)
+        .stdout(linux_namespaces::Stdio::Piped)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // spawn() returns once execve is past its point of no return, which can be before the
+    // kernel has set up the new command line: wait for the shell to speak.
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "ready\n");
     let uts = Namespace::open(child.id(), NamespaceKind::Uts)
         .unwrap()
         .id()
@@ -624,7 +633,7 @@ fn control_characters_in_a_command_cannot_forge_rows() {
         .collect();
     assert_eq!(mine.len(), 1, "{text}");
     assert!(
-        mine[0].ends_with(r"/bin/sh -c read x a\x0ab\x09c\x5cxd"),
+        mine[0].ends_with(r"/bin/sh -c echo ready; read x a\x0ab\x09c\x5cxd"),
         "{:?}",
         mine[0]
     );
@@ -633,7 +642,7 @@ fn control_characters_in_a_command_cannot_forge_rows() {
     let row = &json[&uts.parse::<u64>().unwrap()];
     assert_eq!(
         row.command.as_deref(),
-        Some(format!("/bin/sh -c read x {arg}").as_str())
+        Some(format!("/bin/sh -c echo ready; read x {arg}").as_str())
     );
     drop(child.stdin.take());
     child.wait().unwrap();
