@@ -68,7 +68,10 @@ pub use super::stdio::Stdio;
 ///   steps, when there are any (as std's child searches); without mount steps by the parent,
 ///   and a name not found is an error before any process exists.
 /// * Spawning returns only once the program runs or a setup step failed: there is no window
-///   in which a `Child` exists for a process that then fails to exec.
+///   in which a `Child` exists for a process that then fails to exec. "Runs" means `execve`
+///   is past its point of no return; the kernel may still be loading the program, so its
+///   `/proc/<pid>/cmdline` can be empty for a moment. Wait for the program's own output to
+///   know it has started.
 ///
 /// # References
 ///  - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html),
