@@ -66,7 +66,8 @@ pub use super::stdio::Stdio;
 /// * A program name without `/` is searched at each spawn in the `PATH` of that spawn (the
 ///   one set with [`env`](Self::env), else the caller's): by the child, after the mount
 ///   steps, when there are any (as std's child searches); without mount steps by the parent,
-///   and a name not found is an error before any process exists.
+///   and a name not found is an error before any process exists. The candidate paths are
+///   built in the parent at each spawn: the one allocation a reused `Command` makes.
 /// * Spawning returns only once the program runs or a setup step failed: there is no window
 ///   in which a `Child` exists for a process that then fails to exec. "Runs" means `execve`
 ///   is past its point of no return; the kernel may still be loading the program, so its
