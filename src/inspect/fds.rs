@@ -306,11 +306,7 @@ pub(super) fn open_any_held(
 
 /// An entry of `/proc/<pid>/fd`: a non-negative decimal `int`.
 fn parse_fd(name: &[u8]) -> Option<i32> {
-    if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = name.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-    i32::try_from(n).ok()
+    super::parse_decimal(name).and_then(|n| i32::try_from(n).ok())
 }
 
 #[cfg(test)]

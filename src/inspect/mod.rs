@@ -97,11 +97,18 @@ fn proc_dir() -> Result<OwnedFd> {
 }
 
 fn parse_pid(name: &[u8]) -> Option<u32> {
+    parse_decimal(name)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|p| *p != 0)
+}
+
+/// A `/proc` directory entry name of at most 10 decimal digits (a pid, an fd number), without
+/// allocating.
+fn parse_decimal(name: &[u8]) -> Option<u64> {
     if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let pid = name.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-    u32::try_from(pid).ok().filter(|p| *p != 0)
+    Some(name.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 /// `<pid><suffix>` (a suffix such as `b"/ns\0"`, NUL included) for a pid given as its decimal
