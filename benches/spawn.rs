@@ -34,7 +34,7 @@
 //!
 //! * `cargo bench --bench spawn` runs one criterion group per set.
 //! * `cargo bench --bench spawn -- --report` runs the whole comparison in one process run
-//!   without criterion, round-robin (a batch of each variant in turn, so noise from other
+//!   without criterion, round-robin (a batch of each variant in turn, each batch after one untimed spawn, so noise from other
 //!   processes hits all of them alike), and prints Markdown: per set and spawner the median and
 //!   p90 in µs and the ratio to the set's best floor variant; (g) a parent with 4 GiB of touched
 //!   memory against a small one; (h) two threads spawning at once against one; the machine.
@@ -314,10 +314,14 @@ impl Local {
         }
     }
 
-    /// Runs case `i` `iters` times; the nanoseconds of each run.
+    /// Runs case `i` `iters` times after one untimed run; the nanoseconds of each timed run.
+    /// The untimed run takes the cost of switching in: in the round-robin a variant always
+    /// follows the same one, and the first of a set often follows another process's batch
+    /// (the rootless worker's, or the root process's), with cold caches.
     fn run(&mut self, i: usize, iters: u32) -> Vec<u64> {
         let (set, spawner) = cases()[i];
         let case = self.cases[i].get_or_insert_with(|| make_case(set, spawner));
+        case();
         (0..iters)
             .map(|_| {
                 let t = Instant::now();

@@ -106,6 +106,17 @@ fn without_clone3_spawn_falls_back_to_clone_with_the_same_result() {
                 arg1: vec![],
                 errno,
             }])?;
+            // The first spawn finds clone3 missing: a failure still comes back typed (a vfork
+            // child that would report in shared memory reports over a pipe instead).
+            let e = Command::new("/nonexistent").spawn().unwrap_err();
+            ensure!(
+                matches!(
+                    e,
+                    Error::Spawn { ref step, .. } if step.kind() == StepKind::Exec
+                ),
+                "first spawn: {e}"
+            );
+            ensure!(no_children(), "child left behind");
             let out = out_of(
                 Command::new("/bin/sh")
                     .args(["-c", "echo $$; id -u; readlink /proc/self/ns/pid"])

@@ -137,7 +137,20 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
     };
     let scratch: Vec<Cell<i32>> = moves.iter().map(|_| Cell::new(-1)).collect();
 
-    let (err_r, err_w) = pipe().map_err(io_err(Step::new(StepKind::Pipe)))?;
+    // The error pipe, except for a CLONE_VM|CLONE_VFORK child that is the program's process and
+    // has no parent-death check to make (that one reads the pipe's state): it reports a failure
+    // in `Args::failure` instead, which spares the pipe and the parent's second wake-up, for
+    // the pipe's EOF after the vfork release. Its clone(2) fallback (no clone3) has no shared
+    // memory, so it falls back to the pipe too.
+    let mut err_pipe = if prep.mode == Mode::Vfork
+        && !prep.plan.fork_program
+        && prep.plan.pdeathsig == 0
+        && !in_child::clone3_missing()
+    {
+        None
+    } else {
+        Some(pipe().map_err(io_err(Step::new(StepKind::Pipe)))?)
+    };
     let sync = if prep.plan.wait_parent {
         Some(pipe().map_err(io_err(Step::new(StepKind::Pipe)))?)
     } else {
@@ -164,25 +177,45 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
         flags |= libc::CLONE_VM as u64;
     }
 
-    let args = Args {
+    // Only the parent-death check compares it.
+    let parent_pid = if prep.plan.pdeathsig != 0 {
+        std::process::id() as i32
+    } else {
+        0
+    };
+    // `args` stays where it is until the child is done with it: a CLONE_VM child reads it
+    // here, in this frame.
+    let mut args = Args {
         plan: &prep.plan,
-        err_w: err_w.as_raw_fd(),
+        err_w: err_pipe.as_ref().map_or(-1, |p| p.1.as_raw_fd()),
+        failure: Cell::new(None),
         sync_r: sync.as_ref().map_or(-1, |s| s.0.as_raw_fd()),
         sync_w: sync.as_ref().map_or(-1, |s| s.1.as_raw_fd()),
         moves: &moves,
         keep,
         scratch: &scratch,
-        parent_pid: std::process::id() as i32,
+        parent_pid,
         handlers_cleared: Cell::new(prep.plan.handlers_cleared),
     };
-    let started = {
-        let _blocked = sys::block_all_signals();
-        in_child::start(
-            flags,
-            cgroup_fd.as_ref().map(AsFd::as_fd),
-            stack.as_ref(),
-            &args,
-        )
+    let started = loop {
+        let started = {
+            let _blocked = sys::block_all_signals();
+            in_child::start(
+                flags,
+                cgroup_fd.as_ref().map(AsFd::as_fd),
+                stack.as_ref(),
+                &args,
+            )
+        };
+        if started.as_ref().err() == Some(&libc::ENOSYS) && err_pipe.is_none() {
+            // clone3 is missing and its fallback needs the pipe. No process was made.
+            let p = pipe().map_err(io_err(Step::new(StepKind::Pipe)))?;
+            args.err_w = p.1.as_raw_fd();
+            args.handlers_cleared.set(prep.plan.handlers_cleared);
+            err_pipe = Some(p);
+            continue;
+        }
+        break started;
     };
     let (pid, pidfd) = started.map_err(|errno| {
         if errno == libc::ENOSYS {
@@ -212,7 +245,7 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
     let first = PidFd::from_parts(pidfd, pid as u32);
 
     // The child has its own copies of these now.
-    drop(err_w);
+    let err_r = err_pipe.map(|(r, _w)| r);
     drop(child_ends);
     drop(cgroup_fd);
 
@@ -235,9 +268,13 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
     // exits. A program record: the first child forked the program into a pid namespace and
     // ends; the program's process is this process's child (CLONE_PARENT), so its pid cannot
     // be reused before it is reaped, and its pidfd is opened at once.
-    let mut f = File::from(err_r);
-    let mut failure = None;
-    while let Some(r) = read_record(&mut f).map_err(io_err(Step::new(StepKind::Pipe)))? {
+    // Without a pipe the child has exec'd or exited by now, and `failure` tells which.
+    let mut failure = args.failure.get();
+    let mut f = err_r.map(File::from);
+    while let Some(r) = match f.as_mut() {
+        Some(f) => read_record(f).map_err(io_err(Step::new(StepKind::Pipe)))?,
+        None => None,
+    } {
         if r.code == report::PROGRAM_PID {
             let program = PidFd::open(r.index).map_err(|e| match e {
                 Error::Os { source, .. } => io_err(Step::new(StepKind::ForkProgram))(source),

@@ -10,10 +10,11 @@
 //! * `command.rs`: the builder.
 //! * `settings.rs`, `stdio.rs`: the value types its setters take.
 //! * `plan.rs`: validation and preparation of the child's plan; the choice of spawn mode.
-//! * `launch.rs`: per-spawn stdio and pipes, the clone, the parent's part, the error pipe.
+//! * `launch.rs`: per-spawn stdio and pipes, the clone, the parent's part, the child's report
+//!   (the error pipe, or a slot in the memory a vfork child shares).
 //! * `child.rs`: the public [`Child`].
 //! * `in_child/`: the code between `clone3` and `execve`.
-//! * `report.rs`: the error pipe's record and the public [`Step`].
+//! * `report.rs`: the child's failure record and the public [`Step`].
 
 mod child;
 mod command;

@@ -3,25 +3,33 @@
 use super::{Args, Fail, OrFail, Step, StepKind};
 use crate::sys::raw;
 
-/// Gets every fd in `[lo, hi]` closed by the time the program runs: marked close-on-exec with
-/// `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11), which sets a range of the close-on-exec
-/// bitmap where closing visits every slot of the fd table (a few µs per spawn, measured in
-/// benches/spawn.rs); on older kernels closed now, with `close_range(2)` (Linux 5.9) or one by
-/// one up to the fd limit.
-fn close_span(lo: u32, hi: u32) -> Step<()> {
-    match raw::close_range(lo, hi, libc::CLOSE_RANGE_CLOEXEC) {
-        Ok(_) => return Ok(()),
-        Err(libc::EINVAL | libc::ENOSYS) => {}
-        Err(errno) => {
-            return Err(Fail {
+/// How [`close_span`] gets a span of fds closed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// Marked close-on-exec with `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11), which sets a
+    /// range of the close-on-exec bitmap where closing visits every slot of the fd table (a
+    /// few µs per spawn, measured in benches/spawn.rs).
+    OnExec,
+    /// Closed now, with `close_range(2)` (Linux 5.9) or one by one up to the fd limit.
+    Now,
+}
+
+/// Gets every fd in `[lo, hi]` closed by the time the program runs. `Ok(false)`: this kernel
+/// cannot mark close-on-exec (before 5.11); nothing was changed.
+fn close_span(lo: u32, hi: u32, how: Close) -> Step<bool> {
+    if how == Close::OnExec {
+        return match raw::close_range(lo, hi, libc::CLOSE_RANGE_CLOEXEC) {
+            Ok(_) => Ok(true),
+            Err(libc::EINVAL | libc::ENOSYS) => Ok(false),
+            Err(errno) => Err(Fail {
                 code: StepKind::CloseFds,
                 index: lo,
                 errno,
-            });
-        }
+            }),
+        };
     }
     match raw::close_range(lo, hi, 0) {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(libc::ENOSYS) => {
             let mut lim = libc::rlimit64 {
                 rlim_cur: 0,
@@ -38,7 +46,7 @@ fn close_span(lo: u32, hi: u32) -> Step<()> {
                     let _ = raw::close(fd as i32);
                 }
             }
-            Ok(())
+            Ok(true)
         }
         Err(errno) => Err(Fail {
             code: StepKind::CloseFds,
@@ -46,6 +54,38 @@ fn close_span(lo: u32, hi: u32) -> Step<()> {
             errno,
         }),
     }
+}
+
+/// Closes every fd not in `keep` (sorted) and not `extra`, span by span. `Ok(false)`: `how`
+/// is [`Close::OnExec`] and this kernel lacks it (found at the first span, so nothing that
+/// matters was done).
+fn close_gaps(keep: &[i32], extra: Option<i32>, how: Close) -> Step<bool> {
+    let mut lo: u32 = 0;
+    let mut extra = extra;
+    let mut keep = keep.iter().copied().peekable();
+    loop {
+        let next = match (keep.peek().copied(), extra) {
+            (Some(k), Some(e)) if e < k => {
+                extra = None;
+                e
+            }
+            (Some(k), _) => {
+                keep.next();
+                k
+            }
+            (None, Some(e)) => {
+                extra = None;
+                e
+            }
+            (None, None) => break,
+        };
+        let next = next as u32;
+        if next > lo && !close_span(lo, next.saturating_sub(1), how)? {
+            return Ok(false);
+        }
+        lo = lo.max(next.saturating_add(1));
+    }
+    close_span(lo, u32::MAX, how)
 }
 
 fn raw_getrlimit_nofile(out: &mut libc::rlimit64) -> raw::R {
@@ -57,7 +97,7 @@ fn raw_getrlimit_nofile(out: &mut libc::rlimit64) -> raw::R {
 pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
     let top = a.keep.last().copied().unwrap_or(2);
     let floor = top.saturating_add(1).max(3);
-    if *err_w <= top {
+    if *err_w >= 0 && *err_w <= top {
         // Failing here means fds up to `top` cannot exist (fd limit): report that fd.
         *err_w = raw::dup_cloexec_from(*err_w, floor).at(StepKind::Fd, top as u32)? as i32;
     }
@@ -79,31 +119,12 @@ pub(super) fn place_fds(a: &Args<'_>, err_w: &mut i32) -> Step<()> {
         }
         return Ok(());
     }
-    // Close the gaps between the kept fds (the error pipe is one more to keep).
-    let mut lo: u32 = 0;
-    let mut extra = Some(*err_w);
-    let mut keep = a.keep.iter().copied().peekable();
-    loop {
-        let next = match (keep.peek().copied(), extra) {
-            (Some(k), Some(e)) if e < k => {
-                extra = None;
-                e
-            }
-            (Some(k), _) => {
-                keep.next();
-                k
-            }
-            (None, Some(e)) => {
-                extra = None;
-                e
-            }
-            (None, None) => break,
-        };
-        let next = next as u32;
-        if next > lo {
-            close_span(lo, next.saturating_sub(1))?;
-        }
-        lo = lo.max(next.saturating_add(1));
+    // Close the gaps between the kept fds. Marking close-on-exec leaves the error pipe's
+    // write end as it is (close-on-exec already), so it needs no gap of its own; closing now
+    // must spare it.
+    if close_gaps(a.keep, None, Close::OnExec)? {
+        return Ok(());
     }
-    close_span(lo, u32::MAX)
+    let extra = (*err_w >= 0).then_some(*err_w);
+    close_gaps(a.keep, extra, Close::Now).map(|_| ())
 }

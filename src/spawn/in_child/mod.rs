@@ -3,9 +3,10 @@
 //! Rules, because the child may share the parent's memory (`CLONE_VM`) and runs while other
 //! parent threads may hold locks: no allocation, no locks, no libc (raw system calls only, so no
 //! `errno`), no panics, no thread-locals; read only the [`Plan`] and [`Args`] the parent built,
-//! write only to this stack and to the `scratch` slice the parent set aside. Integer arithmetic
-//! is checked or saturating, slices are walked with iterators, never indexed. Every failing
-//! step sends one [`Record`] over the error pipe and exits.
+//! write only to this stack, to the `scratch` slice the parent set aside and to the `failure`
+//! slot. Integer arithmetic is checked or saturating, slices are walked with iterators, never
+//! indexed. Every failing step reports one [`Record`] (over the error pipe, or in the
+//! `failure` slot of a vfork child) and exits.
 //!
 //! Layout: [`run`] is the sequence of steps from entry to `execve`; [`mounts`], [`fds`],
 //! [`creds`], [`signals`] and [`init`] are the steps that take more than a call or two.
@@ -34,12 +35,12 @@ use core::cell::Cell;
 use core::ffi::CStr;
 use std::ffi::CString;
 
-use super::report::{RECORD_LEN, StepKind};
+use super::report::{RECORD_LEN, Record, StepKind};
 use crate::mount::PreparedMount;
 use crate::sys::argv::{CStringArray, Envp};
 use crate::sys::raw;
 
-pub(crate) use run::start;
+pub(crate) use run::{clone3_missing, start};
 
 /// A namespace to enter in the child: the fd the `Command` owns and its `CLONE_NEW*` flag.
 #[derive(Clone, Copy, Debug)]
@@ -112,7 +113,12 @@ pub(crate) struct Plan {
 /// Per-spawn inputs that are not part of the reusable [`Plan`].
 pub(crate) struct Args<'a> {
     pub(crate) plan: &'a Plan,
+    /// The error pipe's write end; -1 when the child reports in [`failure`](Self::failure).
     pub(crate) err_w: i32,
+    /// Where a `CLONE_VM|CLONE_VFORK` child without an error pipe leaves its failure: the
+    /// parent reads it once the kernel let it go on, at the child's `execve` or exit, which
+    /// orders the child's write before the read (posix_spawn's way).
+    pub(crate) failure: Cell<Option<Record>>,
     pub(crate) sync_r: i32,
     /// The parent's end of the sync pipe: the child closes its copy first, so that the read
     /// sees EOF if the parent dies before writing.
