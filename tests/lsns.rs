@@ -1047,8 +1047,10 @@ fn trees(root: bool) {
     let uts = ino_of(h.pid, NamespaceKind::Uts);
     let pid = ino_of(h.pid, NamespaceKind::Pid);
     let find = |v: &Value, ino: u64| -> Option<Value> {
+        // Rows without children have `null` there: skipped, not the end of the search.
         let mut todo = vec![v["namespaces"].clone()];
-        while let Some(Value::Array(a)) = todo.pop() {
+        while let Some(next) = todo.pop() {
+            let Value::Array(a) = next else { continue };
             for r in a {
                 if r["ns"] == ino {
                     return Some(r);
@@ -1069,8 +1071,9 @@ fn trees(root: bool) {
         &["-J", "--tree=owner"],
         &["-J", "--tree", "-l"],
     ] {
-        let v: Value = serde_json::from_str(&stdout_of(args, lsns_uid(root))).unwrap();
-        let u = find(&v, user).unwrap_or_else(|| panic!("{args:?}: no {user}"));
+        let text = stdout_of(args, lsns_uid(root));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let u = find(&v, user).unwrap_or_else(|| panic!("{args:?}: no {user} in {text}"));
         let k = kids(&u);
         assert!(k.contains(&uts) && k.contains(&pid), "{args:?}: {k:?}");
     }
@@ -1141,17 +1144,27 @@ fn raw_and_table_formats(root: bool) {
     );
     // Piped output is never truncated, however long the command.
     let long = "x".repeat(500);
+    // `spawn` returns once `execve` is past its point of no return, before the new program's
+    // command line is set up: the line the shell prints says it runs.
     let mut child = linux_namespaces::Command::new("/bin/sh")
-        .args(["-c", "read x", &long])
+        .args(["-c", "echo up; read x", &long])
         .unshare(NamespaceSet::USER | NamespaceSet::UTS)
         .map_root()
         .stdin(linux_namespaces::Stdio::Piped)
+        .stdout(linux_namespaces::Stdio::Piped)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let mut up = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut up,
+    )
+    .unwrap();
+    assert_eq!(up, "up\n");
     let e = format!("NS == {}", ino_of(child.id(), NamespaceKind::Uts));
     let out = stdout_of(&["-n", "-o", "COMMAND", "-Q", &e], None);
-    assert_eq!(out, format!("/bin/sh -c read x {long}\n"));
+    assert_eq!(out, format!("/bin/sh -c echo up; read x {long}\n"));
     drop(child.stdin.take());
     child.wait().unwrap();
 }
