@@ -6,8 +6,7 @@
 //! of both listers: its network and UTS namespace files (`/proc/self/ns/...`, opened) and a
 //! socket. Then it measures:
 //!
-//! * `inspect::list(NamespaceSet::all())` in-process, the same with `threads(2)`, and the
-//!   same plus a JSON rendering;
+//! * `inspect::list(NamespaceSet::all())` in-process, and the same plus a JSON rendering;
 //! * process to process: the `lsns` example with `--json` against util-linux `lsns -J`.
 //!
 //! and prints the ratio of medians (`lsns -J` / ours). Run with `cargo bench --bench lsns`;
@@ -215,10 +214,6 @@ fn list_without_fds() -> Vec<inspect::NamespaceInfo> {
         .expect("list")
 }
 
-fn list_two_threads() -> Vec<inspect::NamespaceInfo> {
-    inspect::list_with(&inspect::ListOptions::new(NamespaceSet::all()).threads(2)).expect("list")
-}
-
 /// The listing rendered as `lsns -J` renders it (the columns of its default output), with
 /// serde_json: a stand-in for the example's own rendering that does not tie the bench to
 /// the example's internals.
@@ -303,9 +298,6 @@ fn main() {
         g.bench_function("inspect::list(all)", |b| {
             b.iter(|| black_box(inspect::list(NamespaceSet::all()).expect("list")))
         });
-        g.bench_function("inspect::list(all), threads(2)", |b| {
-            b.iter(|| black_box(list_two_threads()))
-        });
         g.bench_function("inspect::list(all), no fd scan", |b| {
             b.iter(|| black_box(list_without_fds()))
         });
@@ -331,7 +323,6 @@ fn main() {
         || drop(black_box(inspect::list(NamespaceSet::all()).expect("list"))),
         RUNS,
     );
-    let two_threads = median(|| drop(black_box(list_two_threads())), RUNS);
     let ours = median(
         || {
             black_box(run(&example, &["--json"], &ours_failed, true));
@@ -353,10 +344,6 @@ fn main() {
     println!(
         "  inspect::list(all), in-process:        {:8.3} ms",
         ms(with_fd_scan)
-    );
-    println!(
-        "  the same with threads(2):              {:8.3} ms",
-        ms(two_threads)
     );
     println!(
         "  the same without the fd scan:          {:8.3} ms",

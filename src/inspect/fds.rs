@@ -71,22 +71,6 @@ impl FdScan {
         }
     }
 
-    /// Whether sockets are looked at.
-    pub(super) fn sockets(&self) -> bool {
-        self.sockets
-    }
-
-    /// Adds what another scan (of other processes) found.
-    pub(super) fn merge(&mut self, other: FdScan) {
-        for (ino, held) in other.held {
-            self.held
-                .entry(ino)
-                .or_default()
-                .holders
-                .extend(held.holders);
-        }
-    }
-
     /// Scans the fds of process `pid` (its decimal digits in `name`). A process that is gone
     /// or unreadable is passed over; only an unexpected errno (such as `EMFILE`) is an error.
     pub(super) fn scan_process(

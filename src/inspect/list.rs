@@ -184,7 +184,6 @@ pub struct ListOptions {
     kinds: NamespaceSet,
     fds: bool,
     all_relatives: bool,
-    threads: usize,
 }
 
 impl ListOptions {
@@ -196,7 +195,6 @@ impl ListOptions {
             kinds,
             fds: true,
             all_relatives: false,
-            threads: 1,
         }
     }
 
@@ -215,20 +213,6 @@ impl ListOptions {
     /// an fd, as `lsns` without `--tree` does.
     pub fn all_relatives(mut self, all: bool) -> ListOptions {
         self.all_relatives = all;
-        self
-    }
-
-    /// How many threads read `/proc` (the calling one included; default 1, so no thread is
-    /// started). The processes are shared out among them, each reading its processes' links
-    /// and fds, and the results merged; the listing is the same whatever the count. Below
-    /// about 32 processes per thread fewer threads are used. On an idle machine with two CPUs
-    /// two threads take the scan, most of a listing's time, down by about a third (`cargo
-    /// bench --bench lsns`); on a busy one they gain nothing. 0 counts as 1.
-    ///
-    /// The threads are scoped (`std::thread::scope`): all have ended when
-    /// [`list_with`] returns.
-    pub fn threads(mut self, n: usize) -> ListOptions {
-        self.threads = n.max(1);
         self
     }
 
@@ -289,8 +273,7 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
 ///   Namespaces without a process get owner, parent and owner uid through a mount or a held
 ///   fd, each opened only after checking that it leads to the namespace.
 ///
-/// Sorted by inode (like `lsns`), then kind. Runs on the calling thread and starts no thread,
-/// unless [`threads`](ListOptions::threads) asks for more.
+/// Sorted by inode (like `lsns`), then kind. Runs on the calling thread and starts no thread.
 ///
 /// Cost: for each process one `openat(2)` and one `readlinkat(2)` per kind, and with the fd
 /// scan an `openat(2)` and `getdents64(2)` of its fd directory and one `statx(2)` per fd;
@@ -323,7 +306,7 @@ pub fn list_with(options: &ListOptions) -> Result<Vec<NamespaceInfo>> {
     let mut fd_scan = options
         .fds
         .then(|| FdScan::new(dev, kinds.has(NamespaceKind::Network)));
-    let mut found = scan(proc.as_fd(), kinds, dev, fd_scan.as_mut(), options.threads)?;
+    let mut found = scan(proc.as_fd(), kinds, dev, fd_scan.as_mut())?;
     // Namespaces whose owners and parents are listed too.
     let mut chase: HashSet<NamespaceId> = HashSet::new();
     let mut mounts: HashMap<NamespaceId, Vec<PathBuf>> = HashMap::new();
@@ -410,98 +393,27 @@ pub(crate) fn processes_by_namespace(
     }
     let dev = nsfs_dev()?;
     let proc = proc_dir()?;
-    scan(proc.as_fd(), kinds, dev, None, 1)
+    scan(proc.as_fd(), kinds, dev, None)
 }
 
 /// Reads every process's links: which namespace has which pids; and with `fds`, every
-/// process's open fds. With `threads` above 1 the pids are shared out over that many scoped
-/// threads (the calling one included), each with a scan of its own, merged at the end.
+/// process's open fds.
 fn scan(
     proc: BorrowedFd<'_>,
     kinds: NamespaceSet,
     dev: u64,
-    fds: Option<&mut FdScan>,
-    threads: usize,
+    mut fds: Option<&mut FdScan>,
 ) -> Result<HashMap<NamespaceId, Vec<u32>>> {
-    let mut pids = Vec::with_capacity(512);
+    let mut found: HashMap<NamespaceId, Vec<u32>> = HashMap::new();
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
     let mut dir = rustix::fs::RawDir::new(proc, &mut buf);
     while let Some(entry) = dir.next() {
         let entry = entry
             .map_err(|e| Error::os(Operation::ReadProc, Target::Path("/proc".into()), e.into()))?;
-        if let Some(pid) = parse_pid(entry.file_name().to_bytes()) {
-            pids.push(pid);
-        }
-    }
-    // Below a few dozen processes per thread a thread costs more than it saves.
-    let threads = threads.clamp(1, pids.len() / 32 + 1);
-    scan_shared(proc, kinds, dev, fds, &pids, threads)
-}
-
-/// The part of [`scan`] after `/proc` is listed: `pids` shared out over `threads` threads,
-/// pid `i` to thread `i % threads` (thread 0 is the calling one).
-fn scan_shared(
-    proc: BorrowedFd<'_>,
-    kinds: NamespaceSet,
-    dev: u64,
-    mut fds: Option<&mut FdScan>,
-    pids: &[u32],
-    threads: usize,
-) -> Result<HashMap<NamespaceId, Vec<u32>>> {
-    let threads = threads.max(1);
-    let mut found = if threads == 1 {
-        scan_pids(proc, kinds, dev, fds, pids.iter().copied())?
-    } else {
-        let (mine, theirs) = std::thread::scope(|s| {
-            let sockets = fds.as_ref().map(|f| f.sockets());
-            let helpers: Vec<_> = (1..threads)
-                .map(|t| {
-                    s.spawn(move || {
-                        let mut own = sockets.map(|sk| FdScan::new(dev, sk));
-                        let every = pids.iter().copied().skip(t).step_by(threads);
-                        scan_pids(proc, kinds, dev, own.as_mut(), every).map(|f| (f, own))
-                    })
-                })
-                .collect();
-            let every = pids.iter().copied().step_by(threads);
-            let mine = scan_pids(proc, kinds, dev, fds.as_deref_mut(), every);
-            let theirs: Vec<_> = helpers
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect();
-            (mine, theirs)
-        });
-        let mut found = mine?;
-        for r in theirs {
-            let (more, own) = r?;
-            if let (Some(fds), Some(own)) = (fds.as_deref_mut(), own) {
-                fds.merge(own);
-            }
-            for (id, p) in more {
-                found.entry(id).or_default().extend(p);
-            }
-        }
-        found
-    };
-    for pids in found.values_mut() {
-        pids.sort_unstable();
-        pids.dedup();
-    }
-    Ok(found)
-}
-
-/// The part of [`scan`] for the processes `pids`.
-fn scan_pids(
-    proc: BorrowedFd<'_>,
-    kinds: NamespaceSet,
-    dev: u64,
-    mut fds: Option<&mut FdScan>,
-    pids: impl Iterator<Item = u32>,
-) -> Result<HashMap<NamespaceId, Vec<u32>>> {
-    let mut found: HashMap<NamespaceId, Vec<u32>> = HashMap::new();
-    let mut digits = [0u8; 10];
-    for pid in pids {
-        let name = decimal(pid, &mut digits);
+        let name = entry.file_name().to_bytes();
+        let Some(pid) = parse_pid(name) else {
+            continue;
+        };
         let mut ids = [None; 8];
         if read_links(proc, name, kinds, dev, false, &mut ids)?.is_ok() {
             for id in ids.into_iter().flatten() {
@@ -514,20 +426,12 @@ fn scan_pids(
             }
         }
     }
-    Ok(found)
-}
-
-/// The decimal digits of `n`, in `buf`.
-fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
+    // /proc lists pids in ascending order already; this is cheap and makes it a guarantee.
+    for pids in found.values_mut() {
+        pids.sort_unstable();
+        pids.dedup();
     }
+    Ok(found)
 }
 
 /// What `lsns` shows of the process it names for a namespace.
@@ -750,44 +654,6 @@ fn read_small(dir: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
             Ok(n) => out.extend_from_slice(&chunk[..n]),
             Err(Errno::INTR) => {}
             Err(_) => return None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::fd::AsRawFd;
-
-    /// Whichever thread scans a process, what it found (its links, and an nsfs fd it holds)
-    /// is in the merged result: this process as the share of thread 0, 1 and 2.
-    #[test]
-    fn every_thread_share_reaches_the_result() {
-        let me = std::process::id();
-        let net = crate::Namespace::current(NamespaceKind::Network).expect("our net namespace");
-        let dev = nsfs_dev().expect("nsfs device");
-        let proc = proc_dir().expect("/proc");
-        for (pids, threads) in [(&[me][..], 1), (&[1, me][..], 2), (&[1, 1, me][..], 3)] {
-            let mut fd_scan = FdScan::new(dev, true);
-            let found = scan_shared(
-                proc.as_fd(),
-                NamespaceSet::NET,
-                dev,
-                Some(&mut fd_scan),
-                pids,
-                threads,
-            )
-            .expect("scan");
-            assert!(
-                found.get(&net.id()).is_some_and(|p| p.contains(&me)),
-                "{threads} threads: our pid not in our net namespace: {found:?}"
-            );
-            let held = fd_scan.held.get(&net.id().ino());
-            assert!(
-                held.is_some_and(|h| h.holders.contains(&(me, net.as_raw_fd()))),
-                "{threads} threads: our fd {} not found",
-                net.as_raw_fd()
-            );
         }
     }
 }
