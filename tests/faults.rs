@@ -106,17 +106,22 @@ fn without_clone3_spawn_falls_back_to_clone_with_the_same_result() {
                 arg1: vec![],
                 errno,
             }])?;
-            // The first spawn finds clone3 missing: a failure still comes back typed (a vfork
-            // child that would report in shared memory reports over a pipe instead).
-            let e = Command::new("/nonexistent").spawn().unwrap_err();
-            ensure!(
-                matches!(
-                    e,
-                    Error::Spawn { ref step, .. } if step.kind() == StepKind::Exec
-                ),
-                "first spawn: {e}"
-            );
-            ensure!(no_children(), "child left behind");
+            // A spawn error comes back typed through the fallback, and leaves no child.
+            let exec_fails = |when: &str| -> Result<(), String> {
+                let e = Command::new("/nonexistent").spawn().unwrap_err();
+                ensure!(
+                    matches!(
+                        e,
+                        Error::Spawn { ref step, .. } if step.kind() == StepKind::Exec
+                    ),
+                    "{when}: {e}"
+                );
+                ensure!(no_children(), "{when}: child left behind");
+                Ok(())
+            };
+            // The first spawn finds clone3 missing (a vfork child that would report in shared
+            // memory reports over a pipe instead); the later ones know it.
+            exec_fails("first spawn")?;
             let out = out_of(
                 Command::new("/bin/sh")
                     .args(["-c", "echo $$; id -u; readlink /proc/self/ns/pid"])
@@ -127,17 +132,7 @@ fn without_clone3_spawn_falls_back_to_clone_with_the_same_result() {
             let l: Vec<&str> = out.lines().collect();
             ensure!(l[0] == "1" && l[1] == "0", "{out}");
             ensure!(l[2] != ns_link(NamespaceKind::Pid), "same pid namespace");
-            // A spawn error still comes back typed through the fallback.
-            let e = Command::new("/nonexistent").spawn().unwrap_err();
-            ensure!(
-                matches!(
-                    e,
-                    Error::Spawn { ref step, .. } if step.kind() == StepKind::Exec
-                ),
-                "{e}"
-            );
-            ensure!(no_children(), "child left behind");
-            Ok(())
+            exec_fails("a later spawn")
         })
         .unwrap();
     }
