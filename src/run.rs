@@ -143,46 +143,47 @@ impl Namespaces {
         let io_err = |e: io::Error| Error::os(Operation::Io, target(), e);
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| io_err(e.into()))?;
-        let pid = sys::fork_running(|| {
-            let report = match self.enter() {
-                Err(e) => {
-                    let mut b = vec![NOT_ENTERED];
-                    b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
-                    b.extend_from_slice(e.to_string().as_bytes());
-                    b
-                }
-                Ok(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                    Ok(Ok(v)) => {
-                        let mut b = vec![OK];
-                        b.extend(v.to_bytes());
-                        b
-                    }
-                    Ok(Err(e)) => {
-                        let mut b = vec![FAILED];
+        let mut child = fork_held(
+            || {
+                let report = match self.enter() {
+                    Err(e) => {
+                        let mut b = vec![NOT_ENTERED];
                         b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
                         b.extend_from_slice(e.to_string().as_bytes());
                         b
                     }
-                    Err(p) => {
-                        let mut b = vec![PANICKED];
-                        let msg = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "panic".into());
-                        b.extend_from_slice(msg.as_bytes());
-                        b
-                    }
-                },
-            };
-            i32::from(write_all(&w, &report).is_err())
-        })
-        .map_err(|e| Error::os(Operation::Io, target(), e))?;
+                    Ok(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                        Ok(Ok(v)) => {
+                            let mut b = vec![OK];
+                            b.extend(v.to_bytes());
+                            b
+                        }
+                        Ok(Err(e)) => {
+                            let mut b = vec![FAILED];
+                            b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
+                            b.extend_from_slice(e.to_string().as_bytes());
+                            b
+                        }
+                        Err(p) => {
+                            let mut b = vec![PANICKED];
+                            let msg = p
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "panic".into());
+                            b.extend_from_slice(msg.as_bytes());
+                            b
+                        }
+                    },
+                };
+                i32::from(write_all(&w, &report).is_err())
+            },
+            target,
+        )?;
         drop(w);
         let mut report = Vec::new();
         let read = std::fs::File::from(r).read_to_end(&mut report);
-        let mut child = PidFd::open(pid)?;
-        child.wait()?;
+        reap(&mut child)?;
         read.map_err(io_err)?;
         decode(&report, target)
     }
@@ -193,7 +194,9 @@ impl Namespaces {
     /// then runs `f`, ending with what `f` returns as its exit status (`exit_group(2)`: only
     /// the low 8 bits reach a waiter; 101 if `f` panics, as for a Rust program). Returns
     /// once the child has entered the namespaces, with its [`PidFd`] to wait for it or
-    /// signal it; the caller reaps it. With no namespaces (`Namespaces::new()`) this is a
+    /// signal it; the caller reaps it. The child starts only once this pidfd is open, so it
+    /// is the child's even where the kernel reaps children at once (`SIGCHLD` ignored); a
+    /// [`wait`](PidFd::wait) then fails with `ECHILD`. With no namespaces (`Namespaces::new()`) this is a
     /// plain fork running a closure: a helper process that does its work in parallel, or a
     /// child that sets itself up and executes a program (`std::process::Command::exec`).
     ///
@@ -246,24 +249,25 @@ impl Namespaces {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| io_err(e.into()))?;
         let w = std::cell::Cell::new(Some(w));
-        let pid = sys::fork_running(|| {
-            let Some(w) = w.take() else { return 1 };
-            if let Err(e) = self.enter() {
-                let mut b = vec![NOT_ENTERED];
-                b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
-                b.extend_from_slice(e.to_string().as_bytes());
-                let _ = write_all(&w, &b);
-                return 1;
-            }
-            if write_all(&w, &[OK]).is_err() {
-                return 1;
-            }
-            drop(w);
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101)
-        })
-        .map_err(|e| Error::os(Operation::Fork, target(), e))?;
+        let mut child = fork_held(
+            || {
+                let Some(w) = w.take() else { return 1 };
+                if let Err(e) = self.enter() {
+                    let mut b = vec![NOT_ENTERED];
+                    b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
+                    b.extend_from_slice(e.to_string().as_bytes());
+                    let _ = write_all(&w, &b);
+                    return 1;
+                }
+                if write_all(&w, &[OK]).is_err() {
+                    return 1;
+                }
+                drop(w);
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101)
+            },
+            target,
+        )?;
         drop(w.take());
-        let mut child = PidFd::open(pid)?;
         // The child writes one report before `f` runs: a lone OK byte, or why it failed and
         // then exits. Read no further than an OK byte: another thread's fork may hold a copy
         // of the write end for a while.
@@ -280,8 +284,68 @@ impl Namespaces {
                 Err(e) => break Err(e),
             }
         };
-        child.wait()?;
+        reap(&mut child)?;
         decode::<()>(&read.map_err(io_err)?, target).map(|()| child)
+    }
+}
+
+/// Forks a child that runs `child` once this process holds its pidfd, and returns that
+/// pidfd. The child waits for a byte on a pipe first: until then it cannot exit, so its pid
+/// is its own when `pidfd_open(2)` is called, even where the kernel reaps children at once
+/// (`SIGCHLD` ignored, or `SA_NOCLDWAIT`) and could give a freed pid to another process.
+fn fork_held(child: impl FnOnce() -> i32, target: impl Fn() -> Target) -> Result<PidFd> {
+    let (go_r, go_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::os(Operation::Io, target(), e.into()))?;
+    let (go_r, go_w) = (
+        std::cell::Cell::new(Some(go_r)),
+        std::cell::Cell::new(Some(go_w)),
+    );
+    let pid = sys::fork_running(|| {
+        // Its own copy of the write end goes, so that the read sees EOF if the parent dies.
+        drop(go_w.take());
+        let Some(go) = go_r.take() else { return 1 };
+        let mut b = [0u8; 1];
+        loop {
+            match rustix::io::read(&go, &mut b) {
+                Err(rustix::io::Errno::INTR) => {}
+                Ok(1) => break,
+                // The parent could not open the pidfd: it reaps this process.
+                _ => return 1,
+            }
+        }
+        drop(go);
+        child()
+    })
+    .map_err(|e| Error::os(Operation::Fork, target(), e))?;
+    drop(go_r.take());
+    let go = go_w.take().expect("the parent's write end");
+    let pidfd = match PidFd::open(pid) {
+        Ok(p) => p,
+        Err(e) => {
+            // The child reads EOF and exits; reap it where the kernel does not.
+            drop(go);
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid as i32),
+                rustix::process::WaitOptions::empty(),
+            );
+            return Err(e);
+        }
+    };
+    if let Err(e) = write_all(&go, &[1]) {
+        // Only a child that died (a signal from elsewhere) closes the read end.
+        let mut pidfd = pidfd;
+        let _ = reap(&mut pidfd);
+        return Err(Error::os(Operation::Io, target(), e));
+    }
+    Ok(pidfd)
+}
+
+/// Waits for a child that has ended (or is ending), for its exit status not to linger: with
+/// `SIGCHLD` ignored the kernel reaped it already, and `ECHILD` is no error.
+fn reap(child: &mut PidFd) -> Result<()> {
+    match child.wait() {
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Ok(()),
+        r => r.map(drop),
     }
 }
 

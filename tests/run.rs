@@ -92,3 +92,37 @@ fn a_namespace_the_child_cannot_enter_is_an_error_and_the_closure_does_not_run()
     })
     .unwrap();
 }
+
+/// With `SIGCHLD` ignored the kernel reaps a child as soon as it exits, and frees its pid:
+/// `run` and `fork` still get the child's result and a pidfd of that very child, because the
+/// child waits until the caller holds its pidfd. Looped, since an unfixed `run` or `fork`
+/// loses the race only when the child is quick.
+#[test]
+fn sigchld_ignored_loses_no_child() {
+    in_child(|| {
+        // SAFETY: a single-threaded forked child changes its own signal disposition.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        for i in 0..200 {
+            let v: u32 = Namespaces::new()
+                .run(|| Ok(7))
+                .map_err(|e| format!("run {i}: {e}"))?;
+            ensure_eq!(v, 7);
+            let (r, w) = std::io::pipe().ctx("pipe")?;
+            let w = std::cell::Cell::new(Some(w));
+            let child = Namespaces::new()
+                .fork(|| {
+                    let mut w = w.take().unwrap();
+                    let pid = std::process::id().to_string();
+                    i32::from(std::io::Write::write_all(&mut w, pid.as_bytes()).is_err())
+                })
+                .map_err(|e| format!("fork {i}: {e}"))?;
+            drop(w.take());
+            let mut said = String::new();
+            std::io::Read::read_to_string(&mut { r }, &mut said).ctx("read")?;
+            // The pidfd is the child's that ran the closure, not a process that got its pid.
+            ensure_eq!(said, child.pid().to_string(), "fork {i}");
+        }
+        Ok(())
+    })
+    .unwrap();
+}
