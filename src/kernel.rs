@@ -162,6 +162,11 @@ pub(crate) fn openat2_reprobe() -> bool {
 
 static OPENAT2: Probe = Probe::new();
 
+/// `clone3(2)`: `Absent` once a spawn got `ENOSYS` from it (an old kernel, or a seccomp
+/// filter that makes callers fall back to `clone(2)`); spawns then report over a pipe, as
+/// the fork-like fallback shares no memory with the parent.
+pub(crate) static CLONE3: Probe = Probe::new();
+
 /// What a [`Probe`] has found out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Probed {

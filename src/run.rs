@@ -146,24 +146,14 @@ impl Namespaces {
         let mut child = fork_held(
             || {
                 let report = match self.enter() {
-                    Err(e) => {
-                        let mut b = vec![NOT_ENTERED];
-                        b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
-                        b.extend_from_slice(e.to_string().as_bytes());
-                        b
-                    }
+                    Err(e) => error_report(NOT_ENTERED, e.raw_os_error(), &e),
                     Ok(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
                         Ok(Ok(v)) => {
                             let mut b = vec![OK];
                             b.extend(v.to_bytes());
                             b
                         }
-                        Ok(Err(e)) => {
-                            let mut b = vec![FAILED];
-                            b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
-                            b.extend_from_slice(e.to_string().as_bytes());
-                            b
-                        }
+                        Ok(Err(e)) => error_report(FAILED, e.raw_os_error(), &e),
                         Err(p) => {
                             let mut b = vec![PANICKED];
                             let msg = p
@@ -196,9 +186,10 @@ impl Namespaces {
     /// once the child has entered the namespaces, with its [`PidFd`] to wait for it or
     /// signal it; the caller reaps it. The child starts only once this pidfd is open, so it
     /// is the child's even where the kernel reaps children at once (`SIGCHLD` ignored); a
-    /// [`wait`](PidFd::wait) then fails with `ECHILD`. With no namespaces (`Namespaces::new()`) this is a
-    /// plain fork running a closure: a helper process that does its work in parallel, or a
-    /// child that sets itself up and executes a program (`std::process::Command::exec`).
+    /// [`wait`](PidFd::wait) then fails with `ECHILD`. With no namespaces
+    /// (`Namespaces::new()`) this is a plain fork running a closure: a helper process that
+    /// does its work in parallel, or a child that sets itself up and executes a program
+    /// (`std::process::Command::exec`).
     ///
     /// What `f` may do is as for [`run`](Self::run): it runs in a single-threaded copy of
     /// the caller, so after a fork from a multithreaded process it must not wait for a lock
@@ -253,10 +244,7 @@ impl Namespaces {
             || {
                 let Some(w) = w.take() else { return 1 };
                 if let Err(e) = self.enter() {
-                    let mut b = vec![NOT_ENTERED];
-                    b.extend_from_slice(&e.raw_os_error().unwrap_or(0).to_le_bytes());
-                    b.extend_from_slice(e.to_string().as_bytes());
-                    let _ = write_all(&w, &b);
+                    let _ = write_all(&w, &error_report(NOT_ENTERED, e.raw_os_error(), &e));
                     return 1;
                 }
                 if write_all(&w, &[OK]).is_err() {
@@ -347,6 +335,15 @@ fn reap(child: &mut PidFd) -> Result<()> {
         Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Ok(()),
         r => r.map(drop),
     }
+}
+
+/// A child's report of an error: `tag`, the errno (0 for none) and the message, as
+/// [`decode`] reads them.
+fn error_report(tag: u8, errno: Option<i32>, msg: &dyn std::fmt::Display) -> Vec<u8> {
+    let mut b = vec![tag];
+    b.extend_from_slice(&errno.unwrap_or(0).to_le_bytes());
+    b.extend_from_slice(msg.to_string().as_bytes());
+    b
 }
 
 fn write_all(fd: &std::os::fd::OwnedFd, mut buf: &[u8]) -> io::Result<()> {

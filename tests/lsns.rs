@@ -766,7 +766,11 @@ fn parent_and_owner_of_a_namespace(root: bool) {
     // shorter than its heading has more than one blank before it.
     let middle = ppid_of(h.pid).to_string();
     let fields = |l: &str| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    assert!(fields(lines[1]).starts_with(&middle), "{out}");
+    assert_eq!(
+        lines[1].split_whitespace().next(),
+        Some(middle.as_str()),
+        "{out}"
+    );
     assert_eq!(fields(lines[2]), format!("{} {middle}", h.pid), "{out}");
     assert!(lines[2].contains(" └─"), "{out}");
     // With -t of another kind the namespace is not found.

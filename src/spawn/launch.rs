@@ -145,7 +145,7 @@ pub(super) fn launch(cmd: &Spec, prep: &Prepared, stdio: [Option<&Stdio>; 3]) ->
     let mut err_pipe = if prep.mode == Mode::Vfork
         && !prep.plan.fork_program
         && prep.plan.pdeathsig == 0
-        && !in_child::clone3_missing()
+        && crate::kernel::CLONE3.get() != crate::kernel::Probed::Absent
     {
         None
     } else {

@@ -40,7 +40,7 @@ use crate::mount::PreparedMount;
 use crate::sys::argv::{CStringArray, Envp};
 use crate::sys::raw;
 
-pub(crate) use run::{clone3_missing, start};
+pub(crate) use run::start;
 
 /// A namespace to enter in the child: the fd the `Command` owns and its `CLONE_NEW*` flag.
 #[derive(Clone, Copy, Debug)]

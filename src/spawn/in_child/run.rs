@@ -3,22 +3,12 @@
 
 use core::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::super::report::{PROGRAM_PID, Record, StepKind};
 use super::{Args, Fail, Fd, Join, OrFail, Plan, Step};
 use super::{creds, fds, init, mounts, signals};
 use crate::sys::clone::{self, CLONE_INTO_CGROUP, CloneArgs, Stack};
 use crate::sys::raw::{self, Prctl};
-
-/// `clone3` returned `ENOSYS` once (an old kernel, or a seccomp filter that makes callers fall
-/// back to `clone(2)`): spawns report through a pipe from then on.
-static CLONE3_MISSING: AtomicBool = AtomicBool::new(false);
-
-/// Whether `clone3` was found missing by an earlier spawn of this process.
-pub(crate) fn clone3_missing() -> bool {
-    CLONE3_MISSING.load(Ordering::Relaxed)
-}
 
 /// Creates the child and, in it, runs [`entry`]: on `stack`, sharing the parent's memory
 /// (with `CLONE_VFORK` if `flags` has it), or fork-like without a stack. Falls back to a
@@ -56,11 +46,11 @@ pub(crate) fn start(
     };
     let r = match r {
         Err(libc::ENOSYS) => {
-            CLONE3_MISSING.store(true, Ordering::Relaxed);
-            // The clone(2) fallback is fork-like: a child reporting in shared memory would
-            // report to its own copy. The caller retries with an error pipe.
+            crate::kernel::CLONE3.set(crate::kernel::Probed::Absent);
+            // CLONE_INTO_CGROUP has no clone(2) form; and the fallback is fork-like, so a
+            // child without an error pipe would report to its own copy of `args` (the caller
+            // retries with a pipe).
             if cgroup.is_some() || args.err_w < 0 {
-                // CLONE_INTO_CGROUP has no clone(2) form.
                 return Err(libc::ENOSYS);
             }
             args.handlers_cleared.set(false);
