@@ -62,7 +62,8 @@ pub use super::stdio::Stdio;
 /// * The environment is read at each spawn, as std reads it: without changes the child gets
 ///   the caller's `environ` as it is then (nothing is copied); with changes, the caller's
 ///   variables at that spawn with the changes applied. A reused `Command` allocates nothing
-///   for it.
+///   for it. Unlike std, it takes no environment lock (std's is private): a
+///   `std::env::set_var` on another thread during a spawn breaks `set_var`'s safety contract.
 /// * A program name without `/` is searched at each spawn in the `PATH` of that spawn (the
 ///   one set with [`env`](Self::env), else the caller's): by the child, after the mount
 ///   steps, when there are any (as std's child searches); without mount steps by the parent,
