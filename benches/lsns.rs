@@ -6,11 +6,18 @@
 //! of both listers: its network and UTS namespace files (`/proc/self/ns/...`, opened) and a
 //! socket. Then it measures:
 //!
-//! * `inspect::list(NamespaceSet::all())` in-process, and the same plus a JSON rendering;
+//! * `inspect::list(NamespaceSet::all())` in-process: with one thread, with `threads(2)`,
+//!   without the fd scan, and plus a JSON rendering;
 //! * process to process: the `lsns` example with `--json` against util-linux `lsns -J`.
 //!
-//! and prints the ratio of medians (`lsns -J` / ours). Run with `cargo bench --bench lsns`;
-//! the util-linux `lsns` is `LSNS_UL` if set (a path), else `lsns` in `PATH`.
+//! The medians that give the ratios come from interleaved rounds (each round runs every
+//! variant once), so a machine whose speed drifts over the minutes of a run (a VM beside
+//! other guests) slows all of them alike. It prints the ratio of medians (`lsns -J` / ours)
+//! for each util-linux `lsns` it finds: `lsns` in `PATH`, and each path in `LSNS_UL`
+//! (colon-separated; for example a build of current util-linux, whose `lsns` scans fds as
+//! the example does). Run with `cargo bench --bench lsns`. With `LSNS_BENCH_HOLD` set, it
+//! only sets the crowd up and holds it until its stdin ends, for profiling the listers by
+//! hand.
 
 #![allow(unsafe_code)]
 
@@ -214,6 +221,10 @@ fn list_without_fds() -> Vec<inspect::NamespaceInfo> {
         .expect("list")
 }
 
+fn list_two_threads() -> Vec<inspect::NamespaceInfo> {
+    inspect::list_with(&inspect::ListOptions::new(NamespaceSet::all()).threads(2)).expect("list")
+}
+
 /// The listing rendered as `lsns -J` renders it (the columns of its default output), with
 /// serde_json: a stand-in for the example's own rendering that does not tie the bench to
 /// the example's internals.
@@ -235,22 +246,52 @@ fn list_json() -> String {
     serde_json::json!({ "namespaces": rows }).to_string()
 }
 
-fn median(mut f: impl FnMut(), runs: usize) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
+/// A named thing to time.
+type Variant<'a> = (String, Box<dyn FnMut() + 'a>);
+
+/// Runs every variant once per round, `rounds` times; the median time of each.
+fn interleaved(variants: &mut [Variant<'_>], rounds: usize) -> Vec<Duration> {
+    let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+    for _ in 0..rounds {
+        for (i, (_, f)) in variants.iter_mut().enumerate() {
             let t = Instant::now();
             f();
-            t.elapsed()
+            times[i].push(t.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_unstable();
+            t[rounds / 2]
         })
-        .collect();
-    times.sort_unstable();
-    times[runs / 2]
+        .collect()
+}
+
+/// The util-linux `lsns` programs to compare with, with their `--version` line: `lsns` in
+/// `PATH` if there is one, then each path in `LSNS_UL` (colon-separated).
+fn util_linux_listers() -> Vec<(PathBuf, String)> {
+    let extra = std::env::var_os("LSNS_UL").unwrap_or_default();
+    std::iter::once(PathBuf::from("lsns"))
+        .chain(std::env::split_paths(&extra).filter(|p| !p.as_os_str().is_empty()))
+        .filter_map(|path| {
+            let out = Command::new(&path).arg("--version").output().ok()?;
+            let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            out.status.success().then_some((path, version))
+        })
+        .collect()
 }
 
 fn main() {
     let example = example_binary();
-    let lsns = std::env::var_os("LSNS_UL").map_or_else(|| PathBuf::from("lsns"), PathBuf::from);
-    println!("util-linux lsns: {}", lsns.display());
+    let listers = util_linux_listers();
+    assert!(
+        !listers.is_empty(),
+        "no util-linux lsns to compare with: none in PATH and LSNS_UL unset"
+    );
+    for (path, version) in &listers {
+        println!("util-linux lsns: {} ({version})", path.display());
+    }
     let root = rustix::process::geteuid().is_root();
     let set = if root {
         NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC
@@ -286,8 +327,18 @@ fn main() {
         .map(|n| n.nprocs())
         .sum();
     assert!(crowd_procs >= HOLDERS * (1 + CHILDREN_PER_HOLDER));
+    if std::env::var_os("LSNS_BENCH_HOLD").is_some() {
+        // For profiling the listers by hand: keep the crowd until stdin ends.
+        println!(
+            "crowd ready (pid {}); holding it until stdin ends",
+            std::process::id()
+        );
+        std::io::copy(&mut std::io::stdin(), &mut std::io::sink()).expect("read stdin");
+        return;
+    }
 
-    let (ours_failed, lsns_failed) = (Cell::new(0), Cell::new(0));
+    let ours_failed = Cell::new(0);
+    let lsns_failed: Vec<Cell<usize>> = listers.iter().map(|_| Cell::new(0)).collect();
     let mut c = Criterion::default()
         .sample_size(40)
         .warm_up_time(Duration::from_secs(1))
@@ -297,6 +348,9 @@ fn main() {
         let mut g = c.benchmark_group("lsns");
         g.bench_function("inspect::list(all)", |b| {
             b.iter(|| black_box(inspect::list(NamespaceSet::all()).expect("list")))
+        });
+        g.bench_function("inspect::list(all), threads(2)", |b| {
+            b.iter(|| black_box(list_two_threads()))
         });
         g.bench_function("inspect::list(all), no fd scan", |b| {
             b.iter(|| black_box(list_without_fds()))
@@ -308,67 +362,70 @@ fn main() {
             b.iter(|| black_box(run(&example, &["--json"], &ours_failed, true)))
         });
         g.bench_function("process: util-linux lsns -J", |b| {
-            b.iter(|| black_box(run(&lsns, &["-J"], &lsns_failed, false)))
+            b.iter(|| black_box(run(&listers[0].0, &["-J"], &lsns_failed[0], false)))
         });
         g.finish();
     }
     c.final_summary();
 
-    // Medians of plain repeated runs, for the ratio (criterion's figures are slope/mean
-    // estimates).
-    const RUNS: usize = 101;
-    let in_process = median(|| drop(black_box(list_json())), RUNS);
-    let no_fd_scan = median(|| drop(black_box(list_without_fds())), RUNS);
-    let with_fd_scan = median(
-        || drop(black_box(inspect::list(NamespaceSet::all()).expect("list"))),
-        RUNS,
-    );
-    let ours = median(
-        || {
-            black_box(run(&example, &["--json"], &ours_failed, true));
-        },
-        RUNS,
-    );
-    let theirs = median(
-        || {
-            black_box(run(&lsns, &["-J"], &lsns_failed, false));
-        },
-        RUNS,
-    );
+    // Medians of interleaved rounds, for the ratios (criterion's figures are slope/mean
+    // estimates of one variant after another).
+    let rounds: usize = std::env::var("LSNS_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(101);
+    let mut variants: Vec<Variant<'_>> = vec![
+        (
+            "inspect::list(all), in-process".into(),
+            Box::new(|| drop(black_box(inspect::list(NamespaceSet::all()).expect("list")))),
+        ),
+        (
+            "the same with threads(2)".into(),
+            Box::new(|| drop(black_box(list_two_threads()))),
+        ),
+        (
+            "the same without the fd scan".into(),
+            Box::new(|| drop(black_box(list_without_fds()))),
+        ),
+        (
+            "inspect::list(all) + json, in-process".into(),
+            Box::new(|| drop(black_box(list_json()))),
+        ),
+        (
+            "example --json, process".into(),
+            Box::new(|| {
+                black_box(run(&example, &["--json"], &ours_failed, true));
+            }),
+        ),
+    ];
+    for ((path, _), failed) in listers.iter().zip(&lsns_failed) {
+        variants.push((
+            format!("{} -J, process", path.display()),
+            Box::new(move || {
+                black_box(run(path, &["-J"], failed, false));
+            }),
+        ));
+    }
+    let medians = interleaved(&mut variants, rounds);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("medians of {RUNS} runs:");
+    println!("medians of {rounds} interleaved rounds:");
+    for ((name, _), m) in variants.iter().zip(&medians) {
+        println!("  {name:<44} {:8.3} ms", ms(*m));
+    }
+    let ours = medians[4];
+    for (i, (path, version)) in listers.iter().enumerate() {
+        let theirs = medians[5 + i];
+        let ratio = ms(theirs) / ms(ours);
+        println!(
+            "ratio {} -J ({version}) / example --json: {ratio:.2}x (target: at least 3x: {})",
+            path.display(),
+            if ratio >= 3.0 { "met" } else { "NOT met" }
+        );
+    }
     println!(
-        "  inspect::list(all) + json, in-process: {:8.3} ms",
-        ms(in_process)
-    );
-    println!(
-        "  inspect::list(all), in-process:        {:8.3} ms",
-        ms(with_fd_scan)
-    );
-    println!(
-        "  the same without the fd scan:          {:8.3} ms",
-        ms(no_fd_scan)
-    );
-    println!(
-        "  example --json, process:               {:8.3} ms",
-        ms(ours)
-    );
-    println!(
-        "  util-linux lsns -J, process:           {:8.3} ms",
-        ms(theirs)
-    );
-    println!(
-        "ratio lsns -J / example --json (process to process): {:.2}x",
-        ms(theirs) / ms(ours)
-    );
-    println!(
-        "ratio lsns -J / in-process list + json:              {:.2}x",
-        ms(theirs) / ms(in_process)
-    );
-    println!(
-        "runs that failed: example {}, util-linux lsns {}",
+        "runs that failed: example {}, util-linux lsns {:?}",
         ours_failed.get(),
-        lsns_failed.get()
+        lsns_failed.iter().map(Cell::get).collect::<Vec<_>>()
     );
     drop(crowd);
 }

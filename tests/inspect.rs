@@ -1340,3 +1340,90 @@ root_and_rootless!(
     listing_survives_churn_with_fds_and_sockets,
     listing_survives_processes_exiting_mid_scan
 );
+
+/// Makers in new namespaces (enough of them for the describing to be shared out too: a
+/// thread per 32 namespaces) and a namespace only an fd holds; the ids to compare.
+fn crowd_for_threads(root: bool) -> Result<(Vec<Sitter>, Vec<NamespaceId>), String> {
+    let set = if root {
+        NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC
+    } else {
+        NamespaceSet::USER | NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC
+    };
+    let mut sitters = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let m = maker(set)?;
+        let of = NamespaceIds::of(m.pid).map_err(err)?;
+        ids.extend(set.kinds().filter_map(|k| of.get(k)));
+        sitters.push(m);
+    }
+    let held_maker = maker(set & !NamespaceSet::UTS & !NamespaceSet::IPC)?;
+    let net = Namespace::open(held_maker.pid, NamespaceKind::Network).map_err(err)?;
+    ids.push(net.id());
+    let (holder, _) = Sitter::start(
+        &[std::os::fd::AsRawFd::as_raw_fd(&net)],
+        || Ok(String::new()),
+        no_step(),
+    )?;
+    drop((net, held_maker));
+    sitters.push(holder);
+    Ok((sitters, ids))
+}
+
+/// The rows of `ids` in a listing made with `threads` threads.
+fn rows(threads: usize, ids: &[NamespaceId]) -> Result<Vec<NamespaceInfo>, String> {
+    let list = inspect::list_with(&inspect::ListOptions::new(NamespaceSet::all()).threads(threads))
+        .map_err(err)?;
+    ids.iter().map(|id| entry(&list, *id).cloned()).collect()
+}
+
+/// `ListOptions::threads` shares the scan and the describing out over threads: the rows are
+/// the same as a one-thread listing's, details, fd holders and relatives included.
+fn threads_list_the_same(root: bool) -> Result<(), String> {
+    let (_crowd, ids) = crowd_for_threads(root)?;
+    let one = rows(1, &ids)?;
+    ensure!(
+        one.iter().filter(|n| n.pid.is_some()).count() == ids.len() - 1
+            && one
+                .last()
+                .is_some_and(|n| !n.fds.is_empty() && n.owner_uid.is_some()),
+        "the one-thread listing lacks details: {one:?}"
+    );
+    for threads in [2, 3, 8] {
+        let many = rows(threads, &ids)?;
+        for (a, b) in one.iter().zip(&many) {
+            ensure_eq!(b, a, "threads({threads}) against threads(1)");
+        }
+    }
+    Ok(())
+}
+
+root_and_rootless!(threads_give_the_same_listing, threads_list_the_same);
+
+/// Where no thread can be started (`RLIMIT_NPROC` reached), `threads(2)` does every share
+/// on the calling thread: the listing is still whole. Rootless only: root is exempt from
+/// the limit.
+#[test]
+fn threads_fall_back_to_the_caller_when_none_can_start() {
+    common::rootless(|| {
+        let (_crowd, ids) = crowd_for_threads(false)?;
+        let one = rows(1, &ids)?;
+        let no_more = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit with a valid struct, in this forked test child.
+        ensure!(
+            unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &no_more) } == 0,
+            "setrlimit: {}",
+            std::io::Error::last_os_error()
+        );
+        ensure!(
+            std::thread::Builder::new().spawn(|| ()).is_err(),
+            "a thread started despite RLIMIT_NPROC 0"
+        );
+        ensure_eq!(rows(2, &ids)?, one, "threads(2) without threads");
+        Ok(())
+    })
+    .unwrap()
+}

@@ -119,8 +119,15 @@ pub fn run(opts: &Options) -> Result<String, Failure> {
     // The owner/parent trees also show the relatives no process, mount or fd holds (as
     // util-linux reads those only for its trees).
     let relatives = matches!(opts.tree, Some(Tree::Owner | Tree::Parent));
-    let list = inspect::list_with(&ListOptions::new(opts.kinds).all_relatives(relatives))
-        .map_err(|e| Failure::msg(e.to_string()))?;
+    // /proc is read by as many threads as there are CPUs to run them (at most 4): the
+    // listing is the same, sooner.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let list = inspect::list_with(
+        &ListOptions::new(opts.kinds)
+            .all_relatives(relatives)
+            .threads(threads),
+    )
+    .map_err(|e| Failure::msg(e.to_string()))?;
     let users = Users::from_passwd();
     let table = build(opts, &list, &users)?;
     let format = if opts.json {

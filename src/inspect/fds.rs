@@ -71,6 +71,17 @@ impl FdScan {
         }
     }
 
+    /// Adds what another scan (of other processes) found.
+    pub(super) fn merge(&mut self, other: FdScan) {
+        for (ino, held) in other.held {
+            self.held
+                .entry(ino)
+                .or_default()
+                .holders
+                .extend(held.holders);
+        }
+    }
+
     /// Scans the fds of process `pid` (its decimal digits in `name`). A process that is gone
     /// or unreadable is passed over; only an unexpected errno (such as `EMFILE`) is an error.
     pub(super) fn scan_process(

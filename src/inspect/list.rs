@@ -184,6 +184,7 @@ pub struct ListOptions {
     kinds: NamespaceSet,
     fds: bool,
     all_relatives: bool,
+    threads: usize,
 }
 
 impl ListOptions {
@@ -195,6 +196,7 @@ impl ListOptions {
             kinds,
             fds: true,
             all_relatives: false,
+            threads: 1,
         }
     }
 
@@ -213,6 +215,31 @@ impl ListOptions {
     /// an fd, as `lsns` without `--tree` does.
     pub fn all_relatives(mut self, all: bool) -> ListOptions {
         self.all_relatives = all;
+        self
+    }
+
+    /// How many threads do the listing (the calling one included; default 1, so no thread
+    /// is started). The processes are shared out among them for the scan (each reads its
+    /// processes' links and fds), and then the namespaces for the details (each opens its
+    /// share's namespaces and reads their processes' command lines); the listing is the same
+    /// whatever the count. Fewer threads are used below 32 processes, or 32 namespaces, per
+    /// thread; and where the system will not start a thread (`EAGAIN`: a process or thread
+    /// limit), its share is done on the calling thread. With the bench's crowd of 200
+    /// processes (`cargo bench --bench lsns`) on two CPUs, two threads take a listing down by
+    /// about a third; more threads than CPUs gain nothing. 0 counts as 1.
+    ///
+    /// The threads are scoped (`std::thread::scope`): all have returned when [`list_with`]
+    /// returns. The kernel may still count an exiting thread for a moment after that, so a
+    /// caller that goes on to create or enter a user namespace, or to enter a mount
+    /// namespace (which the kernel refuses a multithreaded process with `EINVAL`), keeps
+    /// the default.
+    ///
+    /// # References
+    ///  - [pthread_create(3)](https://man7.org/linux/man-pages/man3/pthread_create.3.html),
+    ///    [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html),
+    ///    [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html)
+    pub fn threads(mut self, n: usize) -> ListOptions {
+        self.threads = n.max(1);
         self
     }
 
@@ -273,7 +300,8 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
 ///   Namespaces without a process get owner, parent and owner uid through a mount or a held
 ///   fd, each opened only after checking that it leads to the namespace.
 ///
-/// Sorted by inode (like `lsns`), then kind. Runs on the calling thread and starts no thread.
+/// Sorted by inode (like `lsns`), then kind. Runs on the calling thread and starts no thread,
+/// unless [`threads`](ListOptions::threads) asks for more.
 ///
 /// Cost: for each process one `openat(2)` and one `readlinkat(2)` per kind, and with the fd
 /// scan an `openat(2)` and `getdents64(2)` of its fd directory and one `statx(2)` per fd;
@@ -303,10 +331,14 @@ pub fn list_with(options: &ListOptions) -> Result<Vec<NamespaceInfo>> {
     }
     let dev = nsfs_dev()?;
     let proc = proc_dir()?;
-    let mut fd_scan = options
-        .fds
-        .then(|| FdScan::new(dev, kinds.has(NamespaceKind::Network)));
-    let mut found = scan(proc.as_fd(), kinds, dev, fd_scan.as_mut())?;
+    let sockets = kinds.has(NamespaceKind::Network);
+    let (mut found, fd_scan) = scan(
+        proc.as_fd(),
+        kinds,
+        dev,
+        options.fds.then_some(sockets),
+        options.threads,
+    )?;
     // Namespaces whose owners and parents are listed too.
     let mut chase: HashSet<NamespaceId> = HashSet::new();
     let mut mounts: HashMap<NamespaceId, Vec<PathBuf>> = HashMap::new();
@@ -345,27 +377,109 @@ pub fn list_with(options: &ListOptions) -> Result<Vec<NamespaceInfo>> {
     // Namespaces shown through the same process come one after another, so that process's
     // directory is opened once for all of them.
     entries.sort_unstable_by_key(|(id, pids)| (pids.first().copied().unwrap_or(u32::MAX), *id));
-    let mut describer = Describer {
-        proc: proc.as_fd(),
-        kinds,
-        dir: None,
-        shown: HashMap::new(),
-        owner_uids: HashMap::new(),
-        known: entries.iter().map(|(id, _)| *id).collect(),
-        relatives: Vec::new(),
-    };
-    let mut out: Vec<NamespaceInfo> = entries
+    let known: HashSet<NamespaceId> = entries.iter().map(|(id, _)| *id).collect();
+    let jobs: Vec<Job> = entries
         .into_iter()
-        .map(|(id, pids)| {
-            let mounts = mounts.remove(&id).unwrap_or_default();
-            let fds = fds.remove(&id).unwrap_or_default();
-            let chase = options.all_relatives || chase.contains(&id);
-            describer.describe(id, pids, mounts, fds, chase)
+        .map(|(id, pids)| Job {
+            mounts: mounts.remove(&id).unwrap_or_default(),
+            fds: fds.remove(&id).unwrap_or_default(),
+            chase: options.all_relatives || chase.contains(&id),
+            id,
+            pids,
         })
         .collect();
-    out.append(&mut describer.relatives);
+    // Contiguous shares that do not split a process's namespaces, so each process's
+    // directory is still opened once.
+    let shares = describe_shares(&jobs, threads_for(options.threads, jobs.len()));
+    let described = on_threads(shares.len(), |t| {
+        let mut describer = Describer {
+            proc: proc.as_fd(),
+            kinds,
+            dir: None,
+            shown: HashMap::new(),
+            owner_uids: HashMap::new(),
+            known: known.clone(),
+            relatives: Vec::new(),
+        };
+        let mut out: Vec<NamespaceInfo> = jobs[shares[t].clone()]
+            .iter()
+            .map(|job| describer.describe(job))
+            .collect();
+        out.append(&mut describer.relatives);
+        out
+    });
+    let mut out: Vec<NamespaceInfo> = described.into_iter().flatten().collect();
+    // A relative that shares found on their own is listed once.
     out.sort_unstable_by_key(|n| (n.id.ino(), n.id.kind(), n.id.dev()));
+    out.dedup_by_key(|n| n.id);
     Ok(out)
+}
+
+/// One namespace to describe: what the scan found of it.
+struct Job {
+    id: NamespaceId,
+    pids: Vec<u32>,
+    mounts: Vec<PathBuf>,
+    fds: Vec<(u32, i32)>,
+    /// Whether its owner and parent are listed too.
+    chase: bool,
+}
+
+/// How many threads to use for `items` pieces of work when `asked` for: below a few dozen
+/// pieces per thread, a thread costs more than it saves.
+fn threads_for(asked: usize, items: usize) -> usize {
+    asked.clamp(1, items / 32 + 1)
+}
+
+/// `jobs` (sorted by first pid) cut into at most `n` contiguous ranges of about equal
+/// length, each cut moved on past the jobs of the same first pid.
+fn describe_shares(jobs: &[Job], n: usize) -> Vec<std::ops::Range<usize>> {
+    let first = |j: &Job| j.pids.first().copied();
+    let mut shares = Vec::with_capacity(n);
+    let mut start = 0;
+    for t in 1..=n {
+        let mut end = (jobs.len() * t / n).max(start);
+        while end > 0 && end < jobs.len() && first(&jobs[end]) == first(&jobs[end - 1]) {
+            end += 1;
+        }
+        if end > start {
+            shares.push(start..end);
+        }
+        start = end;
+    }
+    if shares.is_empty() {
+        shares.push(0..0);
+    }
+    shares
+}
+
+/// Runs `work(share)` for each share in `0..n`: share 0 on the calling thread, the others on
+/// scoped threads (or on the calling thread too, if the system will not start one). The
+/// results come in share order; a panic in a helper is resumed on the caller.
+fn on_threads<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if n <= 1 {
+        return vec![work(0)];
+    }
+    std::thread::scope(|s| {
+        let work = &work;
+        let helpers: Vec<_> = (1..n)
+            .map(|t| {
+                std::thread::Builder::new()
+                    .spawn_scoped(s, move || work(t))
+                    .map_err(|_| t)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        out.push(work(0));
+        for h in helpers {
+            out.push(match h {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread (EAGAIN: a process or thread limit): done here instead.
+                Err(t) => work(t),
+            });
+        }
+        out
+    })
 }
 
 /// The id of the namespace with inode `ino` that one of `holders` holds (kind by
@@ -393,27 +507,88 @@ pub(crate) fn processes_by_namespace(
     }
     let dev = nsfs_dev()?;
     let proc = proc_dir()?;
-    scan(proc.as_fd(), kinds, dev, None)
+    Ok(scan(proc.as_fd(), kinds, dev, None, 1)?.0)
 }
 
-/// Reads every process's links: which namespace has which pids; and with `fds`, every
-/// process's open fds.
+/// Which processes (ascending pids) are in which namespace.
+type ByNamespace = HashMap<NamespaceId, Vec<u32>>;
+
+/// Reads every process's links: which namespace has which pids; and with `fds` (whether
+/// sockets are looked at), every process's open fds. With `threads` above 1 the pids are
+/// shared out over that many threads (the calling one included), pid `i` to share
+/// `i % threads`, each with a scan of its own, merged at the end.
 fn scan(
     proc: BorrowedFd<'_>,
     kinds: NamespaceSet,
     dev: u64,
-    mut fds: Option<&mut FdScan>,
-) -> Result<HashMap<NamespaceId, Vec<u32>>> {
-    let mut found: HashMap<NamespaceId, Vec<u32>> = HashMap::new();
+    fds: Option<bool>,
+    threads: usize,
+) -> Result<(ByNamespace, Option<FdScan>)> {
+    let mut pids = Vec::with_capacity(512);
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
     let mut dir = rustix::fs::RawDir::new(proc, &mut buf);
     while let Some(entry) = dir.next() {
         let entry = entry
             .map_err(|e| Error::os(Operation::ReadProc, Target::Path("/proc".into()), e.into()))?;
-        let name = entry.file_name().to_bytes();
-        let Some(pid) = parse_pid(name) else {
-            continue;
-        };
+        if let Some(pid) = parse_pid(entry.file_name().to_bytes()) {
+            pids.push(pid);
+        }
+    }
+    scan_shared(
+        proc,
+        kinds,
+        dev,
+        fds,
+        &pids,
+        threads_for(threads, pids.len()),
+    )
+}
+
+/// The part of [`scan`] after `/proc` is listed: `pids` shared out over `threads` threads.
+fn scan_shared(
+    proc: BorrowedFd<'_>,
+    kinds: NamespaceSet,
+    dev: u64,
+    fds: Option<bool>,
+    pids: &[u32],
+    threads: usize,
+) -> Result<(ByNamespace, Option<FdScan>)> {
+    let mut shares = on_threads(threads, |t| {
+        let mut fd_scan = fds.map(|sockets| FdScan::new(dev, sockets));
+        let mine = pids.iter().copied().skip(t).step_by(threads);
+        scan_pids(proc, kinds, dev, fd_scan.as_mut(), mine).map(|found| (found, fd_scan))
+    })
+    .into_iter();
+    let (mut found, mut fd_scan) = shares.next().expect("share 0")?;
+    for share in shares {
+        let (more, more_fds) = share?;
+        if let (Some(fd_scan), Some(more_fds)) = (fd_scan.as_mut(), more_fds) {
+            fd_scan.merge(more_fds);
+        }
+        for (id, p) in more {
+            found.entry(id).or_default().extend(p);
+        }
+    }
+    // /proc lists pids in ascending order, but the shares' lists are merged.
+    for pids in found.values_mut() {
+        pids.sort_unstable();
+        pids.dedup();
+    }
+    Ok((found, fd_scan))
+}
+
+/// The part of [`scan`] for the processes `pids`.
+fn scan_pids(
+    proc: BorrowedFd<'_>,
+    kinds: NamespaceSet,
+    dev: u64,
+    mut fds: Option<&mut FdScan>,
+    pids: impl Iterator<Item = u32>,
+) -> Result<HashMap<NamespaceId, Vec<u32>>> {
+    let mut found: HashMap<NamespaceId, Vec<u32>> = HashMap::new();
+    let mut digits = [0u8; 10];
+    for pid in pids {
+        let name = decimal(pid, &mut digits);
         let mut ids = [None; 8];
         if read_links(proc, name, kinds, dev, false, &mut ids)?.is_ok() {
             for id in ids.into_iter().flatten() {
@@ -426,12 +601,20 @@ fn scan(
             }
         }
     }
-    // /proc lists pids in ascending order already; this is cheap and makes it a guarantee.
-    for pids in found.values_mut() {
-        pids.sort_unstable();
-        pids.dedup();
-    }
     Ok(found)
+}
+
+/// The decimal digits of `n`, in `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// What `lsns` shows of the process it names for a namespace.
@@ -457,18 +640,12 @@ struct Describer<'a> {
 }
 
 impl Describer<'_> {
-    fn describe(
-        &mut self,
-        id: NamespaceId,
-        pids: Vec<u32>,
-        mounts: Vec<PathBuf>,
-        fds: Vec<(u32, i32)>,
-        chase: bool,
-    ) -> NamespaceInfo {
+    fn describe(&mut self, job: &Job) -> NamespaceInfo {
+        let id = job.id;
         let mut info = NamespaceInfo::bare(id);
-        info.pids = pids;
-        info.mounts = mounts;
-        info.fds = fds;
+        info.pids.clone_from(&job.pids);
+        info.mounts.clone_from(&job.mounts);
+        info.fds.clone_from(&job.fds);
         let mut handle = None;
         for &pid in &info.pids {
             let Some(dir) = self.proc_pid_dir(pid) else {
@@ -499,7 +676,7 @@ impl Describer<'_> {
             handle = fds::open_any_held(self.proc, &info.fds, id);
         }
         if let Some(ns) = handle {
-            self.relations(&mut info, ns.as_fd(), chase);
+            self.relations(&mut info, ns.as_fd(), job.chase);
         }
         info
     }
@@ -654,6 +831,105 @@ fn read_small(dir: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
             Ok(n) => out.extend_from_slice(&chunk[..n]),
             Err(Errno::INTR) => {}
             Err(_) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// Whichever thread scans a process, what it found (its links, and an nsfs fd it holds)
+    /// is in the merged result: this process as the share of thread 0, 1 and 2.
+    #[test]
+    fn every_thread_share_reaches_the_result() {
+        let me = std::process::id();
+        let net = crate::Namespace::current(NamespaceKind::Network).expect("our net namespace");
+        let dev = nsfs_dev().expect("nsfs device");
+        let proc = proc_dir().expect("/proc");
+        for (pids, threads) in [(&[me][..], 1), (&[1, me][..], 2), (&[1, 1, me][..], 3)] {
+            let (found, fd_scan) = scan_shared(
+                proc.as_fd(),
+                NamespaceSet::NET,
+                dev,
+                Some(true),
+                pids,
+                threads,
+            )
+            .expect("scan");
+            assert!(
+                found.get(&net.id()).is_some_and(|p| p.contains(&me)),
+                "{threads} threads: our pid not in our net namespace: {found:?}"
+            );
+            let held = fd_scan.expect("an fd scan").held.remove(&net.id().ino());
+            assert!(
+                held.is_some_and(|h| h.holders.contains(&(me, net.as_raw_fd()))),
+                "{threads} threads: our fd {} not found",
+                net.as_raw_fd()
+            );
+        }
+    }
+
+    /// Jobs whose namespaces are shown through these pids (`None`: no process).
+    fn jobs(first_pids: &[Option<u32>]) -> Vec<Job> {
+        first_pids
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Job {
+                id: NamespaceId::new(NamespaceKind::Network, 0, i as u64),
+                pids: p.iter().copied().collect(),
+                mounts: Vec::new(),
+                fds: Vec::new(),
+                chase: false,
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// The describing shares cover every job once, in order, in at most `n` ranges, and
+        /// never split the jobs of one process (whose directory each share opens).
+        #[test]
+        fn describe_shares_cover_and_do_not_split_a_process(
+            mut firsts in proptest::collection::vec(proptest::option::of(1u32..20), 0..80),
+            n in 1usize..6,
+        ) {
+            // Sorted as list_with sorts them: by first pid, processless ones last.
+            firsts.sort_by_key(|p| p.unwrap_or(u32::MAX));
+            let jobs = jobs(&firsts);
+            let shares = describe_shares(&jobs, n);
+            proptest::prop_assert!(!shares.is_empty() && shares.len() <= n);
+            let mut next = 0;
+            for r in &shares {
+                proptest::prop_assert_eq!(r.start, next);
+                next = r.end;
+            }
+            proptest::prop_assert_eq!(next, jobs.len());
+            for w in shares.windows(2) {
+                let cut = w[1].start;
+                proptest::prop_assert!(
+                    jobs[cut].pids.is_empty()
+                        || jobs[cut].pids.first() != jobs[cut - 1].pids.first(),
+                    "cut at {} splits pid {:?}", cut, jobs[cut].pids.first()
+                );
+            }
+        }
+    }
+
+    /// Every share's result comes back, in share order, whether it ran on a helper thread
+    /// or (one share) on the caller.
+    #[test]
+    fn on_threads_returns_every_share_in_order() {
+        for n in [0, 1, 2, 5] {
+            let me = std::thread::current().id();
+            let out = on_threads(n, |t| (t, std::thread::current().id() == me));
+            let shares: Vec<usize> = out.iter().map(|(t, _)| *t).collect();
+            assert_eq!(shares, (0..n.max(1)).collect::<Vec<_>>(), "{n} shares");
+            assert!(out[0].1, "share 0 runs on the calling thread");
+            assert!(
+                out[1..].iter().all(|(_, here)| !here),
+                "{n}: helpers ran here"
+            );
         }
     }
 }

@@ -13,7 +13,8 @@
 //! [`NamespaceInfo::open`] gets a handle to a listed namespace, for `ioctl_nsfs(2)` or
 //! `setns(2)`.
 //!
-//! Nothing here starts threads or changes the caller: it is safe to call [`list`] and then
+//! Nothing here changes the caller, and nothing starts a thread unless
+//! [`ListOptions::threads`] asks for more than one: it is safe to call [`list`] and then
 //! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
 //!
 //! ```
