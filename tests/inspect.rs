@@ -1427,3 +1427,49 @@ fn threads_fall_back_to_the_caller_when_none_can_start() {
     })
     .unwrap()
 }
+
+/// `relations(false)`: namespaces shown through a process keep their process details but
+/// not their owner, parent and owner uid; a namespace only an fd holds still gets them, and
+/// `all_relatives` reads them for all.
+fn relations_skipped_on_request(root: bool) -> Result<(), String> {
+    let (_crowd, ids) = crowd_for_threads(root)?;
+    let listed = |options: inspect::ListOptions| {
+        let list = inspect::list_with(&options).map_err(err)?;
+        ids.iter()
+            .map(|id| entry(&list, *id).cloned())
+            .collect::<Result<Vec<_>, String>>()
+    };
+    let all = inspect::ListOptions::new(NamespaceSet::all());
+    let full = listed(all)?;
+    let bare = listed(all.relations(false))?;
+    for (f, b) in full.iter().zip(&bare) {
+        if f.pid.is_some() {
+            ensure!(f.owner.is_some() && f.owner_uid.is_some(), "{f:?}");
+            ensure!(
+                b.owner.is_none() && b.parent.is_none() && b.owner_uid.is_none(),
+                "relations read anyway: {b:?}"
+            );
+            let details = |n: &NamespaceInfo| {
+                (
+                    n.pids.clone(),
+                    n.pid,
+                    n.ppid,
+                    n.uid,
+                    n.command.clone(),
+                    n.fds.clone(),
+                )
+            };
+            ensure_eq!(details(b), details(f), "process details");
+        } else {
+            ensure_eq!(b, f, "a namespace without a process");
+        }
+    }
+    ensure_eq!(
+        listed(all.relations(false).all_relatives(true))?,
+        listed(all.all_relatives(true))?,
+        "all_relatives reads them anyway"
+    );
+    Ok(())
+}
+
+root_and_rootless!(relations_can_be_skipped, relations_skipped_on_request);

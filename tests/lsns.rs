@@ -1126,6 +1126,53 @@ fn trees(root: bool) {
 }
 both_modes!(tree_shapes, trees);
 
+/// PNS and ONS of namespaces with processes, in a column or only in a filter (the example
+/// reads relations only when one of them asks).
+fn relations_on_request(root: bool) {
+    let h = holder(root, NamespaceSet::USER | NamespaceSet::UTS);
+    let (uts, user) = (
+        ino_of(h.pid, NamespaceKind::Uts),
+        ino_of(h.pid, NamespaceKind::User),
+    );
+    let column = stdout_of(
+        &["-n", "-r", "-o", "NS,ONS", "-Q", &format!("NS == {uts}")],
+        lsns_uid(root),
+    );
+    assert_eq!(column, format!("{uts} {user}\n"));
+    let filtered = stdout_of(
+        &[
+            "-n",
+            "-r",
+            "-o",
+            "NS",
+            "-t",
+            "uts",
+            "-Q",
+            &format!("ONS == {user}"),
+        ],
+        lsns_uid(root),
+    );
+    assert_eq!(filtered, format!("{uts}\n"), "filtered on ONS alone");
+    let parent = stdout_of(
+        &[
+            "-n",
+            "-r",
+            "-o",
+            "NS",
+            "-t",
+            "user",
+            "-Q",
+            &format!("PNS == {}", my_ino(NamespaceKind::User)),
+        ],
+        lsns_uid(root),
+    );
+    assert!(
+        parent.lines().any(|l| l == user.to_string()),
+        "filtered on PNS alone: {parent}"
+    );
+}
+both_modes!(relations_columns_and_filters, relations_on_request);
+
 /// Raw output: one space between cells, blanks and backslashes as `\xHH`, no alignment;
 /// `-n` drops the header; table output is aligned with numbers on the right.
 fn raw_and_table_formats(root: bool) {

@@ -119,12 +119,22 @@ pub fn run(opts: &Options) -> Result<String, Failure> {
     // The owner/parent trees also show the relatives no process, mount or fd holds (as
     // util-linux reads those only for its trees).
     let relatives = matches!(opts.tree, Some(Tree::Owner | Tree::Parent));
+    // Owners and parents of namespaces with processes are read only for the columns that
+    // show them (the trees read them through `all_relatives`).
+    let relation = |c: &Col| matches!(c, Col::Pns | Col::Ons);
+    let relations = opts.columns.iter().any(relation)
+        || opts.filter.as_ref().is_some_and(|f| {
+            f.columns()
+                .iter()
+                .any(|c| Col::by_name(c).as_ref().is_some_and(relation))
+        });
     // /proc is read by as many threads as there are CPUs to run them (at most 4): the
     // listing is the same, sooner.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let list = inspect::list_with(
         &ListOptions::new(opts.kinds)
             .all_relatives(relatives)
+            .relations(relations)
             .threads(threads),
     )
     .map_err(|e| Failure::msg(e.to_string()))?;

@@ -184,6 +184,7 @@ pub struct ListOptions {
     kinds: NamespaceSet,
     fds: bool,
     all_relatives: bool,
+    relations: bool,
     threads: usize,
 }
 
@@ -196,6 +197,7 @@ impl ListOptions {
             kinds,
             fds: true,
             all_relatives: false,
+            relations: true,
             threads: 1,
         }
     }
@@ -215,6 +217,19 @@ impl ListOptions {
     /// an fd, as `lsns` without `--tree` does.
     pub fn all_relatives(mut self, all: bool) -> ListOptions {
         self.all_relatives = all;
+        self
+    }
+
+    /// Whether to read the owner, parent and owner uid ([`owner`](NamespaceInfo::owner),
+    /// [`parent`](NamespaceInfo::parent), [`owner_uid`](NamespaceInfo::owner_uid)) of the
+    /// namespaces shown through a process (default: yes). Each costs an `open(2)` of the
+    /// namespace and two or three `ioctl_nsfs(2)` calls, about a tenth of a listing, and
+    /// `lsns`'s default columns show none of them: without, the process's link is checked
+    /// with one `readlinkat(2)` instead, and those fields are `None`. A namespace without a
+    /// process gets them either way (its owner uid is the USER `lsns` shows for it), and so
+    /// does every namespace with [`all_relatives`](Self::all_relatives).
+    pub fn relations(mut self, read: bool) -> ListOptions {
+        self.relations = read;
         self
     }
 
@@ -306,9 +321,11 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
 /// Cost: for each process one `openat(2)` and one `readlinkat(2)` per kind, and with the fd
 /// scan an `openat(2)` and `getdents64(2)` of its fd directory and one `statx(2)` per fd;
 /// for each socket inode not seen before a `pidfd_getfd(2)` and `SIOCGSKNS`; for each
-/// namespace found an `open(2)` of its link and a few `ioctl_nsfs(2)` calls; for each
+/// namespace found an `open(2)` of its link and a few `ioctl_nsfs(2)` calls (one
+/// `readlinkat(2)` instead without [`relations`](ListOptions::relations)); for each
 /// process shown a `fstat(2)` and reads of its `cmdline` and `stat`; and one read of
-/// `/proc/self/mountinfo`.
+/// `/proc/self/mountinfo`. [`threads`](ListOptions::threads) shares the per-process and
+/// per-namespace parts out.
 ///
 /// # Errors
 /// [`Error::Os`] only if `/proc` itself cannot be read, or an unexpected errno (such as
@@ -395,6 +412,7 @@ pub fn list_with(options: &ListOptions) -> Result<Vec<NamespaceInfo>> {
         let mut describer = Describer {
             proc: proc.as_fd(),
             kinds,
+            relations: options.relations || options.all_relatives,
             dir: None,
             shown: HashMap::new(),
             owner_uids: HashMap::new(),
@@ -629,6 +647,8 @@ struct Shown {
 struct Describer<'a> {
     proc: BorrowedFd<'a>,
     kinds: NamespaceSet,
+    /// Whether namespaces shown through a process are opened for their relations.
+    relations: bool,
     /// The `/proc/<pid>` directory last opened (`None` inside: it could not be).
     dir: Option<(u32, Option<OwnedFd>)>,
     shown: HashMap<u32, Option<Shown>>,
@@ -648,13 +668,22 @@ impl Describer<'_> {
         info.fds.clone_from(&job.fds);
         let mut handle = None;
         for &pid in &info.pids {
+            let relations = self.relations;
             let Some(dir) = self.proc_pid_dir(pid) else {
                 continue;
             };
             // Through the directory fd, a pid recycled since the scan is never looked at; the
             // id check catches a process that moved to another namespace.
-            let Some(ns) = open_checked(dir.as_fd(), id.kind().ns_path(), id) else {
-                continue;
+            let ns = if relations {
+                let Some(ns) = open_checked(dir.as_fd(), id.kind().ns_path(), id) else {
+                    continue;
+                };
+                Some(ns)
+            } else {
+                if !link_is(dir.as_fd(), id) {
+                    continue;
+                }
+                None
             };
             let Some(shown) = self.shown(pid) else {
                 continue;
@@ -663,17 +692,15 @@ impl Describer<'_> {
             info.uid = Some(shown.uid);
             info.ppid = shown.ppid;
             info.command = Some(shown.command);
-            handle = Some(ns);
+            handle = ns;
             break;
         }
-        if handle.is_none() {
+        if info.pid.is_none() {
             handle = info
                 .mounts
                 .iter()
-                .find_map(|p| open_mount_checked(p.as_path(), id));
-        }
-        if handle.is_none() {
-            handle = fds::open_any_held(self.proc, &info.fds, id);
+                .find_map(|p| open_mount_checked(p.as_path(), id))
+                .or_else(|| fds::open_any_held(self.proc, &info.fds, id));
         }
         if let Some(ns) = handle {
             self.relations(&mut info, ns.as_fd(), job.chase);
@@ -759,6 +786,14 @@ fn open_checked<P: rustix::path::Arg>(
 ) -> Option<OwnedFd> {
     let fd = rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     (id_of(fd.as_fd(), id.kind()) == Some(id)).then_some(fd)
+}
+
+/// Whether the `/proc/<pid>/ns/<kind>` link under `dir` names the namespace `id`
+/// (`readlinkat(2)`).
+fn link_is(dir: BorrowedFd<'_>, id: NamespaceId) -> bool {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+    rustix::fs::readlinkat_raw(dir, id.kind().ns_path(), &mut buf)
+        .is_ok_and(|(text, _)| namespace::parse_link_bytes(text) == Some((id.kind(), id.ino())))
 }
 
 /// Opens the namespace `id` through a mount point the mount table lists for it. The path may
