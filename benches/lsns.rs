@@ -11,8 +11,8 @@
 //! * process to process: the `lsns` example with `--json` against util-linux `lsns -J`.
 //!
 //! The medians that give the ratios come from interleaved rounds (each round runs every
-//! variant once), so a machine whose speed drifts over the minutes of a run (a VM beside
-//! other guests) slows all of them alike. It prints the ratio of medians (`lsns -J` / ours)
+//! variant once, starting one further on each time), so a machine whose speed drifts over
+//! the minutes of a run (a VM beside other guests) slows all of them alike. It prints the ratio of medians (`lsns -J` / ours)
 //! for each util-linux `lsns` it finds: `lsns` in `PATH`, and each path in `LSNS_UL`
 //! (colon-separated; for example a build of current util-linux, whose `lsns` scans fds as
 //! the example does). Run with `cargo bench --bench lsns`. With `LSNS_BENCH_HOLD` set, it
@@ -249,13 +249,17 @@ fn list_json() -> String {
 /// A named thing to time.
 type Variant<'a> = (String, Box<dyn FnMut() + 'a>);
 
-/// Runs every variant once per round, `rounds` times; the median time of each.
+/// Runs every variant once per round, `rounds` times, in rotating order; the median time of
+/// each.
 fn interleaved(variants: &mut [Variant<'_>], rounds: usize) -> Vec<Duration> {
     let mut times = vec![Vec::with_capacity(rounds); variants.len()];
-    for _ in 0..rounds {
-        for (i, (_, f)) in variants.iter_mut().enumerate() {
+    let n = variants.len();
+    for round in 0..rounds {
+        // Each round starts one variant further on, so each follows every other equally
+        // often (the first after util-linux's `lsns` runs measurably slower).
+        for i in (0..n).map(|k| (round + k) % n) {
             let t = Instant::now();
-            f();
+            (variants[i].1)();
             times[i].push(t.elapsed());
         }
     }
