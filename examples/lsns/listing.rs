@@ -11,23 +11,14 @@ pub struct Users {
 impl Users {
     /// Reads `/etc/passwd`; a missing or unreadable file means every uid shows as a number.
     pub fn from_passwd() -> Users {
-        std::fs::read("/etc/passwd")
-            .map(|text| Users::parse(&String::from_utf8_lossy(&text)))
-            .unwrap_or_default()
+        Users::parse(&passwd::read("/etc/passwd"))
     }
 
     /// Parses passwd(5) text; the first entry for a uid wins, as getpwuid(3) has it.
-    pub fn parse(text: &str) -> Users {
+    pub fn parse(text: &[u8]) -> Users {
         let mut names = HashMap::new();
-        for line in text.lines() {
-            let mut fields = line.split(':');
-            let (Some(name), Some(_), Some(uid)) = (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            if let (false, Ok(uid)) = (name.is_empty(), uid.parse::<u32>()) {
-                names.entry(uid).or_insert_with(|| name.to_string());
-            }
+        for e in passwd::entries(text) {
+            names.entry(e.id).or_insert_with(|| e.name_lossy());
         }
         Users { names }
     }

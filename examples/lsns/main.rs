@@ -33,6 +33,8 @@ pub mod output;
 pub mod cli;
 #[path = "listing.rs"]
 pub mod listing;
+#[path = "../common/passwd.rs"]
+mod passwd;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal as _, Write as _};
@@ -405,7 +407,7 @@ mod tests {
     #[test]
     fn users_from_passwd_text() {
         let u = Users::parse(
-            "root:x:0:0::/root:/bin/sh\nbad\nnobody:x:65534:65534::/:/bin/false\nroot2:x:0:0::/:/bin/sh\n",
+            b"root:x:0:0::/root:/bin/sh\nbad\nnobody:x:65534:65534::/:/bin/false\nroot2:x:0:0::/:/bin/sh\n",
         );
         assert_eq!(u.name(0), "root");
         assert_eq!(u.name(65534), "nobody");

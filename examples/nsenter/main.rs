@@ -51,6 +51,8 @@ use linux_namespaces::{
 use rustix::fs::{Mode, OFlags};
 
 mod cli;
+#[path = "../common/passwd.rs"]
+mod passwd;
 mod target;
 
 use cli::{Action, Id, Options, Source, Usage, open_dir, parse, usage};
@@ -472,22 +474,18 @@ fn set_uid(uid: u32) -> io::Result<()> {
 /// is read: users known only through other NSS sources (LDAP, systemd-userdb, ...), which
 /// `getpwuid(3)` would also ask, fall back to `/bin/sh`.
 fn passwd_shell() -> Option<OsString> {
-    let text = std::fs::read("/etc/passwd").ok()?;
-    shell_of(&text, rustix::process::getuid().as_raw())
+    shell_of(
+        &passwd::read("/etc/passwd"),
+        rustix::process::getuid().as_raw(),
+    )
 }
 
 /// The shell field of the first passwd(5) entry for `uid` in `text` (the first entry wins,
 /// as `getpwuid(3)` has it), if not empty.
 fn shell_of(text: &[u8], uid: u32) -> Option<OsString> {
-    let entry = text.split(|&b| b == b'\n').find_map(|line| {
-        let fields: Vec<&[u8]> = line.splitn(7, |&b| b == b':').collect();
-        let [name, _, id, _, _, _, shell] = fields[..] else {
-            return None;
-        };
-        let id = std::str::from_utf8(id).ok()?.parse::<u32>().ok()?;
-        (!name.is_empty() && id == uid).then_some(shell)
-    })?;
-    (!entry.is_empty()).then(|| OsString::from_vec(entry.to_vec()))
+    let entry = passwd::entries(text).find(|e| e.fields.len() == 7 && e.id == uid)?;
+    let shell = entry.fields[6];
+    (!shell.is_empty()).then(|| OsString::from_vec(shell.to_vec()))
 }
 
 /// Replaces this process with `command` (searched in `PATH`), or with the shell (`$SHELL`,

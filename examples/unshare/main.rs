@@ -30,6 +30,8 @@ mod child;
 mod cli;
 mod helper;
 mod maps;
+#[path = "../common/passwd.rs"]
+mod passwd;
 
 use child::*;
 use cli::*;

@@ -119,14 +119,9 @@ pub(crate) fn map_range(s: &str) -> Result<MapRange, Fatal> {
 /// The first range `/etc/subuid` or `/etc/subgid` grants `uid` (by user name or number):
 /// mapped from 0, or onto itself with `identity`.
 pub(crate) fn subid_range(file: &str, uid: u32, identity: bool) -> Result<MapRange, Fatal> {
-    let user = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
-            })
-        })
+    let user = passwd::entries(&passwd::read("/etc/passwd"))
+        .find(|e| e.id == uid)
+        .map(|e| e.name_lossy())
         .ok_or_else(|| Fatal::new(format!("you (user {uid}) don't exist.")))?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| os_fatal(format!("could not open '{file}'"), e))?;
@@ -176,16 +171,8 @@ pub(crate) fn kernel_ranges(file: &str) -> Result<Vec<MapRange>, Fatal> {
 /// A user or group: a name in `db` (`/etc/passwd` or `/etc/group`, whose third field is the
 /// id), else a number, as util-linux tries them.
 pub(crate) fn lookup_id(db: &str, name: &str, what: &str) -> Result<u32, Fatal> {
-    if let Ok(text) = std::fs::read_to_string(db) {
-        let found = text.lines().find_map(|line| {
-            let mut fields = line.split(':');
-            (fields.next()? == name)
-                .then(|| fields.nth(1)?.parse::<u32>().ok())
-                .flatten()
-        });
-        if let Some(id) = found {
-            return Ok(id);
-        }
+    if let Some(e) = passwd::entries(&passwd::read(db)).find(|e| e.name == name.as_bytes()) {
+        return Ok(e.id);
     }
     match name.parse::<u32>() {
         // (uid_t)-1 means "no change" to the kernel and cannot be mapped.
