@@ -1,6 +1,9 @@
 //! The command line: usage text, columns, options and their parsing.
 
+use std::ffi::OsString;
+
 use super::*;
+use crate::getopt::{Getopt, HasArg, Item, Long, Short};
 
 pub(crate) const USAGE: &str = "\
 Usage:
@@ -226,44 +229,46 @@ impl Failure {
     }
 }
 
-pub(crate) const LONG: [(&str, char, Arg); 16] = [
-    ("json", 'J', Arg::No),
-    ("task", 'p', Arg::Required),
-    ("help", 'h', Arg::No),
-    ("output", 'o', Arg::Required),
-    ("output-all", '\u{1}', Arg::No),
-    ("persistent", 'P', Arg::No),
-    ("filter", 'Q', Arg::Required),
-    ("notruncate", 'u', Arg::No),
-    ("version", 'V', Arg::No),
-    ("noheadings", 'n', Arg::No),
-    ("nowrap", 'W', Arg::No),
-    ("list", 'l', Arg::No),
-    ("raw", 'r', Arg::No),
-    ("type", 't', Arg::Required),
-    ("tree", 'T', Arg::Optional),
-    ("list-columns", 'H', Arg::No),
+pub(crate) const LONG: &[Long<char>] = &[
+    ("json", HasArg::No, 'J'),
+    ("task", HasArg::Required, 'p'),
+    ("help", HasArg::No, 'h'),
+    ("output", HasArg::Required, 'o'),
+    ("output-all", HasArg::No, '\u{1}'),
+    ("persistent", HasArg::No, 'P'),
+    ("filter", HasArg::Required, 'Q'),
+    ("notruncate", HasArg::No, 'u'),
+    ("version", HasArg::No, 'V'),
+    ("noheadings", HasArg::No, 'n'),
+    ("nowrap", HasArg::No, 'W'),
+    ("list", HasArg::No, 'l'),
+    ("raw", HasArg::No, 'r'),
+    ("type", HasArg::Required, 't'),
+    ("tree", HasArg::Optional, 'T'),
+    ("list-columns", HasArg::No, 'H'),
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Arg {
-    No,
-    Required,
-    Optional,
-}
-
-pub(crate) fn short_arg(c: char) -> Option<Arg> {
-    match c {
-        'J' | 'l' | 'P' | 'n' | 'r' | 'u' | 'h' | 'V' | 'W' | 'H' => Some(Arg::No),
-        'p' | 'o' | 't' | 'Q' => Some(Arg::Required),
-        'T' => Some(Arg::Optional),
-        _ => None,
-    }
-}
+pub(crate) const SHORT: &[Short<char>] = &[
+    (b'J', HasArg::No, 'J'),
+    (b'l', HasArg::No, 'l'),
+    (b'P', HasArg::No, 'P'),
+    (b'n', HasArg::No, 'n'),
+    (b'r', HasArg::No, 'r'),
+    (b'u', HasArg::No, 'u'),
+    (b'h', HasArg::No, 'h'),
+    (b'V', HasArg::No, 'V'),
+    (b'W', HasArg::No, 'W'),
+    (b'H', HasArg::No, 'H'),
+    (b'p', HasArg::Required, 'p'),
+    (b'o', HasArg::Required, 'o'),
+    (b't', HasArg::Required, 't'),
+    (b'Q', HasArg::Required, 'Q'),
+    (b'T', HasArg::Optional, 'T'),
+];
 
 pub(crate) fn long_name(key: char) -> &'static str {
     LONG.iter()
-        .find(|(_, k, _)| *k == key)
+        .find(|(_, _, k)| *k == key)
         .map_or("", |(n, _, _)| n)
 }
 
@@ -278,7 +283,6 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    let args: Vec<String> = args.into_iter().map(Into::into).collect();
     let mut opts = Options::default();
     let mut output: Option<String> = None;
     let mut output_all = false;
@@ -286,90 +290,13 @@ where
     let mut operands = Vec::new();
     // Mutually exclusive pairs: (--json, --raw), (--persistent, --task).
     let mut seen_excl: [Option<char>; 2] = [None, None];
-    let mut i = 0;
     let mut parsed: Vec<(char, Option<String>)> = Vec::new();
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        if arg == "--" {
-            operands.extend(args[i..].iter().cloned());
-            break;
-        }
-        if let Some(long) = arg.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            let exact = LONG.iter().find(|(n, _, _)| *n == name);
-            let candidates: Vec<_> = LONG
-                .iter()
-                .filter(|(n, _, _)| n.starts_with(name))
-                .collect();
-            let (full, key, kind) = match (exact, candidates.as_slice()) {
-                (Some(e), _) => *e,
-                (None, [one]) => **one,
-                (None, []) => {
-                    return Err(Failure::usage(format!("unrecognized option '--{name}'")));
-                }
-                (None, many) => {
-                    let list: Vec<String> =
-                        many.iter().map(|(n, _, _)| format!("'--{n}'")).collect();
-                    return Err(Failure::usage(format!(
-                        "option '--{name}' is ambiguous; possibilities: {}",
-                        list.join(" ")
-                    )));
-                }
-            };
-            let value = match kind {
-                Arg::No if inline.is_some() => {
-                    return Err(Failure::usage(format!(
-                        "option '--{full}' doesn't allow an argument"
-                    )));
-                }
-                Arg::No => None,
-                Arg::Optional => inline,
-                Arg::Required => match inline {
-                    Some(v) => Some(v),
-                    None if i < args.len() => {
-                        i += 1;
-                        Some(args[i - 1].clone())
-                    }
-                    None => {
-                        return Err(Failure::usage(format!(
-                            "option '--{full}' requires an argument"
-                        )));
-                    }
-                },
-            };
-            parsed.push((key, value));
-        } else if let Some(group) = arg.strip_prefix('-').filter(|g| !g.is_empty()) {
-            for (pos, c) in group.char_indices() {
-                let rest = &group[pos + c.len_utf8()..];
-                match short_arg(c) {
-                    None => return Err(Failure::usage(format!("invalid option -- '{c}'"))),
-                    Some(Arg::No) => parsed.push((c, None)),
-                    Some(Arg::Optional) => {
-                        parsed.push((c, (!rest.is_empty()).then(|| rest.to_string())));
-                        break;
-                    }
-                    Some(Arg::Required) => {
-                        let value = if !rest.is_empty() {
-                            rest.to_string()
-                        } else if i < args.len() {
-                            i += 1;
-                            args[i - 1].clone()
-                        } else {
-                            return Err(Failure::usage(format!(
-                                "option requires an argument -- '{c}'"
-                            )));
-                        };
-                        parsed.push((c, Some(value)));
-                        break;
-                    }
-                }
-            }
-        } else {
-            operands.push(arg.clone());
+    let words = args.into_iter().map(|a| OsString::from(a.into()));
+    for item in Getopt::new(words, LONG, SHORT, true) {
+        let text = |w: OsString| w.to_string_lossy().into_owned();
+        match item.map_err(|e| Failure::usage(e.to_string()))? {
+            Item::Opt(key, value) => parsed.push((key, value.map(text))),
+            Item::Operand(word) => operands.push(text(word)),
         }
     }
     let mut net = false;

@@ -31,6 +31,8 @@ pub mod output;
 
 #[path = "cli.rs"]
 pub mod cli;
+#[path = "../common/getopt.rs"]
+mod getopt;
 #[path = "listing.rs"]
 pub mod listing;
 #[path = "../common/passwd.rs"]

@@ -4,12 +4,13 @@
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use linux_namespaces::{Error, Namespace, NamespaceKind, NamespaceSet, PidFd};
 use rustix::fs::{Mode, OFlags};
 
+use crate::getopt::{HasArg, Line, Long, Short, program_line};
 use crate::{PROG, die, os_error, process_error, strerror};
 
 /// Where a namespace to enter comes from.
@@ -89,14 +90,6 @@ pub(crate) enum Action {
 pub(crate) struct Usage(pub(crate) String);
 
 #[derive(Clone, Copy, PartialEq)]
-pub(crate) enum HasArg {
-    No,
-    Required,
-    /// Only attached: `-nFILE`, `-n=FILE`, `--net=FILE`.
-    Optional,
-}
-
-#[derive(Clone, Copy, PartialEq)]
 pub(crate) enum Opt {
     All,
     Help,
@@ -118,7 +111,7 @@ pub(crate) enum Opt {
     FollowContext,
 }
 
-pub(crate) const SHORT: &[(u8, HasArg, Opt)] = &[
+pub(crate) const SHORT: &[Short<Opt>] = &[
     (b'a', HasArg::No, Opt::All),
     (b'h', HasArg::No, Opt::Help),
     (b'V', HasArg::No, Opt::Version),
@@ -143,7 +136,7 @@ pub(crate) const SHORT: &[(u8, HasArg, Opt)] = &[
     (b'Z', HasArg::No, Opt::FollowContext),
 ];
 
-pub(crate) const LONG: &[(&str, HasArg, Opt)] = &[
+pub(crate) const LONG: &[Long<Opt>] = &[
     ("all", HasArg::No, Opt::All),
     ("help", HasArg::No, Opt::Help),
     ("version", HasArg::No, Opt::Version),
@@ -176,94 +169,12 @@ pub(crate) const LONG: &[(&str, HasArg, Opt)] = &[
 /// does, files named by options are opened as their option is read.
 pub(crate) fn parse(args: Vec<OsString>) -> Result<Action, Usage> {
     let mut opts = Options::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let bytes = arg.as_bytes();
-        if bytes == b"--" {
-            break;
-        }
-        if let Some(long) = bytes.strip_prefix(b"--") {
-            let (name, value) = match long.iter().position(|&b| b == b'=') {
-                Some(i) => (&long[..i], Some(OsString::from_vec(long[i + 1..].to_vec()))),
-                None => (long, None),
-            };
-            let name = String::from_utf8_lossy(name);
-            let (full, has_arg, opt) = find_long(&name)?;
-            let value = match (has_arg, value) {
-                (HasArg::No, Some(_)) => {
-                    return Err(Usage(format!(
-                        "option '--{full}' doesn't allow an argument"
-                    )));
-                }
-                (HasArg::Required, None) => Some(
-                    args.next()
-                        .ok_or_else(|| Usage(format!("option '--{full}' requires an argument")))?,
-                ),
-                (_, value) => value,
-            };
-            if let Some(action) = apply(&mut opts, opt, value)? {
-                return Ok(action);
-            }
-            continue;
-        }
-        if bytes.len() < 2 || bytes[0] != b'-' {
-            // The program to run: options end here ("-" alone is a program name too).
-            opts.command.push(arg);
-            break;
-        }
-        let mut i = 1;
-        while i < bytes.len() {
-            let c = bytes[i];
-            let &(_, has_arg, opt) = SHORT
-                .iter()
-                .find(|(s, _, _)| *s == c)
-                .ok_or_else(|| Usage(format!("invalid option -- '{}'", char::from(c))))?;
-            let rest = &bytes[i + 1..];
-            let value = match has_arg {
-                HasArg::No => None,
-                // The rest of this argument is the value, attached: "-n/run/netns/x".
-                HasArg::Optional if rest.is_empty() => None,
-                HasArg::Optional => Some(OsString::from_vec(rest.to_vec())),
-                HasArg::Required if !rest.is_empty() => Some(OsString::from_vec(rest.to_vec())),
-                HasArg::Required => Some(args.next().ok_or_else(|| {
-                    Usage(format!(
-                        "option requires an argument -- '{}'",
-                        char::from(c)
-                    ))
-                })?),
-            };
-            if let Some(action) = apply(&mut opts, opt, value)? {
-                return Ok(action);
-            }
-            if has_arg != HasArg::No {
-                break;
-            }
-            i += 1;
-        }
+    let apply = |opt, value| apply(&mut opts, opt, value);
+    match program_line(args, LONG, SHORT, apply, |e| Usage(e.to_string()))? {
+        Line::Done(action) => return Ok(action),
+        Line::Program(command) => opts.command = command,
     }
-    opts.command.extend(args);
     Ok(Action::Run(Box::new(opts)))
-}
-
-/// The long option `name` stands for: an exact name, or the one name it abbreviates.
-pub(crate) fn find_long(name: &str) -> Result<(&'static str, HasArg, Opt), Usage> {
-    if let Some(&(full, has_arg, opt)) = LONG.iter().find(|(n, _, _)| *n == name) {
-        return Ok((full, has_arg, opt));
-    }
-    let candidates: Vec<_> = LONG
-        .iter()
-        .filter(|(n, _, _)| n.starts_with(name))
-        .collect();
-    match candidates.as_slice() {
-        [(full, has_arg, opt)] if !name.is_empty() => Ok((full, *has_arg, *opt)),
-        [] | [_] => Err(Usage(format!("unrecognized option '--{name}'"))),
-        many => Err(Usage(format!(
-            "option '--{name}' is ambiguous; possibilities:{}",
-            many.iter()
-                .map(|(n, _, _)| format!(" '--{n}'"))
-                .collect::<String>()
-        ))),
-    }
 }
 
 /// `-n=FILE`, `-w=DIR`: like util-linux, one leading '=' is not part of the name.

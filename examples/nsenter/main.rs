@@ -51,6 +51,8 @@ use linux_namespaces::{
 use rustix::fs::{Mode, OFlags};
 
 mod cli;
+#[path = "../common/getopt.rs"]
+mod getopt;
 #[path = "../common/passwd.rs"]
 mod passwd;
 mod target;
@@ -544,15 +546,15 @@ mod tests {
 
     #[test]
     fn the_shell_is_that_of_the_first_entry_for_the_uid() {
-        let text = b"root:x:0:0:root:/root:/bin/bash\n\
-            +::::::\n\
-            bad line\n\
-            alice:x:1000:1000:Alice:/home/alice:/usr/bin/zsh\n\
+        let text = b"alice:x:1000:1000:Alice:/home/alice:/usr/bin/zsh\n\
             alias:x:1000:1000::/home/alias:/bin/dash\n\
-            nologin:x:1001:1001::/:\n";
-        assert_eq!(shell_of(text, 0), Some("/bin/bash".into()));
+            short:x:1001:1001\n\
+            full:x:1001:1001::/:/bin/sh\n\
+            nologin:x:1002:1002::/:\n";
         assert_eq!(shell_of(text, 1000), Some("/usr/bin/zsh".into()));
-        assert_eq!(shell_of(text, 1001), None);
-        assert_eq!(shell_of(text, 1002), None);
+        // An entry without a shell field is passed over.
+        assert_eq!(shell_of(text, 1001), Some("/bin/sh".into()));
+        assert_eq!(shell_of(text, 1002), None, "an empty shell");
+        assert_eq!(shell_of(text, 1003), None);
     }
 }

@@ -2,6 +2,7 @@
 //! `unshare` does them.
 
 use super::*;
+use crate::getopt::{self, HasArg, Line, Long, Short, program_line};
 
 pub(crate) const USAGE: &str = "\
 Usage:
@@ -153,170 +154,87 @@ pub(crate) enum Action {
     Version,
 }
 
-/// How an option takes its argument (as `getopt_long(3)` describes it).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arg {
-    None,
-    Required,
-    /// Only as `--name=value`.
-    Optional,
-}
-
-pub(crate) const LONG: &[(&str, Arg)] = &[
-    ("help", Arg::None),
-    ("version", Arg::None),
-    ("mount", Arg::Optional),
-    ("uts", Arg::Optional),
-    ("ipc", Arg::Optional),
-    ("net", Arg::Optional),
-    ("pid", Arg::Optional),
-    ("user", Arg::Optional),
-    ("cgroup", Arg::Optional),
-    ("time", Arg::Optional),
-    ("fork", Arg::None),
-    ("kill-child", Arg::Optional),
-    ("forward-signals", Arg::None),
-    ("mount-proc", Arg::Optional),
-    ("mount-binfmt", Arg::Optional),
-    ("map-user", Arg::Required),
-    ("map-users", Arg::Required),
-    ("map-group", Arg::Required),
-    ("map-groups", Arg::Required),
-    ("map-root-user", Arg::None),
-    ("map-current-user", Arg::None),
-    ("map-auto", Arg::None),
-    ("map-subids", Arg::None),
-    ("owner", Arg::Required),
-    ("propagation", Arg::Required),
-    ("setgroups", Arg::Required),
-    ("keep-caps", Arg::None),
-    ("setuid", Arg::Required),
-    ("setgid", Arg::Required),
-    ("root", Arg::Required),
-    ("wd", Arg::Required),
-    ("monotonic", Arg::Required),
-    ("boottime", Arg::Required),
-    ("load-interp", Arg::Required),
-    ("clear-env", Arg::None),
-    ("whitelist-env", Arg::Required),
+/// Long options; each is its own key.
+pub(crate) const LONG: &[Long<&str>] = &[
+    ("help", HasArg::No, "help"),
+    ("version", HasArg::No, "version"),
+    ("mount", HasArg::Optional, "mount"),
+    ("uts", HasArg::Optional, "uts"),
+    ("ipc", HasArg::Optional, "ipc"),
+    ("net", HasArg::Optional, "net"),
+    ("pid", HasArg::Optional, "pid"),
+    ("user", HasArg::Optional, "user"),
+    ("cgroup", HasArg::Optional, "cgroup"),
+    ("time", HasArg::Optional, "time"),
+    ("fork", HasArg::No, "fork"),
+    ("kill-child", HasArg::Optional, "kill-child"),
+    ("forward-signals", HasArg::No, "forward-signals"),
+    ("mount-proc", HasArg::Optional, "mount-proc"),
+    ("mount-binfmt", HasArg::Optional, "mount-binfmt"),
+    ("map-user", HasArg::Required, "map-user"),
+    ("map-users", HasArg::Required, "map-users"),
+    ("map-group", HasArg::Required, "map-group"),
+    ("map-groups", HasArg::Required, "map-groups"),
+    ("map-root-user", HasArg::No, "map-root-user"),
+    ("map-current-user", HasArg::No, "map-current-user"),
+    ("map-auto", HasArg::No, "map-auto"),
+    ("map-subids", HasArg::No, "map-subids"),
+    ("owner", HasArg::Required, "owner"),
+    ("propagation", HasArg::Required, "propagation"),
+    ("setgroups", HasArg::Required, "setgroups"),
+    ("keep-caps", HasArg::No, "keep-caps"),
+    ("setuid", HasArg::Required, "setuid"),
+    ("setgid", HasArg::Required, "setgid"),
+    ("root", HasArg::Required, "root"),
+    ("wd", HasArg::Required, "wd"),
+    ("monotonic", HasArg::Required, "monotonic"),
+    ("boottime", HasArg::Required, "boottime"),
+    ("load-interp", HasArg::Required, "load-interp"),
+    ("clear-env", HasArg::No, "clear-env"),
+    ("whitelist-env", HasArg::Required, "whitelist-env"),
 ];
 
-/// Short options and the long option each stands for.
-pub(crate) const SHORT: &[(u8, &str)] = &[
-    (b'm', "mount"),
-    (b'u', "uts"),
-    (b'i', "ipc"),
-    (b'n', "net"),
-    (b'p', "pid"),
-    (b'U', "user"),
-    (b'C', "cgroup"),
-    (b'T', "time"),
-    (b'f', "fork"),
-    (b'r', "map-root-user"),
-    (b'c', "map-current-user"),
-    (b'R', "root"),
-    (b'w', "wd"),
-    (b'S', "setuid"),
-    (b'G', "setgid"),
-    (b'l', "load-interp"),
-    (b'h', "help"),
-    (b'V', "version"),
+/// Short options and the long option each stands for; only those whose long option requires
+/// a value take one (`-m` is `--mount` without a file).
+pub(crate) const SHORT: &[Short<&str>] = &[
+    (b'm', HasArg::No, "mount"),
+    (b'u', HasArg::No, "uts"),
+    (b'i', HasArg::No, "ipc"),
+    (b'n', HasArg::No, "net"),
+    (b'p', HasArg::No, "pid"),
+    (b'U', HasArg::No, "user"),
+    (b'C', HasArg::No, "cgroup"),
+    (b'T', HasArg::No, "time"),
+    (b'f', HasArg::No, "fork"),
+    (b'r', HasArg::No, "map-root-user"),
+    (b'c', HasArg::No, "map-current-user"),
+    (b'R', HasArg::Required, "root"),
+    (b'w', HasArg::Required, "wd"),
+    (b'S', HasArg::Required, "setuid"),
+    (b'G', HasArg::Required, "setgid"),
+    (b'l', HasArg::Required, "load-interp"),
+    (b'h', HasArg::No, "help"),
+    (b'V', HasArg::No, "version"),
 ];
 /// Parses the command line the way `getopt_long(3)` with a leading `+` does: options up to
 /// the first non-option or `--`, short options combinable (`-Urpf`), an argument of a short
 /// option either attached (`-R/srv`) or the next word, long options abbreviable to a unique
 /// prefix, with `--name=value` or (for a required argument) `--name value`.
 pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, Fatal> {
-    let mut args = args.into_iter();
     let mut opts = Options::default();
-    while let Some(word) = args.next() {
-        let bytes = word.as_bytes();
-        if bytes == b"--" {
-            break;
-        }
-        if let Some(long) = bytes.strip_prefix(b"--") {
-            let (name, value) = match long.iter().position(|&b| b == b'=') {
-                Some(i) => (
-                    &long[..i],
-                    Some(OsStr::from_bytes(&long[i + 1..]).to_owned()),
-                ),
-                None => (long, None),
-            };
-            let name = String::from_utf8_lossy(name);
-            let (full, kind) = find_long(&name)?;
-            let value = match (kind, value) {
-                (Arg::None, Some(_)) => {
-                    return Err(Fatal::new(format!(
-                        "option '--{full}' doesn't allow an argument"
-                    )));
-                }
-                (Arg::Required, None) => Some(args.next().ok_or_else(|| {
-                    Fatal::new(format!("option '--{full}' requires an argument"))
-                })?),
-                (_, v) => v,
-            };
-            if let Some(action) = apply(&mut opts, full, value)? {
-                return Ok(action);
-            }
-        } else if bytes.len() > 1 && bytes[0] == b'-' {
-            let mut i = 1;
-            while i < bytes.len() {
-                let c = bytes[i];
-                let &(_, full) = SHORT
-                    .iter()
-                    .find(|(s, _)| *s == c)
-                    .ok_or_else(|| Fatal::new(format!("invalid option -- '{}'", char::from(c))))?;
-                let needs_arg = LONG.iter().any(|(n, k)| *n == full && *k == Arg::Required);
-                let value = if needs_arg {
-                    let rest = &bytes[i + 1..];
-                    i = bytes.len();
-                    if rest.is_empty() {
-                        Some(args.next().ok_or_else(|| {
-                            Fatal::new(format!(
-                                "option requires an argument -- '{}'",
-                                char::from(c)
-                            ))
-                        })?)
-                    } else {
-                        Some(OsStr::from_bytes(rest).to_owned())
-                    }
-                } else {
-                    i += 1;
-                    None
-                };
-                if let Some(action) = apply(&mut opts, full, value)? {
-                    return Ok(action);
-                }
-            }
-        } else {
-            opts.command.push(word);
-            break;
-        }
+    let apply = |full, value| apply(&mut opts, full, value);
+    let error = |e| match e {
+        getopt::Error::Unrecognized(name) => Fatal::new(format!(
+            "unrecognized option '--{name}' (try 'unshare --help')"
+        )),
+        e => Fatal::new(e.to_string()),
+    };
+    match program_line(args, LONG, SHORT, apply, error)? {
+        Line::Done(action) => return Ok(action),
+        Line::Program(command) => opts.command = command,
     }
-    opts.command.extend(args);
     check(&opts)?;
     Ok(Action::Run(Box::new(opts)))
-}
-
-/// The long option `name` stands for: an exact name, or the only one it is a prefix of.
-pub(crate) fn find_long(name: &str) -> Result<(&'static str, Arg), Fatal> {
-    if let Some(&(n, k)) = LONG.iter().find(|(n, _)| *n == name) {
-        return Ok((n, k));
-    }
-    let matches: Vec<_> = LONG.iter().filter(|(n, _)| n.starts_with(name)).collect();
-    match matches.as_slice() {
-        [(n, k)] if !name.is_empty() => Ok((n, *k)),
-        [] | [_] => Err(Fatal::new(format!(
-            "unrecognized option '--{name}' (try 'unshare --help')"
-        ))),
-        many => Err(Fatal::new(format!(
-            "option '--{name}' is ambiguous; possibilities: {}",
-            many.iter()
-                .map(|(n, _)| format!("'--{n}'"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ))),
-    }
 }
 
 pub(crate) fn apply(

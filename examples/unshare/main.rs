@@ -28,6 +28,8 @@ use linux_namespaces::{
 
 mod child;
 mod cli;
+#[path = "../common/getopt.rs"]
+mod getopt;
 mod helper;
 mod maps;
 #[path = "../common/passwd.rs"]
