@@ -207,8 +207,8 @@ fn pid_namespace_with_mount_proc_makes_the_program_pid_1() {
                 "{mode:?} {who}: {n} pids in the new /proc"
             );
         }
-        // Two runs, two namespaces.
-        assert_ne!(a.lines().nth(1), b.lines().nth(1));
+        // (The two runs' namespaces are not compared: the first is gone before the second
+        // exists, and the kernel reuses a freed namespace's inode number.)
     }
 }
 
