@@ -692,6 +692,39 @@ root_and_rootless!(
     t_bind_sources_do_not_follow_symlinks
 );
 
+/// A mount path with `..` (a target, a new root, a directory to create) is refused before any
+/// process exists, and nothing is left open.
+fn t_dot_dot_in_mount_paths_is_refused_before_clone(root: bool) -> R {
+    let d = tempdir()?;
+    let p = d.path().to_str().unwrap().to_string();
+    for m in [
+        Mount::tmpfs(format!("{p}/x/../y")),
+        Mount::bind("/usr", format!("{p}/..")),
+        Mount::mkdir(format!("{p}/../escape"), 0o755),
+        Mount::chroot(format!("{p}/x/..")),
+    ] {
+        let what = m.to_string();
+        common::ns::without_fd_leak(|| {
+            let r = sh(root, "true", NamespaceSet::MOUNT)
+                .mount(Mount::propagation("/", Propagation::Private).recursive())
+                .mount(m)
+                .spawn();
+            match failed(r, &what)? {
+                Error::InvalidInput {
+                    what: "mount path", ..
+                } => Ok(()),
+                other => Err(format!("{what}: {other}")),
+            }
+        })?;
+        ensure!(no_children(), "{what}: a process was created");
+    }
+    Ok(())
+}
+root_and_rootless!(
+    dot_dot_in_mount_paths_is_refused_before_clone,
+    t_dot_dot_in_mount_paths_is_refused_before_clone
+);
+
 fn t_file_steps_never_open_what_is_there(root: bool) -> R {
     // What may be planted where a file step is to create its mount target: a FIFO (opening it
     // for writing would wait for a reader: spawn() would never return), a directory, a

@@ -114,7 +114,10 @@ pub(crate) enum Op {
 /// change of root, or creating a directory or symlink to mount on.
 ///
 /// Paths are absolute and are interpreted in the child, after the steps before this one (so a
-/// bind into a tmpfs mounted by an earlier step lands in that tmpfs). Flags set with the
+/// bind into a tmpfs mounted by an earlier step lands in that tmpfs). They are resolved
+/// without following symlinks, so a path with a `..` component, never needed then, is
+/// refused before any process exists ([`Error::InvalidInput`](crate::Error::InvalidInput)):
+/// walking up from a directory that is renamed meanwhile could lead out of the tree. Flags set with the
 /// builder methods apply where they make sense (`read_only` on a bind or remount, `size` on a
 /// tmpfs); [`Command::mount`](crate::Command::mount) rejects a combination that does not.
 ///
@@ -654,6 +657,38 @@ mod tests {
             Mount::bind("/a", "/b").follow_source_symlinks().to_string(),
             "bind /a on /b (follows source symlinks)"
         );
+    }
+
+    /// Every mount path is resolved without following symlinks, so `..` is never needed in
+    /// one, and it could lead out of the tree the path names (a directory renamed while the
+    /// path is walked): refused in each kind of step, before anything happens.
+    #[test]
+    fn mount_paths_with_dot_dot_are_rejected() {
+        let up = "/r/x/../y";
+        for m in [
+            Mount::propagation(up, Propagation::Private),
+            Mount::proc(up),
+            Mount::tmpfs(up),
+            Mount::fs("tmpfs", up),
+            Mount::bind("/usr", up),
+            Mount::remount(up).read_only(),
+            Mount::unmount(up, false),
+            Mount::unmount(up, true),
+            Mount::pivot_root(up),
+            Mount::chroot(up),
+            Mount::mkdir(up, 0o755),
+            Mount::file(up, 0o644),
+            Mount::symlink("/anything/..", up),
+        ] {
+            match m.prepare() {
+                Err(Error::InvalidInput {
+                    what: "mount path", ..
+                }) => {}
+                other => panic!("{m}: {other:?}"),
+            }
+        }
+        // A symlink's text is not a mount path: `..` in it is the link's business.
+        assert!(Mount::symlink("../x", "/r/l").prepare().is_ok());
     }
 
     #[test]

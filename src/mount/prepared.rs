@@ -2,7 +2,7 @@
 //! left to do after clone.
 
 use std::ffi::{CString, OsStr};
-use std::path::Path;
+use std::path::{Component, Path};
 
 use crate::error::{Error, Result};
 use crate::validate::cstring;
@@ -148,12 +148,23 @@ impl Entry {
     }
 }
 
-/// An absolute path as a C string.
+/// An absolute path without `..` as a C string. Mount paths are resolved without following
+/// symlinks, so `..` is never needed; and walking up from a directory that is renamed
+/// meanwhile could lead out of the tree the path names.
 pub(super) fn absolute(p: &Path) -> Result<CString> {
     if !p.is_absolute() {
         return Err(Error::invalid(
             "mount path",
             format!("{} is not absolute", p.display()),
+        ));
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Err(Error::invalid(
+            "mount path",
+            format!(
+                "{} has a `..` component, which could lead out of the tree it names",
+                p.display()
+            ),
         ));
     }
     cstring("mount path", p.as_os_str())
