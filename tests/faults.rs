@@ -772,3 +772,62 @@ root_and_rootless!(
     a_fifo_at_a_file_step_never_blocks_the_spawn,
     t_a_fifo_at_a_file_step_never_blocks_the_spawn
 );
+
+/// Without `open_tree(2)`/`move_mount(2)` (before Linux 5.2, or filtered) `persist` falls back
+/// to `mount(2)` of `/proc/thread-self/fd/N` onto the created file's fd: the namespace is
+/// mounted at the path, listed and removable as with the new API, and a path that exists is
+/// still refused with nothing mounted. In a mount namespace of its own (rootless, with a user
+/// namespace), made private, so nothing reaches the host's.
+fn t_persist_without_the_new_mount_api_falls_back_to_mount(root: bool) -> R {
+    unshare_here(if root {
+        NamespaceSet::MOUNT
+    } else {
+        NamespaceSet::USER | NamespaceSet::MOUNT
+    })?;
+    use rustix::mount::{MountPropagationFlags, mount_change};
+    mount_change(
+        "/",
+        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+    )
+    .map_err(|e| format!("make / private: {e}"))?;
+    refuse(&[
+        Refuse {
+            nr: libc::SYS_open_tree,
+            arg1: vec![],
+            errno: libc::ENOSYS,
+        },
+        Refuse {
+            nr: libc::SYS_move_mount,
+            arg1: vec![],
+            errno: libc::ENOSYS,
+        },
+    ])?;
+    let dir = tempdir()?;
+    let at = dir.path().join("uts");
+    let ns = Namespace::current(NamespaceKind::Uts).map_err(|e| e.to_string())?;
+    let persisted = ns.persist(&at).map_err(|e| format!("persist: {e}"))?;
+    let st = std::fs::metadata(&at).map_err(|e| format!("stat: {e}"))?;
+    use std::os::unix::fs::MetadataExt;
+    ensure_eq!((st.dev(), st.ino()), (ns.id().dev(), ns.id().ino()));
+    ensure_eq!(persisted.id, ns.id());
+    let listed = linux_namespaces::persist::list(linux_namespaces::persist::MountTable::Caller)
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        listed.iter().any(|p| p.path == at && p.id == ns.id()),
+        "not listed: {listed:?}"
+    );
+    // An existing path: refused, nothing mounted over it.
+    let taken = dir.path().join("taken");
+    std::fs::write(&taken, b"x").map_err(|e| e.to_string())?;
+    let e = failed(ns.persist(&taken), "persist onto an existing file")?;
+    ensure_eq!(e.raw_os_error(), Some(libc::EEXIST), "{e}");
+    ensure_eq!(std::fs::read(&taken).map_err(|e| e.to_string())?, b"x");
+    // Force: our own processes are in it.
+    persisted.remove(true).map_err(|e| format!("remove: {e}"))?;
+    ensure!(!at.exists(), "the mount point is left");
+    Ok(())
+}
+root_and_rootless!(
+    persist_without_the_new_mount_api_falls_back_to_mount,
+    t_persist_without_the_new_mount_api_falls_back_to_mount
+);
