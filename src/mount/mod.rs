@@ -2,7 +2,7 @@
 //! child, inside its mount namespace, before it executes the program.
 
 use std::fmt;
-use std::path::{Component, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::validate::cstring;
@@ -11,7 +11,7 @@ pub(crate) mod flags;
 mod prepared;
 
 pub(crate) use prepared::PreparedMount;
-use prepared::{Entry, NewFs, absolute};
+use prepared::{Entry, NewFs, absolute, without_dot_dot};
 
 /// Mount propagation type.
 ///
@@ -457,15 +457,7 @@ impl Mount {
                 PreparedMount::NewFs(NewFs::new(fstype, absolute(target)?, flags, options)?)
             }
             Op::Bind { source, target } => {
-                if source.components().any(|c| c == Component::ParentDir) {
-                    return Err(Error::invalid(
-                        "bind source",
-                        format!(
-                            "{} has a `..` component, which could lead out of the tree it names",
-                            source.display()
-                        ),
-                    ));
-                }
+                without_dot_dot("bind source", source)?;
                 PreparedMount::Bind {
                     source: absolute(source)?,
                     target: absolute(target)?,

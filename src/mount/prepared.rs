@@ -158,14 +158,20 @@ pub(super) fn absolute(p: &Path) -> Result<CString> {
             format!("{} is not absolute", p.display()),
         ));
     }
+    without_dot_dot("mount path", p)?;
+    cstring("mount path", p.as_os_str())
+}
+
+/// [`Error::InvalidInput`] about `what` if `p` has a `..` component.
+pub(super) fn without_dot_dot(what: &'static str, p: &Path) -> Result<()> {
     if p.components().any(|c| c == Component::ParentDir) {
         return Err(Error::invalid(
-            "mount path",
+            what,
             format!(
                 "{} has a `..` component, which could lead out of the tree it names",
                 p.display()
             ),
         ));
     }
-    cstring("mount path", p.as_os_str())
+    Ok(())
 }
