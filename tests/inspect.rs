@@ -1432,7 +1432,15 @@ fn threads_fall_back_to_the_caller_when_none_can_start() {
 /// not their owner, parent and owner uid; a namespace only an fd holds still gets them, and
 /// `all_relatives` reads them for all.
 fn relations_skipped_on_request(root: bool) -> Result<(), String> {
-    let (_crowd, ids) = crowd_for_threads(root)?;
+    let (crowd, ids) = crowd_for_threads(root)?;
+    // A namespace with a process that another process's fd also holds: its owner and parent
+    // are chased, so they are read anyway.
+    let net = Namespace::open(crowd[0].pid, NamespaceKind::Network).map_err(err)?;
+    let (_holder, _) = Sitter::start(
+        &[std::os::fd::AsRawFd::as_raw_fd(&net)],
+        || Ok(String::new()),
+        no_step(),
+    )?;
     let listed = |options: inspect::ListOptions| {
         let list = inspect::list_with(&options).map_err(err)?;
         ids.iter()
@@ -1443,7 +1451,10 @@ fn relations_skipped_on_request(root: bool) -> Result<(), String> {
     let full = listed(all)?;
     let bare = listed(all.relations(false))?;
     for (f, b) in full.iter().zip(&bare) {
-        if f.pid.is_some() {
+        if f.id == net.id() {
+            ensure!(f.pid.is_some() && b.owner.is_some(), "{b:?}");
+            ensure_eq!(b, f, "a namespace an fd also holds");
+        } else if f.pid.is_some() {
             ensure!(f.owner.is_some() && f.owner_uid.is_some(), "{f:?}");
             ensure!(
                 b.owner.is_none() && b.parent.is_none() && b.owner_uid.is_none(),

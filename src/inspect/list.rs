@@ -227,7 +227,8 @@ impl ListOptions {
     /// `lsns`'s default columns show none of them: without, the process's link is checked
     /// with one `readlinkat(2)` instead, and those fields are `None`. A namespace without a
     /// process gets them either way (its owner uid is the USER `lsns` shows for it), and so
-    /// does every namespace with [`all_relatives`](Self::all_relatives).
+    /// does one whose owner and parent are listed too, as `lsns` lists them: one that an open
+    /// fd also holds, and with [`all_relatives`](Self::all_relatives) every one.
     pub fn relations(mut self, read: bool) -> ListOptions {
         self.relations = read;
         self
@@ -668,7 +669,8 @@ impl Describer<'_> {
         info.fds.clone_from(&job.fds);
         let mut handle = None;
         for &pid in &info.pids {
-            let relations = self.relations;
+            // Relations are read where asked for, and where they are to be chased.
+            let relations = self.relations || job.chase;
             let Some(dir) = self.proc_pid_dir(pid) else {
                 continue;
             };
