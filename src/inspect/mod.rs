@@ -41,15 +41,18 @@
 
 //!
 //! * `ids.rs`: [`NamespaceIds`] and [`same_namespace`], from one process's links.
-//! * `list.rs`: [`list`], [`list_with`], the system-wide listing.
-//! * `fds.rs`: the listing's scan of open fds (nsfs files and sockets).
+//! * `list.rs`: [`list`], [`list_with`], the system-wide listing, in two parts:
+//!   `scan.rs`, which processes are in which namespace, with `fds.rs`, the scan of open fds
+//!   (nsfs files and sockets); and `describe.rs`, each namespace's details and relatives.
 //! * `mountinfo.rs`: [`parse_mountinfo_line`].
 //! * `status.rs`: [`ProcessStatus`], a process's `/proc/<pid>/status`.
 
+mod describe;
 mod fds;
 mod ids;
 mod list;
 mod mountinfo;
+mod scan;
 mod status;
 
 pub use ids::{NamespaceIds, same_namespace};
@@ -125,6 +128,41 @@ fn pid_subdir<'b>(pid: &[u8], suffix: &[u8], buf: &'b mut [u8; 32]) -> Option<&'
     std::ffi::CStr::from_bytes_with_nul(&buf[..len]).ok()
 }
 
+/// How many threads to use for `items` pieces of work when `asked` for: below a few dozen
+/// pieces per thread, a thread costs more than it saves.
+fn threads_for(asked: usize, items: usize) -> usize {
+    asked.clamp(1, items / 32 + 1)
+}
+
+/// Runs `work(share)` for each share in `0..n`: share 0 on the calling thread, the others on
+/// scoped threads (or on the calling thread too, if the system will not start one). The
+/// results come in share order; a panic in a helper is resumed on the caller.
+fn on_threads<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if n <= 1 {
+        return vec![work(0)];
+    }
+    std::thread::scope(|s| {
+        let work = &work;
+        let helpers: Vec<_> = (1..n)
+            .map(|t| {
+                std::thread::Builder::new()
+                    .spawn_scoped(s, move || work(t))
+                    .map_err(|_| t)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        out.push(work(0));
+        for h in helpers {
+            out.push(match h {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread (EAGAIN: a process or thread limit): done here instead.
+                Err(t) => work(t),
+            });
+        }
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +173,23 @@ mod tests {
         assert_eq!(parse_pid(b"4194304"), Some(4194304));
         for not in [&b""[..], b"0", b"self", b"12a", b"99999999999", b"-1"] {
             assert_eq!(parse_pid(not), None, "{not:?}");
+        }
+    }
+
+    /// Every share's result comes back, in share order, whether it ran on a helper thread
+    /// or (one share) on the caller.
+    #[test]
+    fn on_threads_returns_every_share_in_order() {
+        for n in [0, 1, 2, 5] {
+            let me = std::thread::current().id();
+            let out = on_threads(n, |t| (t, std::thread::current().id() == me));
+            let shares: Vec<usize> = out.iter().map(|(t, _)| *t).collect();
+            assert_eq!(shares, (0..n.max(1)).collect::<Vec<_>>(), "{n} shares");
+            assert!(out[0].1, "share 0 runs on the calling thread");
+            assert!(
+                out[1..].iter().all(|(_, here)| !here),
+                "{n}: helpers ran here"
+            );
         }
     }
 }

@@ -117,9 +117,10 @@ pub(crate) enum Op {
 /// bind into a tmpfs mounted by an earlier step lands in that tmpfs). They are resolved
 /// without following symlinks, so a path with a `..` component, never needed then, is
 /// refused before any process exists ([`Error::InvalidInput`](crate::Error::InvalidInput)):
-/// walking up from a directory that is renamed meanwhile could lead out of the tree. Flags set with the
-/// builder methods apply where they make sense (`read_only` on a bind or remount, `size` on a
-/// tmpfs); [`Command::mount`](crate::Command::mount) rejects a combination that does not.
+/// walking up from a directory that is renamed meanwhile could lead out of the tree. Flags
+/// set with the builder methods apply where they make sense (`read_only` on a bind or
+/// remount, `size` on a tmpfs); [`Command::mount`](crate::Command::mount) rejects a
+/// combination that does not.
 ///
 /// ```
 /// use linux_namespaces::{Command, Mount, NamespaceSet, Propagation};
