@@ -1342,7 +1342,9 @@ root_and_rootless!(
 );
 
 /// Makers in new namespaces (enough of them for the describing to be shared out too: a
-/// thread per 32 namespaces) and a namespace only an fd holds; the ids to compare.
+/// thread per 32 namespaces) and a namespace only fds hold, in three holders forked one
+/// after another (neighbours in `/proc`, so scanned by different threads); the ids to
+/// compare.
 fn crowd_for_threads(root: bool) -> Result<(Vec<Sitter>, Vec<NamespaceId>), String> {
     let set = if root {
         NamespaceSet::NET | NamespaceSet::UTS | NamespaceSet::IPC
@@ -1360,28 +1362,60 @@ fn crowd_for_threads(root: bool) -> Result<(Vec<Sitter>, Vec<NamespaceId>), Stri
     let held_maker = maker(set & !NamespaceSet::UTS & !NamespaceSet::IPC)?;
     let net = Namespace::open(held_maker.pid, NamespaceKind::Network).map_err(err)?;
     ids.push(net.id());
-    let (holder, _) = Sitter::start(
-        &[std::os::fd::AsRawFd::as_raw_fd(&net)],
-        || Ok(String::new()),
-        no_step(),
-    )?;
+    for _ in 0..3 {
+        let (holder, _) = Sitter::start(
+            &[std::os::fd::AsRawFd::as_raw_fd(&net)],
+            || Ok(String::new()),
+            no_step(),
+        )?;
+        sitters.push(holder);
+    }
     drop((net, held_maker));
-    sitters.push(holder);
     Ok((sitters, ids))
 }
 
-/// The rows of `ids` in a listing made with `threads` threads.
-fn rows(threads: usize, ids: &[NamespaceId]) -> Result<Vec<NamespaceInfo>, String> {
-    let list = inspect::list_with(&inspect::ListOptions::new(NamespaceSet::all()).threads(threads))
-        .map_err(err)?;
-    ids.iter().map(|id| entry(&list, *id).cloned()).collect()
+/// The rows of `ids` in a listing made with `options`, with the fd holders among `ours`
+/// only: another test's listing may hold one of these namespaces for a moment while it
+/// identifies it (its own `pidfd_getfd` copy), and be listed as a holder too.
+fn rows(
+    options: inspect::ListOptions,
+    ids: &[NamespaceId],
+    ours: &[u32],
+) -> Result<Vec<NamespaceInfo>, String> {
+    let list = inspect::list_with(&options).map_err(err)?;
+    ids.iter()
+        .map(|id| {
+            let mut n = entry(&list, *id)?.clone();
+            n.fds.retain(|(pid, _)| ours.contains(pid));
+            Ok(n)
+        })
+        .collect()
+}
+
+/// The pids of `sitters`.
+fn pids_of(sitters: &[Sitter]) -> Vec<u32> {
+    sitters.iter().map(|s| s.pid).collect()
+}
+
+/// The rows of `ids` in a listing made with `threads` threads (fd holders among `ours`).
+fn rows_with_threads(
+    threads: usize,
+    ids: &[NamespaceId],
+    ours: &[u32],
+) -> Result<Vec<NamespaceInfo>, String> {
+    rows(
+        inspect::ListOptions::new(NamespaceSet::all()).threads(threads),
+        ids,
+        ours,
+    )
 }
 
 /// `ListOptions::threads` shares the scan and the describing out over threads: the rows are
 /// the same as a one-thread listing's, details, fd holders and relatives included.
 fn threads_list_the_same(root: bool) -> Result<(), String> {
-    let (_crowd, ids) = crowd_for_threads(root)?;
-    let one = rows(1, &ids)?;
+    let (crowd, ids) = crowd_for_threads(root)?;
+    let ours = pids_of(&crowd);
+    let one = rows_with_threads(1, &ids, &ours)?;
     ensure!(
         one.iter().filter(|n| n.pid.is_some()).count() == ids.len() - 1
             && one
@@ -1390,7 +1424,7 @@ fn threads_list_the_same(root: bool) -> Result<(), String> {
         "the one-thread listing lacks details: {one:?}"
     );
     for threads in [2, 3, 8] {
-        let many = rows(threads, &ids)?;
+        let many = rows_with_threads(threads, &ids, &ours)?;
         for (a, b) in one.iter().zip(&many) {
             ensure_eq!(b, a, "threads({threads}) against threads(1)");
         }
@@ -1406,8 +1440,9 @@ root_and_rootless!(threads_give_the_same_listing, threads_list_the_same);
 #[test]
 fn threads_fall_back_to_the_caller_when_none_can_start() {
     common::rootless(|| {
-        let (_crowd, ids) = crowd_for_threads(false)?;
-        let one = rows(1, &ids)?;
+        let (crowd, ids) = crowd_for_threads(false)?;
+        let ours = pids_of(&crowd);
+        let one = rows_with_threads(1, &ids, &ours)?;
         let no_more = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
@@ -1422,7 +1457,11 @@ fn threads_fall_back_to_the_caller_when_none_can_start() {
             std::thread::Builder::new().spawn(|| ()).is_err(),
             "a thread started despite RLIMIT_NPROC 0"
         );
-        ensure_eq!(rows(2, &ids)?, one, "threads(2) without threads");
+        ensure_eq!(
+            rows_with_threads(2, &ids, &ours)?,
+            one,
+            "threads(2) without threads"
+        );
         Ok(())
     })
     .unwrap()
@@ -1436,17 +1475,14 @@ fn relations_skipped_on_request(root: bool) -> Result<(), String> {
     // A namespace with a process that another process's fd also holds: its owner and parent
     // are chased, so they are read anyway.
     let net = Namespace::open(crowd[0].pid, NamespaceKind::Network).map_err(err)?;
-    let (_holder, _) = Sitter::start(
+    let (holder, _) = Sitter::start(
         &[std::os::fd::AsRawFd::as_raw_fd(&net)],
         || Ok(String::new()),
         no_step(),
     )?;
-    let listed = |options: inspect::ListOptions| {
-        let list = inspect::list_with(&options).map_err(err)?;
-        ids.iter()
-            .map(|id| entry(&list, *id).cloned())
-            .collect::<Result<Vec<_>, String>>()
-    };
+    let mut ours = pids_of(&crowd);
+    ours.push(holder.pid);
+    let listed = |options| rows(options, &ids, &ours);
     let all = inspect::ListOptions::new(NamespaceSet::all());
     let full = listed(all)?;
     let bare = listed(all.relations(false))?;
