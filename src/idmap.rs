@@ -90,7 +90,7 @@ impl IdMap {
     /// overlapping inside or outside, text at most [`MAX_TEXT`](IdMap::MAX_TEXT) bytes.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for no ranges, more than 340, a range of
+    /// [`Error::InvalidInput`] for no ranges, more than 340, a range of
     /// length 0 or running past `u32::MAX`, or overlapping ranges.
     pub fn new(ranges: impl IntoIterator<Item = IdRange>) -> Result<Self> {
         let ranges: Vec<IdRange> = ranges.into_iter().collect();

@@ -58,7 +58,7 @@ impl NamespaceId {
     /// not carry (see [`nsfs_dev`](crate::inspect::nsfs_dev)).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) if `text` is not `kind:[inode]` with a
+    /// [`Error::InvalidInput`] if `text` is not `kind:[inode]` with a
     /// known kind.
     pub fn parse_link(text: &str, dev: u64) -> Result<Self> {
         let (kind, ino) = parse_link_bytes(text.as_bytes()).ok_or_else(|| {
@@ -369,8 +369,8 @@ impl Namespace {
     /// [`open`](Self::open).
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) if the process is gone (`ENOENT`/`ESRCH`) or may not be
-    /// inspected (`EACCES`/`EPERM`), [`Error::InvalidInput`](crate::Error::InvalidInput) for pid 0
+    /// [`Error::Os`] if the process is gone (`ENOENT`/`ESRCH`) or may not be
+    /// inspected (`EACCES`/`EPERM`), [`Error::InvalidInput`] for pid 0
     /// or above `i32::MAX`.
     ///
     /// # References
@@ -387,8 +387,8 @@ impl Namespace {
     /// Opens the calling thread's namespace of `kind` (`/proc/thread-self/ns/<kind>`).
     ///
     /// # Errors
-    /// [`Error::Unsupported`](crate::Error::Unsupported) if the kernel lacks the kind,
-    /// [`Error::Os`](crate::Error::Os) if the link cannot be opened (no `/proc` mounted).
+    /// [`Error::Unsupported`] if the kernel lacks the kind,
+    /// [`Error::Os`] if the link cannot be opened (no `/proc` mounted).
     ///
     /// # References
     ///  - [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
@@ -408,8 +408,8 @@ impl Namespace {
     /// else [`Error::Unsupported`]). [`open_for_children`](Self::open_for_children) does the same.
     ///
     /// # Errors
-    /// [`Error::Unsupported`](crate::Error::Unsupported) if the kernel lacks the kind,
-    /// [`Error::Os`](crate::Error::Os) if the link cannot be opened (no `/proc` mounted).
+    /// [`Error::Unsupported`] if the kernel lacks the kind,
+    /// [`Error::Os`] if the link cannot be opened (no `/proc` mounted).
     ///
     /// # References
     ///  - [proc_pid_ns(5)](https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html),
@@ -541,7 +541,7 @@ impl Namespace {
     /// socket of another process, duplicate it first with [`PidFd::get_fd`](crate::PidFd::get_fd).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] if the fd is not a socket; [`Error::Os`](crate::Error::Os) from the
+    /// [`Error::InvalidInput`] if the fd is not a socket; [`Error::Os`] from the
     /// ioctl (`EPERM` without `CAP_NET_ADMIN` in the user namespace that owns the socket's
     /// network namespace).
     ///
@@ -594,7 +594,7 @@ impl Namespace {
     /// [`Hint::MultiThreaded`](crate::Hint::MultiThreaded).
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `setns(2)` with a hint: `EINVAL` for a user or mount
+    /// [`Error::Os`] from `setns(2)` with a hint: `EINVAL` for a user or mount
     /// namespace entered by a multithreaded caller, `EPERM` without `CAP_SYS_ADMIN` in the
     /// namespace's owning user namespace.
     ///
@@ -621,7 +621,7 @@ impl Namespace {
     /// up front what `setns(2)` with a non-zero `nstype` would refuse with `EINVAL`.
     ///
     /// # Errors
-    /// [`Error::WrongKind`](crate::Error::WrongKind) if the handle is of another kind.
+    /// [`Error::WrongKind`] if the handle is of another kind.
     pub fn ensure_kind(self, kind: NamespaceKind) -> Result<Self> {
         if self.kind() == kind {
             Ok(self)
@@ -706,7 +706,7 @@ impl Namespace {
     /// A second handle to the same namespace (`fcntl(F_DUPFD_CLOEXEC)`).
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) if the fd cannot be duplicated (`EMFILE`).
+    /// [`Error::Os`] if the fd cannot be duplicated (`EMFILE`).
     ///
     /// # References
     ///  - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)

@@ -62,8 +62,8 @@ impl PidFd {
     /// of the caller; signalling works for any process the caller may signal.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for pid 0 or above `i32::MAX`,
-    /// [`Error::Os`](crate::Error::Os) from `pidfd_open(2)` (`ESRCH` for no such process).
+    /// [`Error::InvalidInput`] for pid 0 or above `i32::MAX`,
+    /// [`Error::Os`] from `pidfd_open(2)` (`ESRCH` for no such process).
     ///
     /// # References
     ///  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)
@@ -94,8 +94,8 @@ impl PidFd {
     /// refuse it for non-descendants.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a negative `fd`;
-    /// [`Error::NoSuchProcess`] if the process has exited; [`Error::Os`](crate::Error::Os) from
+    /// [`Error::InvalidInput`] for a negative `fd`;
+    /// [`Error::NoSuchProcess`] if the process has exited; [`Error::Os`] from
     /// `pidfd_getfd(2)`: `EBADF` if the process has no such fd, `EPERM` without ptrace access.
     ///
     /// # Examples
@@ -216,7 +216,7 @@ impl PidFd {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `waitid(2)` (`ECHILD` if the process is not the
+    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the
     /// caller's child, or if `SIGCHLD` is ignored (`SIG_IGN`), which makes the kernel reap
     /// children itself; `EINVAL` before Linux 5.4, which has no `P_PIDFD`).
     ///
@@ -237,7 +237,7 @@ impl PidFd {
     /// Waits for the process to exit and reaps it (`waitid(P_PIDFD, WEXITED)`).
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `waitid(2)` (`ECHILD` if the process is not the
+    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the
     /// caller's child).
     ///
     /// # References
@@ -254,7 +254,7 @@ impl PidFd {
     /// Reaps the process if it has exited (`WNOHANG`), without blocking.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `waitid(2)` (`ECHILD` if the process is not the
+    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the
     /// caller's child).
     ///
     /// # References
@@ -267,7 +267,7 @@ impl PidFd {
     /// readable when the process exits, then a reap. `None` if it is still running.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `poll(2)` or `waitid(2)`.
+    /// [`Error::Os`] from `poll(2)` or `waitid(2)`.
     ///
     /// # References
     ///  - [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
@@ -344,7 +344,7 @@ impl PidFd {
     /// Sends `SIGKILL`.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `pidfd_send_signal(2)` (`EPERM` if the caller may
+    /// [`Error::Os`] from `pidfd_send_signal(2)` (`EPERM` if the caller may
     /// not signal it); nothing (`Ok`) once the process has exited or been reaped.
     ///
     /// # References

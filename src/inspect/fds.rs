@@ -1,4 +1,4 @@
-//! The open-fd scan behind [`list`](super::list): namespaces that a process holds through an
+//! The open-fd scan behind [`list`](super::list()): namespaces that a process holds through an
 //! open nsfs file descriptor, or (network namespaces) through a socket created in them.
 //!
 //! Per process: one `openat(2)` of `/proc/<pid>/fd`, `getdents64(2)`, and one `statx(2)` per

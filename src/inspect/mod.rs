@@ -1,10 +1,10 @@
 //! Which namespaces processes are in: one process ([`NamespaceIds`]), two compared
-//! ([`same_namespace`]), or the whole system like `lsns(8)` ([`list`]).
+//! ([`same_namespace`]), or the whole system like `lsns(8)` ([`list()`]).
 //!
 //! Everything here reads `/proc`, so it describes processes as the procfs instance mounted at
 //! `/proc` sees them: pids are pids in that procfs's pid namespace (normally the caller's), and
 //! processes the caller may not inspect (another user's, without `CAP_SYS_PTRACE`) are either
-//! an error ([`NamespaceIds::of`]) or passed over ([`list`]), as `lsns(8)` does.
+//! an error ([`NamespaceIds::of`]) or passed over ([`list()`]), as `lsns(8)` does.
 //!
 //! The listing finds namespaces the way `lsns` does: through the processes in them, through
 //! nsfs bind mounts (`ip netns add`), and through open file descriptors (an open namespace
@@ -14,7 +14,7 @@
 //! `setns(2)`.
 //!
 //! Nothing here changes the caller, and nothing starts a thread unless
-//! [`ListOptions::threads`] asks for more than one: it is safe to call [`list`] and then
+//! [`ListOptions::threads`] asks for more than one: it is safe to call [`list()`] and then
 //! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
 //!
 //! ```
@@ -41,7 +41,7 @@
 
 //!
 //! * `ids.rs`: [`NamespaceIds`] and [`same_namespace`], from one process's links.
-//! * `list.rs`: [`list`], [`list_with`], the system-wide listing, in two parts:
+//! * `list.rs`: [`list()`], [`list_with`], the system-wide listing, in two parts:
 //!   `scan.rs`, which processes are in which namespace, with `fds.rs`, the scan of open fds
 //!   (nsfs files and sockets); and `describe.rs`, each namespace's details and relatives.
 //! * `mountinfo.rs`: [`parse_mountinfo_line`].

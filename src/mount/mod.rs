@@ -116,7 +116,7 @@ pub(crate) enum Op {
 /// Paths are absolute and are interpreted in the child, after the steps before this one (so a
 /// bind into a tmpfs mounted by an earlier step lands in that tmpfs). They are resolved
 /// without following symlinks, so a path with a `..` component, never needed then, is
-/// refused before any process exists ([`Error::InvalidInput`](crate::Error::InvalidInput)):
+/// refused before any process exists ([`Error::InvalidInput`]):
 /// walking up from a directory that is renamed meanwhile could lead out of the tree. Flags
 /// set with the builder methods apply where they make sense (`read_only` on a bind or
 /// remount, `size` on a tmpfs); [`Command::mount`](crate::Command::mount) rejects a
@@ -231,7 +231,7 @@ impl Mount {
     /// `open_tree(2)` of that fd), so that a source inside an untrusted tree (a volume, an
     /// image) cannot name something outside it; a link fails the step with `ELOOP`. A source
     /// with a `..` component is rejected before any process exists
-    /// ([`Error::InvalidInput`](crate::Error::InvalidInput)). For a trusted source that may be
+    /// ([`Error::InvalidInput`]). For a trusted source that may be
     /// a link (a host path such as `/etc/resolv.conf`), add
     /// [`follow_source_symlinks`](Self::follow_source_symlinks).
     ///
@@ -239,7 +239,7 @@ impl Mount {
     /// submounts (`MS_REC`), [`read_only`](Self::read_only) makes it (and with `recursive`, every
     /// submount) read-only with `mount_setattr(2)`. Before Linux 5.12 a non-recursive one is
     /// remounted read-only right after it is attached, and a recursive one fails with
-    /// [`Error::Unsupported`](crate::Error::Unsupported) (`KernelFeature::MountSetattr`).
+    /// [`Error::Unsupported`] (`KernelFeature::MountSetattr`).
     pub fn bind(source: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Bind {
             source: source.into(),
@@ -250,7 +250,7 @@ impl Mount {
     /// Changes the flags of the existing mount at `target` (set with the builder methods;
     /// flags not set are left as they are), with `mount_setattr(2)` or, before Linux 5.12, a
     /// `MS_REMOUNT|MS_BIND` remount that keeps the mount's other flags (a recursive one is then
-    /// [`Error::Unsupported`](crate::Error::Unsupported)).
+    /// [`Error::Unsupported`]).
     pub fn remount(target: impl Into<PathBuf>) -> Mount {
         Mount::new(Op::Remount {
             target: target.into(),

@@ -66,7 +66,7 @@ impl Child {
     /// Closes stdin (so a child reading it sees EOF) and waits for the child to exit.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `waitid(2)`.
+    /// [`Error::Os`] from `waitid(2)`.
     ///
     /// # References
     ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
@@ -78,7 +78,7 @@ impl Child {
     /// Reaps the child if it has exited, without blocking.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `waitid(2)`.
+    /// [`Error::Os`] from `waitid(2)`.
     ///
     /// # References
     ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
@@ -89,7 +89,7 @@ impl Child {
     /// Waits at most `timeout`; `None` if the child still runs.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `poll(2)` or `waitid(2)`.
+    /// [`Error::Os`] from `poll(2)` or `waitid(2)`.
     ///
     /// # References
     ///  - [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)
@@ -100,7 +100,7 @@ impl Child {
     /// Sends `SIGKILL`.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from `pidfd_send_signal(2)` (`EPERM` if the caller may
+    /// [`Error::Os`] from `pidfd_send_signal(2)` (`EPERM` if the caller may
     /// not signal it); nothing (`Ok`) once the process has exited or been reaped.
     ///
     /// # References
@@ -113,7 +113,7 @@ impl Child {
     /// ones included); nothing once the child has been reaped.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from the call.
+    /// [`Error::Os`] from the call.
     ///
     /// # References
     ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
@@ -124,7 +124,7 @@ impl Child {
     /// Whether the child is still running ([`PidFd::is_alive`]: signal 0).
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from the call.
+    /// [`Error::Os`] from the call.
     ///
     /// # References
     ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
@@ -135,7 +135,7 @@ impl Child {
     /// Sends `SIGTERM`, waits up to `grace`, then sends `SIGKILL`, and reaps the child.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from signalling, `poll(2)` or `waitid(2)`.
+    /// [`Error::Os`] from signalling, `poll(2)` or `waitid(2)`.
     ///
     /// # References
     ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
@@ -152,7 +152,7 @@ impl Child {
     /// and waits.
     ///
     /// # Errors
-    /// [`Error::Os`](crate::Error::Os) from reading the pipes, `poll(2)` or `waitid(2)`.
+    /// [`Error::Os`] from reading the pipes, `poll(2)` or `waitid(2)`.
     ///
     /// # References
     ///  - [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html)

@@ -3,7 +3,7 @@
 //!
 //! All validation and allocation happen in the parent before `clone3(2)`: bad input is an
 //! error before any process exists. The child only executes the prepared plan
-//! (see `in_child/`); a failing step comes back over a `CLOEXEC` pipe as [`Error::Spawn`]
+//! (see `in_child/`); a failing step comes back over a `CLOEXEC` pipe as [`Error::Spawn`](crate::Error::Spawn)
 //! naming the [`Step`], and `spawn()` returns only once the program runs or the failed child
 //! has been reaped.
 //!
