@@ -10,15 +10,15 @@
 //!   without the fd scan, and plus a JSON rendering;
 //! * process to process: the `lsns` example with `--json` against util-linux `lsns -J`.
 //!
-//! The medians that give the ratios come from interleaved rounds (each round runs every
-//! variant once, starting one further on each time), so a machine whose speed drifts over
-//! the minutes of a run (a VM beside other guests) slows all of them alike. It prints the ratio of medians (`lsns -J` / ours)
-//! for each util-linux `lsns` it finds: `lsns` in `PATH`, and each path in `LSNS_UL`
-//! (colon-separated; for example a build of current util-linux). The 3× target line is
-//! printed for an `lsns` that scans fds and sockets as the example does (util-linux 2.41 and
-//! later); an older one's ratio is printed without a target. Run with `cargo bench --bench lsns`. With `LSNS_BENCH_HOLD` set, it
-//! only sets the crowd up and holds it until its stdin ends, for profiling the listers by
-//! hand.
+//! The medians that give the ratios come from interleaved rounds (each round runs every variant
+//! once, starting one further on each time), so a machine whose speed drifts over the minutes
+//! of a run (a VM beside other guests) slows all of them alike. It prints the ratio of medians
+//! (`lsns -J` / ours) for each util-linux `lsns` it finds: `lsns` in `PATH`, and each path in
+//! `LSNS_UL` (colon-separated; for example a build of current util-linux). The 3× target line
+//! is printed for an `lsns` that scans fds and sockets as the example does (util-linux 2.41 and
+//! later); an older one's ratio is printed without a target. Run with
+//! `cargo bench --bench lsns`. With `LSNS_BENCH_HOLD` set, it only sets the crowd up and holds
+//! it until its stdin ends, for profiling the listers by hand.
 
 #![allow(unsafe_code)]
 

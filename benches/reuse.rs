@@ -14,9 +14,10 @@
 //!
 //! Also measured: `NamespaceGroup::create` itself (the one-time cost). Prints criterion's
 //! figures, then medians of plain repeated runs (taken before criterion runs) and the ratio.
-//! Run with `cargo bench --bench reuse`; as root, set `REUSE_BENCH_UID=65534` to measure rootless (the
-//! bench drops to that uid and gid before it starts; criterion then cannot write its reports
-//! into a root-owned `target/criterion` and says so, but its figures and the medians print).
+//! Run with `cargo bench --bench reuse`; as root, set `REUSE_BENCH_UID=65534` to measure
+//! rootless (the bench drops to that uid and gid before it starts; criterion then cannot write
+//! its reports into a root-owned `target/criterion` and says so, but its figures and the
+//! medians print).
 
 #![allow(unsafe_code)]
 

@@ -20,9 +20,9 @@
 //!
 //! The host name is `sandbox` (or `--hostname`). The network namespace has only a loopback
 //! interface, brought up in the child before the program runs ([`Command::loopback_up`]):
-//! programs can talk to themselves on 127.0.0.1 and ::1, and to nothing else. The environment is cleared except
-//! `TERM`; `PATH` is the usual system path and `HOME` is `/tmp`. `no_new_privs` is set, so
-//! nothing inside gains privileges through set-user-ID files.
+//! programs can talk to themselves on 127.0.0.1 and ::1, and to nothing else. The environment
+//! is cleared except `TERM`; `PATH` is the usual system path and `HOME` is `/tmp`.
+//! `no_new_privs` is set, so nothing inside gains privileges through set-user-ID files.
 //!
 //! How the root is built: a fresh directory (`sandbox-<pid>-<n>` under `--tmpdir`, else
 //! `$XDG_RUNTIME_DIR`, else `/tmp`) is created on the host, empty. Everything else happens in

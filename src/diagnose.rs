@@ -8,8 +8,8 @@ use crate::error::{Operation, Target};
 use crate::kind::NamespaceSet;
 use crate::spawn::{Step, StepKind};
 
-/// A likely cause of an [`Error::Os`](crate::Error::Os), found by looking at the errno, the operation and the
-/// system's configuration when the error happened.
+/// A likely cause of an [`Error::Os`](crate::Error::Os), found by looking at the errno, the
+/// operation and the system's configuration when the error happened.
 ///
 /// # References
 ///  - [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html),

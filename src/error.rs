@@ -1,4 +1,5 @@
-//! The crate's error type: what failed, on what, the errno, and where the cause is knowable, a hint.
+//! The crate's error type: what failed, on what, the errno, and where the cause is knowable, a
+//! hint.
 
 use std::fmt;
 use std::io;

@@ -65,8 +65,9 @@ impl fmt::Display for IdRange {
     }
 }
 
-/// A validated uid or gid map: 1 to [`MAX_LINES`](IdMap::MAX_LINES) non-overlapping [`IdRange`]s whose text fits
-/// in one page, as the kernel requires of a write to `uid_map`/`gid_map`.
+/// A validated uid or gid map: 1 to [`MAX_LINES`](IdMap::MAX_LINES) non-overlapping
+/// [`IdRange`]s whose text fits in one page, as the kernel requires of a write to
+/// `uid_map`/`gid_map`.
 ///
 /// Parse from the kernel's text (`"0 1000 1\n1 100000 65536"`) or build from ranges.
 /// [`Display`](fmt::Display) gives the text the kernel reads back.
@@ -86,12 +87,13 @@ impl IdMap {
     pub const MAX_TEXT: usize = 4096;
 
     /// A map from ranges, checked against the kernel's rules: at least one and at most
-    /// [`MAX_LINES`](IdMap::MAX_LINES) lines, no zero counts, no range running past `u32::MAX`, no two ranges
-    /// overlapping inside or outside, text at most [`MAX_TEXT`](IdMap::MAX_TEXT) bytes.
+    /// [`MAX_LINES`](IdMap::MAX_LINES) lines, no zero counts, no range running past `u32::MAX`,
+    /// no two ranges overlapping inside or outside, text at most [`MAX_TEXT`](IdMap::MAX_TEXT)
+    /// bytes.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for no ranges, more than 340, a range of
-    /// length 0 or running past `u32::MAX`, or overlapping ranges.
+    /// [`Error::InvalidInput`] for no ranges, more than 340, a range of length 0 or running
+    /// past `u32::MAX`, or overlapping ranges.
     pub fn new(ranges: impl IntoIterator<Item = IdRange>) -> Result<Self> {
         let ranges: Vec<IdRange> = ranges.into_iter().collect();
         if ranges.is_empty() {

@@ -58,8 +58,7 @@ impl NamespaceId {
     /// not carry (see [`nsfs_dev`](crate::inspect::nsfs_dev)).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] if `text` is not `kind:[inode]` with a
-    /// known kind.
+    /// [`Error::InvalidInput`] if `text` is not `kind:[inode]` with a known kind.
     pub fn parse_link(text: &str, dev: u64) -> Result<Self> {
         let (kind, ino) = parse_link_bytes(text.as_bytes()).ok_or_else(|| {
             Error::invalid(
@@ -369,9 +368,8 @@ impl Namespace {
     /// [`open`](Self::open).
     ///
     /// # Errors
-    /// [`Error::Os`] if the process is gone (`ENOENT`/`ESRCH`) or may not be
-    /// inspected (`EACCES`/`EPERM`), [`Error::InvalidInput`] for pid 0
-    /// or above `i32::MAX`.
+    /// [`Error::Os`] if the process is gone (`ENOENT`/`ESRCH`) or may not be inspected
+    /// (`EACCES`/`EPERM`), [`Error::InvalidInput`] for pid 0 or above `i32::MAX`.
     ///
     /// # References
     ///  - [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html),
@@ -541,9 +539,8 @@ impl Namespace {
     /// socket of another process, duplicate it first with [`PidFd::get_fd`](crate::PidFd::get_fd).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] if the fd is not a socket; [`Error::Os`] from the
-    /// ioctl (`EPERM` without `CAP_NET_ADMIN` in the user namespace that owns the socket's
-    /// network namespace).
+    /// [`Error::InvalidInput`] if the fd is not a socket; [`Error::Os`] from the ioctl (`EPERM`
+    /// without `CAP_NET_ADMIN` in the user namespace that owns the socket's network namespace).
     ///
     /// # Examples
     /// ```

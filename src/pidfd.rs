@@ -62,8 +62,8 @@ impl PidFd {
     /// of the caller; signalling works for any process the caller may signal.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for pid 0 or above `i32::MAX`,
-    /// [`Error::Os`] from `pidfd_open(2)` (`ESRCH` for no such process).
+    /// [`Error::InvalidInput`] for pid 0 or above `i32::MAX`, [`Error::Os`] from
+    /// `pidfd_open(2)` (`ESRCH` for no such process).
     ///
     /// # References
     ///  - [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)
@@ -94,9 +94,9 @@ impl PidFd {
     /// refuse it for non-descendants.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a negative `fd`;
-    /// [`Error::NoSuchProcess`] if the process has exited; [`Error::Os`] from
-    /// `pidfd_getfd(2)`: `EBADF` if the process has no such fd, `EPERM` without ptrace access.
+    /// [`Error::InvalidInput`] for a negative `fd`; [`Error::NoSuchProcess`] if the process has
+    /// exited; [`Error::Os`] from `pidfd_getfd(2)`: `EBADF` if the process has no such fd,
+    /// `EPERM` without ptrace access.
     ///
     /// # Examples
     /// ```
@@ -216,9 +216,9 @@ impl PidFd {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the
-    /// caller's child, or if `SIGCHLD` is ignored (`SIG_IGN`), which makes the kernel reap
-    /// children itself; `EINVAL` before Linux 5.4, which has no `P_PIDFD`).
+    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the caller's child, or if
+    /// `SIGCHLD` is ignored (`SIG_IGN`), which makes the kernel reap children itself; `EINVAL`
+    /// before Linux 5.4, which has no `P_PIDFD`).
     ///
     /// # References
     ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html) (`WSTOPPED`),
@@ -237,8 +237,7 @@ impl PidFd {
     /// Waits for the process to exit and reaps it (`waitid(P_PIDFD, WEXITED)`).
     ///
     /// # Errors
-    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the
-    /// caller's child).
+    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the caller's child).
     ///
     /// # References
     ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)
@@ -254,8 +253,7 @@ impl PidFd {
     /// Reaps the process if it has exited (`WNOHANG`), without blocking.
     ///
     /// # Errors
-    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the
-    /// caller's child).
+    /// [`Error::Os`] from `waitid(2)` (`ECHILD` if the process is not the caller's child).
     ///
     /// # References
     ///  - [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html)

@@ -206,12 +206,12 @@ fn own_error(op: Operation, e: io::Error) -> Error {
 }
 
 /// Sets the signal the calling thread gets when its parent thread exits, or none
-/// (`prctl(PR_SET_PDEATHSIG)`). Any [`Signal`], real-time ones included. The kernel ties it
-/// to the parent *thread* that created the caller, keeps it across `execve(2)` (except a
+/// (`prctl(PR_SET_PDEATHSIG)`). Any [`Signal`], real-time ones included. The kernel ties it to
+/// the parent *thread* that created the caller, keeps it across `execve(2)` (except a
 /// set-user-ID or file-capability one) and clears it in children the caller forks. A parent
-/// that exited before the call never sends it: compare the parent's pidfd (or
-/// `getppid(2)`) after setting it. [`Command::parent_death_signal`](crate::Command::parent_death_signal)
-/// does this for a spawned child.
+/// that exited before the call never sends it: compare the parent's pidfd (or `getppid(2)`)
+/// after setting it. [`Command::parent_death_signal`](crate::Command::parent_death_signal) does
+/// this for a spawned child.
 ///
 /// # Errors
 /// [`Error::Os`] from `prctl(2)`.

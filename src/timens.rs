@@ -46,9 +46,10 @@ pub(crate) fn offsets_text(
     Ok(text)
 }
 
-/// Sets clock offsets of the time namespace that the future children of process `pid` will
-/// be in (its `time_for_children`, e.g. after [`Namespaces::unshare_calling_thread`](crate::Namespaces::unshare_calling_thread)
-/// of a time namespace), by writing `/proc/<pid>/timens_offsets`.
+/// Sets clock offsets of the time namespace that the future children of process `pid` will be
+/// in (its `time_for_children`, e.g. after
+/// [`Namespaces::unshare_calling_thread`](crate::Namespaces::unshare_calling_thread) of a time
+/// namespace), by writing `/proc/<pid>/timens_offsets`.
 ///
 /// The kernel accepts offsets only until the first process enters the namespace; afterwards
 /// this is an [`Error::Os`] with `EACCES` and [`Hint::TimeNamespaceEntered`], never a silent

@@ -426,8 +426,8 @@ fn identify(
     })
 }
 
-/// The scan behind [`list`] without the details: which processes (ascending pids) are in
-/// which namespace of the kinds in `kinds`. For [`persist`].
+/// The scan behind [`list`] without the details: which processes (ascending pids) are in which
+/// namespace of the kinds in `kinds`. For [`persist`].
 pub(crate) fn processes_by_namespace(
     kinds: NamespaceSet,
 ) -> Result<HashMap<NamespaceId, Vec<u32>>> {

@@ -13,9 +13,9 @@
 //! [`NamespaceInfo::open`] gets a handle to a listed namespace, for `ioctl_nsfs(2)` or
 //! `setns(2)`.
 //!
-//! Nothing here changes the caller, and nothing starts a thread unless
-//! [`ListOptions::threads`] asks for more than one: it is safe to call [`list()`] and then
-//! `unshare(2)` a user namespace, which the kernel refuses to multithreaded processes.
+//! Nothing here changes the caller, and nothing starts a thread unless [`ListOptions::threads`]
+//! asks for more than one: it is safe to call [`list()`] and then `unshare(2)` a user
+//! namespace, which the kernel refuses to multithreaded processes.
 //!
 //! ```
 //! use linux_namespaces::{inspect, Command, NamespaceKind, NamespaceSet, Stdio};
@@ -71,8 +71,8 @@ use crate::error::{Error, Operation, Result, Target};
 /// The device number (`st_dev`) of nsfs, the filesystem of every namespace file.
 ///
 /// The text of a `/proc/<pid>/ns` link (`net:[4026531840]`) carries only the inode; this
-/// supplies the device that makes it a [`NamespaceId`](crate::NamespaceId). Found once with `stat(2)` of
-/// `/proc/self/ns/user` and cached for the life of the process.
+/// supplies the device that makes it a [`NamespaceId`](crate::NamespaceId). Found once with
+/// `stat(2)` of `/proc/self/ns/user` and cached for the life of the process.
 ///
 /// # Errors
 /// [`Error::Os`] if `/proc` is not mounted.

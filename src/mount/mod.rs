@@ -114,13 +114,12 @@ pub(crate) enum Op {
 /// change of root, or creating a directory or symlink to mount on.
 ///
 /// Paths are absolute and are interpreted in the child, after the steps before this one (so a
-/// bind into a tmpfs mounted by an earlier step lands in that tmpfs). They are resolved
-/// without following symlinks, so a path with a `..` component, never needed then, is
-/// refused before any process exists ([`Error::InvalidInput`]):
-/// walking up from a directory that is renamed meanwhile could lead out of the tree. Flags
-/// set with the builder methods apply where they make sense (`read_only` on a bind or
-/// remount, `size` on a tmpfs); [`Command::mount`](crate::Command::mount) rejects a
-/// combination that does not.
+/// bind into a tmpfs mounted by an earlier step lands in that tmpfs). They are resolved without
+/// following symlinks, so a path with a `..` component, never needed then, is refused before
+/// any process exists ([`Error::InvalidInput`]): walking up from a directory that is renamed
+/// meanwhile could lead out of the tree. Flags set with the builder methods apply where they
+/// make sense (`read_only` on a bind or remount, `size` on a tmpfs);
+/// [`Command::mount`](crate::Command::mount) rejects a combination that does not.
 ///
 /// ```
 /// use linux_namespaces::{Command, Mount, NamespaceSet, Propagation};
@@ -171,9 +170,10 @@ impl Mount {
         }
     }
 
-    /// Sets the propagation type of the mount at `target` (`mount(NULL, target, NULL,
-    /// MS_PRIVATE, NULL)` and friends); add [`recursive`](Self::recursive) for `MS_REC`.
-    /// `unshare --propagation private` is `Mount::propagation("/", Propagation::Private).recursive()`.
+    /// Sets the propagation type of the mount at `target`
+    /// (`mount(NULL, target, NULL, MS_PRIVATE, NULL)` and friends); add
+    /// [`recursive`](Self::recursive) for `MS_REC`. `unshare --propagation private` is
+    /// `Mount::propagation("/", Propagation::Private).recursive()`.
     pub fn propagation(target: impl Into<PathBuf>, propagation: Propagation) -> Mount {
         Mount::new(Op::Propagation {
             target: target.into(),
@@ -230,9 +230,8 @@ impl Mount {
     /// link in it (`openat2(2)` with `RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS`, then
     /// `open_tree(2)` of that fd), so that a source inside an untrusted tree (a volume, an
     /// image) cannot name something outside it; a link fails the step with `ELOOP`. A source
-    /// with a `..` component is rejected before any process exists
-    /// ([`Error::InvalidInput`]). For a trusted source that may be
-    /// a link (a host path such as `/etc/resolv.conf`), add
+    /// with a `..` component is rejected before any process exists ([`Error::InvalidInput`]).
+    /// For a trusted source that may be a link (a host path such as `/etc/resolv.conf`), add
     /// [`follow_source_symlinks`](Self::follow_source_symlinks).
     ///
     /// [`recursive`](Self::recursive) adds the

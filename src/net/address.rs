@@ -24,8 +24,9 @@ impl Netlink {
     /// [`wait_address_ready`](Self::wait_address_ready) and [`AddressOptions::nodad`].
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) if `prefix_len` is too long for the address;
-    /// [`Error::Netlink`](crate::Error::Netlink) with `EEXIST` if the link has it already.
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) if `prefix_len` is too long for the
+    /// address; [`Error::Netlink`](crate::Error::Netlink) with `EEXIST` if the link has it
+    /// already.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
@@ -37,8 +38,9 @@ impl Netlink {
     /// [`add_address`](Self::add_address) with options (`IFA_FLAGS`).
     ///
     /// # Errors
-    /// [`Error::NoSuchLink`](crate::Error::NoSuchLink) if a link named here is not there; [`Error::Netlink`](crate::Error::Netlink) with the
-    /// kernel's errno (and message) if it refuses the request; [`Error::Os`](crate::Error::Os) if the socket fails.
+    /// [`Error::NoSuchLink`](crate::Error::NoSuchLink) if a link named here is not there;
+    /// [`Error::Netlink`](crate::Error::Netlink) with the kernel's errno (and message) if it
+    /// refuses the request; [`Error::Os`](crate::Error::Os) if the socket fails.
     ///
     /// # References
     ///  - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)

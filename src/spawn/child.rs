@@ -100,8 +100,8 @@ impl Child {
     /// Sends `SIGKILL`.
     ///
     /// # Errors
-    /// [`Error::Os`] from `pidfd_send_signal(2)` (`EPERM` if the caller may
-    /// not signal it); nothing (`Ok`) once the process has exited or been reaped.
+    /// [`Error::Os`] from `pidfd_send_signal(2)` (`EPERM` if the caller may not signal it);
+    /// nothing (`Ok`) once the process has exited or been reaped.
     ///
     /// # References
     ///  - [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)

@@ -701,11 +701,11 @@ impl Command {
     /// `Command`) for the children to see it.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for bad input (before any process exists), [`Error::Spawn`](crate::Error::Spawn)
-    /// for a failed step (the child has been reaped),
-    /// [`Error::Unsupported`](crate::Error::Unsupported) where the kernel lacks what a setting
-    /// needs (`clone3`; `openat2` for mount steps, checked before any process exists unless
-    /// [`allow_path_based_mounts`](Self::allow_path_based_mounts); `mount_setattr` for a
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for bad input (before any process
+    /// exists), [`Error::Spawn`](crate::Error::Spawn) for a failed step (the child has been
+    /// reaped), [`Error::Unsupported`](crate::Error::Unsupported) where the kernel lacks what a
+    /// setting needs (`clone3`; `openat2` for mount steps, checked before any process exists
+    /// unless [`allow_path_based_mounts`](Self::allow_path_based_mounts); `mount_setattr` for a
     /// recursive read-only bind or remount).
     pub fn spawn(&mut self) -> Result<Child> {
         let [i, o, e] = &self.stdio;
@@ -725,7 +725,8 @@ impl Command {
     /// collecting the output.
     ///
     /// # Errors
-    /// As for [`spawn`](Self::spawn), and [`Error::Os`](crate::Error::Os) if reading the pipes or waiting fails.
+    /// As for [`spawn`](Self::spawn), and [`Error::Os`](crate::Error::Os) if reading the pipes
+    /// or waiting fails.
     pub fn output(&mut self) -> Result<Output> {
         self.spawn_for_output()?.wait_with_output()
     }

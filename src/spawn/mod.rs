@@ -1,9 +1,9 @@
 //! [`Command`]: spawn a process into new or existing namespaces, shaped like
 //! `std::process::Command`; [`Child`]: the running process, held by a pidfd.
 //!
-//! All validation and allocation happen in the parent before `clone3(2)`: bad input is an
-//! error before any process exists. The child only executes the prepared plan
-//! (see `in_child/`); a failing step comes back over a `CLOEXEC` pipe as [`Error::Spawn`](crate::Error::Spawn)
+//! All validation and allocation happen in the parent before `clone3(2)`: bad input is an error
+//! before any process exists. The child only executes the prepared plan (see `in_child/`); a
+//! failing step comes back over a `CLOEXEC` pipe as [`Error::Spawn`](crate::Error::Spawn)
 //! naming the [`Step`], and `spawn()` returns only once the program runs or the failed child
 //! has been reaped.
 //!

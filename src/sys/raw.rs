@@ -5,10 +5,10 @@
 //! `Err(errno)`.
 //!
 //! The boundary is typed the way rustix's is: paths are `&CStr`, buffers are slices, kernel
-//! structures are references, and argv/envp are [`argv`](super::argv)'s `CStringArray` and `Envp`. A wrapper whose arguments
-//! cannot be checked by their types (a stack to run on, a function that must not return) is
-//! an `unsafe fn` in [`clone`](super::clone). Every `unsafe` block below says why that one
-//! call is sound.
+//! structures are references, and argv/envp are [`argv`](super::argv)'s `CStringArray` and
+//! `Envp`. A wrapper whose arguments cannot be checked by their types (a stack to run on, a
+//! function that must not return) is an `unsafe fn` in [`clone`](super::clone). Every `unsafe`
+//! block below says why that one call is sound.
 #![allow(unsafe_code)]
 
 use core::ffi::{CStr, c_long};

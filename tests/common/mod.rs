@@ -372,8 +372,8 @@ impl Holder {
     }
 }
 
-/// Closes every fd above 2 except those given (at most 8) (`close_range(2)`, async-signal-safe, for a
-/// forked child of the multithreaded harness).
+/// Closes every fd above 2 except those given (at most 8) (`close_range(2)`, async-signal-safe,
+/// for a forked child of the multithreaded harness).
 pub fn close_fds_except(keep: &[i32]) {
     // A fixed array: no allocation in a child forked from a multithreaded process.
     let mut sorted = [u32::MAX; 8];
