@@ -682,7 +682,8 @@ fn race_persist(
     let errors = done - outcomes.get("mounted").copied().unwrap_or(0);
     ensure!(
         errors >= contested,
-        "the renamer got in the way of only {errors} of {done} persists: nothing proved"
+        "the renamer got in the way of only {errors} of {done} persists ({rounds} renamer \
+         rounds: {outcomes:?}): nothing proved"
     );
     Ok(())
 }

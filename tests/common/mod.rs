@@ -643,11 +643,33 @@ pub fn modes(test: &str) -> Vec<Mode> {
     m
 }
 
+/// The CPU this process is on and another one it may run on, if it may run on two: a racer
+/// and the process it races are pinned apart. Two processes on one CPU interleave only where
+/// one is preempted, which on a loaded machine can leave a race untried for thousands of
+/// tries; on two CPUs they run at the same time whenever both are scheduled.
+fn cpus_apart() -> Option<(usize, usize)> {
+    let allowed = rustix::thread::sched_getaffinity(None).ok()?;
+    let here = rustix::thread::sched_getcpu();
+    let other = (0..rustix::thread::CpuSet::MAX_CPU).find(|&c| c != here && allowed.is_set(c))?;
+    allowed.is_set(here).then_some((here, other))
+}
+
+/// Pins the calling process to `cpu`.
+fn pin(cpu: usize) -> Result<(), String> {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set).map_err(|e| format!("pin to CPU {cpu}: {e}"))
+}
+
 /// A forked process that repeats `step(n)` for n = 0, 1, ... until [`stop`](Racer::stop), to
-/// race the code under test. Call only in a single-threaded forked test child.
+/// race the code under test. Call only in a single-threaded forked test child: the racer and
+/// the child are pinned to two different CPUs where the child may use two (the child's own
+/// CPUs are given back by `stop`).
 pub struct Racer {
     what: &'static str,
     pid: i32,
+    /// The CPUs the caller could use before it was pinned.
+    cpus: Option<rustix::thread::CpuSet>,
     stop: Option<std::fs::File>,
     result: std::fs::File,
 }
@@ -670,6 +692,8 @@ impl Racer {
         let (mut ready_r, mut ready_w) = pipe()?;
         let (stop_r, stop_w) = pipe()?;
         let (result_r, mut result_w) = pipe()?;
+        let apart = cpus_apart();
+        let cpus = rustix::thread::sched_getaffinity(None).ok();
         // SAFETY: fork in a single-threaded forked test child; the racer only makes system
         // calls, writes to its pipes and _exits.
         let pid = unsafe { libc::fork() };
@@ -677,6 +701,9 @@ impl Racer {
         if pid == 0 {
             drop((ready_r, stop_w, result_r));
             let run = || -> Result<u64, String> {
+                if let Some((_, theirs)) = apart {
+                    pin(theirs)?;
+                }
                 setup()?;
                 rustix::fs::fcntl_setfl(&stop_r, rustix::fs::OFlags::NONBLOCK)
                     .map_err(|e| format!("O_NONBLOCK: {e}"))?;
@@ -705,16 +732,21 @@ impl Racer {
             unsafe { libc::_exit(code) };
         }
         drop((ready_w, stop_r, result_w));
+        let pinned = apart.map_or(Ok(()), |(ours, _)| pin(ours));
         let ready = ready_r
             .read(&mut [0u8; 1])
             .map_err(|e| format!("read {what} readiness: {e}"))?;
         let racer = Racer {
             what,
             pid,
+            cpus,
             stop: Some(stop_w),
             result: result_r,
         };
         ensure!(ready == 1, "the {what} did not start: {:?}", racer.stop());
+        if let Err(e) = pinned {
+            return Err(format!("{e} (the {what}: {:?})", racer.stop()));
+        }
         Ok(racer)
     }
 
@@ -727,6 +759,10 @@ impl Racer {
             .read_to_string(&mut msg)
             .map_err(|e| format!("read {} result: {e}", self.what))?;
         let status = wait(self.pid);
+        if let Some(cpus) = &self.cpus {
+            rustix::thread::sched_setaffinity(None, cpus)
+                .map_err(|e| format!("give back the CPUs: {e}"))?;
+        }
         ensure!(status == 0, "{} failed ({status:#x}): {msg}", self.what);
         msg.parse().map_err(|e| format!("{} count: {e}", self.what))
     }
