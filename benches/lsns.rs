@@ -414,6 +414,8 @@ fn main() {
             }),
         ),
     ];
+    let example_at = variants.len() - 1;
+    let listers_at = variants.len();
     for ((path, _), failed) in listers.iter().zip(&lsns_failed) {
         variants.push((
             format!("{} -J, process", path.display()),
@@ -428,9 +430,9 @@ fn main() {
     for ((name, _), m) in variants.iter().zip(&medians) {
         println!("  {name:<44} {:8.3} ms", ms(*m));
     }
-    let ours = medians[4];
+    let ours = medians[example_at];
     for (i, (path, version)) in listers.iter().enumerate() {
-        let theirs = medians[5 + i];
+        let theirs = medians[listers_at + i];
         let ratio = ms(theirs) / ms(ours);
         // The target compares like with like: an `lsns` that scans fds and sockets too.
         let target = if scans_fds(version) {

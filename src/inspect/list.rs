@@ -316,7 +316,9 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
 ///
 /// Cost: for each process one `openat(2)` and one `readlinkat(2)` per kind, and with the fd
 /// scan an `openat(2)` and `getdents64(2)` of its fd directory and one `statx(2)` per fd;
-/// for each socket inode not seen before a `pidfd_getfd(2)` and `SIOCGSKNS`; for each
+/// for each process with a socket not seen before a `pidfd_open(2)`, and per such socket a
+/// `pidfd_getfd(2)` and a `getsockopt(2)` of its namespace cookie (`SO_NETNS_COOKIE`;
+/// `SIOCGSKNS` once per cookie); for each
 /// namespace found an `open(2)` of its link and a few `ioctl_nsfs(2)` calls (one
 /// `readlinkat(2)` instead without [`relations`](ListOptions::relations)); for each
 /// process shown a `fstat(2)` and reads of its `cmdline` and `stat`; and one read of
@@ -334,6 +336,7 @@ pub fn list(kinds: NamespaceSet) -> Result<Vec<NamespaceInfo>> {
 ///    [readlink(2)](https://man7.org/linux/man-pages/man2/readlink.2.html),
 ///    [statx(2)](https://man7.org/linux/man-pages/man2/statx.2.html),
 ///    [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html),
+///    [getsockopt(2)](https://man7.org/linux/man-pages/man2/getsockopt.2.html),
 ///    [ioctl_nsfs(2)](https://man7.org/linux/man-pages/man2/ioctl_nsfs.2.html),
 ///    [proc_pid_mountinfo(5)](https://man7.org/linux/man-pages/man5/proc_pid_mountinfo.5.html)
 #[doc(alias = "lsns")]

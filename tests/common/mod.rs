@@ -647,8 +647,7 @@ pub fn modes(test: &str) -> Vec<Mode> {
 /// and the process it races are pinned apart. Two processes on one CPU interleave only where
 /// one is preempted, which on a loaded machine can leave a race untried for thousands of
 /// tries; on two CPUs they run at the same time whenever both are scheduled.
-fn cpus_apart() -> Option<(usize, usize)> {
-    let allowed = rustix::thread::sched_getaffinity(None).ok()?;
+fn cpus_apart(allowed: &rustix::thread::CpuSet) -> Option<(usize, usize)> {
     let here = rustix::thread::sched_getcpu();
     let other = (0..rustix::thread::CpuSet::MAX_CPU).find(|&c| c != here && allowed.is_set(c))?;
     allowed.is_set(here).then_some((here, other))
@@ -668,7 +667,7 @@ fn pin(cpu: usize) -> Result<(), String> {
 pub struct Racer {
     what: &'static str,
     pid: i32,
-    /// The CPUs the caller could use before it was pinned.
+    /// The CPUs the caller could use before it was pinned (`None`: it was not).
     cpus: Option<rustix::thread::CpuSet>,
     stop: Option<std::fs::File>,
     result: std::fs::File,
@@ -692,8 +691,8 @@ impl Racer {
         let (mut ready_r, mut ready_w) = pipe()?;
         let (stop_r, stop_w) = pipe()?;
         let (result_r, mut result_w) = pipe()?;
-        let apart = cpus_apart();
-        let cpus = rustix::thread::sched_getaffinity(None).ok();
+        let allowed = rustix::thread::sched_getaffinity(None).ok();
+        let apart = allowed.as_ref().and_then(cpus_apart);
         // SAFETY: fork in a single-threaded forked test child; the racer only makes system
         // calls, writes to its pipes and _exits.
         let pid = unsafe { libc::fork() };
@@ -739,7 +738,7 @@ impl Racer {
         let racer = Racer {
             what,
             pid,
-            cpus,
+            cpus: apart.and(allowed),
             stop: Some(stop_w),
             result: result_r,
         };
